@@ -1,0 +1,1 @@
+//! A `MetadataStore` on SQLite: berth's embedded, zero-configuration default for metadata.

@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzzes `berth_model::check::manifest`; seed corpus: see fuzz/README.md.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| berth_model::check::manifest(data));

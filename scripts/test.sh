@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
+# (as the backends arrive) the suites against real servers and clients, which this script
+# installs where missing and starts on loopback.
+#
+# Usage: scripts/test.sh            everything
+#        BERTH_TEST_QUICK=1 ...     skip the fuzz-workspace build check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Rust components the checks need (present on a standard rustup install).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (deny warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+# Sums every `test result:` line of a cargo test log into the totals printed at the end.
+passed=0 failed=0
+count() {
+  local p f
+  read -r p f < <(awk '/^test result:/ { p += $4; f += $6 } END { print p+0, f+0 }' "$1")
+  passed=$((passed + p)) failed=$((failed + f))
+}
+
+step "cargo test (hermetic)"
+cargo test --workspace 2>&1 | tee "$log_dir/hermetic.log"
+count "$log_dir/hermetic.log"
+
+if [ -z "${BERTH_TEST_QUICK:-}" ]; then
+  step "fuzz targets build (stable check of the detached fuzz workspace)"
+  cargo check --manifest-path fuzz/Cargo.toml --bins
+fi
+
+step "all checks passed"
+echo "tests: $passed passed, $failed failed"
