@@ -12,7 +12,8 @@ use bytes::Bytes;
 
 use crate::manifest::{ManifestKind, media_type};
 use crate::{
-    Algorithm, ByteRange, Digest, Hasher, HasherState, Manifest, Name, Reference, Tag, UploadRange,
+    Algorithm, ByteRange, Digest, Hasher, HasherState, Manifest, Name, Reference, Tag, UploadId,
+    UploadRange,
 };
 
 /// Parses `data` as a manifest, without a `Content-Type` and with each manifest media type.
@@ -103,6 +104,9 @@ pub fn name(data: &[u8]) {
     }
     if let Ok(reference) = Reference::parse(s) {
         assert_eq!(reference.to_string(), s);
+    }
+    if let Ok(id) = UploadId::parse(s) {
+        assert_eq!(id.as_str(), s);
     }
 }
 

@@ -28,6 +28,7 @@ pub mod manifest;
 mod name;
 pub mod range;
 mod reference;
+mod upload;
 
 pub use digest::{
     Algorithm, Digest, DigestError, DigestMismatch, DigestVerifier, Hasher, HasherState,
@@ -37,3 +38,4 @@ pub use manifest::{Descriptor, DescriptorError, Manifest, ManifestError, Manifes
 pub use name::{ImageName, Name, NameError, RepositoryName, Tag, TagError};
 pub use range::{ByteRange, RangeError, RangeNotSatisfiable, UploadRange};
 pub use reference::{Reference, ReferenceError};
+pub use upload::{UploadId, UploadIdError};
