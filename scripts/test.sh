@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
-# (as the backends arrive) the suites against real servers and clients, which this script
-# installs where missing and starts on loopback.
+# the suites against real servers and clients, which this script installs where missing and
+# which the tests start on loopback (today: s3s-fs for the S3 blob backend).
 #
 # Usage: scripts/test.sh            everything
 #        BERTH_TEST_QUICK=1 ...     skip the fuzz-workspace build check
@@ -21,7 +21,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (deny warnings)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 log_dir=$(mktemp -d)
 trap 'rm -rf "$log_dir"' EXIT
@@ -36,6 +36,11 @@ count() {
 step "cargo test (hermetic)"
 cargo test --workspace 2>&1 | tee "$log_dir/hermetic.log"
 count "$log_dir/hermetic.log"
+
+step "S3 backend against a real S3 server (s3s-fs, installed once into ~/.cache/berth-tools)"
+scripts/s3-server.sh --install
+cargo test -p berth-storage-s3 --features s3-server-tests 2>&1 | tee "$log_dir/s3.log"
+count "$log_dir/s3.log"
 
 if [ -z "${BERTH_TEST_QUICK:-}" ]; then
   step "fuzz targets build (stable check of the detached fuzz workspace)"

@@ -22,9 +22,13 @@
 //!   session stays at the offset it had before. Appends to one session are serialised by the
 //!   caller's offset: an append at another offset than the session's is refused with
 //!   [`Error::InvalidOffset`], which carries the current offset.
-//! - **Commit.** [`commit`](BlobStore::commit) never re-reads the bytes to verify them: the
-//!   digest was computed while they were appended. On a mismatch nothing is published and the
-//!   session is left as it was, so the caller may abort it (or the idle-session cleanup will).
+//! - **Commit.** [`commit`](BlobStore::commit) never re-reads the bytes to verify a SHA-256
+//!   digest: sessions compute it while the bytes are appended. (A digest under another algorithm
+//!   costs one read of the bytes at commit.) On a mismatch nothing is published and the session
+//!   is left as it was, so the caller may abort it (or the idle-session cleanup will). One
+//!   exception: a backend that must assemble the bytes before it can read them back (S3
+//!   multipart) may, after a failed non-SHA-256 commit, refuse further appends with
+//!   [`Error::NotSupported`]; committing with another digest and aborting still work.
 //! - **Not found.** Unknown digests give [`Error::BlobNotFound`]; unknown or finished sessions
 //!   give [`Error::UploadNotFound`].
 //! - **Capabilities.** Optional abilities are declared, never defaulted: every backend answers
