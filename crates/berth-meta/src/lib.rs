@@ -1,6 +1,302 @@
 //! The `MetadataStore` trait: the contract every metadata backend of berth fulfils.
 //!
-//! It will hold accounts, repositories, images, artifacts, tags, blob references, upload sessions,
-//! repository users, pull statistics and history, with atomic operations shaped by what the
-//! registry engine needs (a push recorded in one transaction with its quota check), an in-memory
-//! backend and the conformance suite (feature `conformance`) that every backend runs.
+//! It holds accounts, console users and API tokens, repositories, images, artifacts, tags, the
+//! blob references behind each repository's usage, upload sessions, repository users and their
+//! permissions, pull statistics and history (the records are in [`types`]). Operations are shaped
+//! by what the registry engine and the console need, and each is atomic.
+//!
+//! # Contract
+//!
+//! - **Push.** [`record_push`](MetadataStore::record_push) stores, in one transaction, the
+//!   artifact, its blob and child-manifest references, the tag move, the repository's new usage
+//!   and a history event. The quota is read inside that transaction: two concurrent pushes that
+//!   each fit but together exceed the limit cannot both succeed (one gets
+//!   [`Error::QuotaExceeded`]). Re-pushing an artifact that exists changes no usage; it may move a
+//!   tag.
+//! - **Usage.** A repository's usage is the sum of the sizes of the distinct digests its
+//!   artifacts reference: their blobs and their own manifests. A digest shared by two artifacts
+//!   of one repository counts once. Deleting an artifact (or the last artifact referencing a
+//!   digest) lowers usage in the same transaction.
+//! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds counts and keeps the latest
+//!   time: flushes from several nodes, in any order, lose nothing.
+//! - **Listings.** Tags are listed sorted by name with `n`/`last` (keyset); console listings are
+//!   pages with a total. Every listing is served by an index.
+//! - **Not found** is `Ok(None)` for lookups and [`Error::NotFound`] for changes to something
+//!   missing; names that must be unique give [`Error::AlreadyExists`].
+
+pub mod types;
+
+mod memory;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use async_trait::async_trait;
+use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+
+pub use memory::MemoryMetadata;
+pub use types::*;
+
+/// Result of a [`MetadataStore`] operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of thing an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Entity {
+    /// An account.
+    Account,
+    /// A console user.
+    ConsoleUser,
+    /// A repository.
+    Repository,
+    /// An image.
+    Image,
+    /// An artifact.
+    Artifact,
+    /// A tag.
+    Tag,
+    /// A repository user.
+    RepositoryUser,
+    /// An upload session.
+    Upload,
+}
+
+/// What went wrong, one variant per decision a caller makes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The thing does not exist.
+    #[error("{entity:?} {name} not found")]
+    NotFound {
+        /// What kind of thing.
+        entity: Entity,
+        /// Which one.
+        name: String,
+    },
+    /// A thing with this unique name exists already.
+    #[error("{entity:?} {name} already exists")]
+    AlreadyExists {
+        /// What kind of thing.
+        entity: Entity,
+        /// Which one.
+        name: String,
+    },
+    /// The push would bring the repository over its quota; nothing was recorded.
+    #[error("adding {delta} bytes to {used} would exceed the quota of {limit} bytes")]
+    QuotaExceeded {
+        /// Usage before the push.
+        used: u64,
+        /// Bytes the push would add.
+        delta: u64,
+        /// The repository's limit.
+        limit: u64,
+    },
+    /// A push references a blob the registry does not hold.
+    #[error("blob {0} is unknown")]
+    BlobUnknown(Digest),
+    /// An index lists a manifest that is not an artifact of the same image.
+    #[error("manifest {0} is unknown")]
+    ManifestUnknown(Digest),
+    /// A permission names a repository of another account.
+    #[error("repository {0} does not belong to this account")]
+    ForeignRepository(RepositoryName),
+    /// The backend failed (database, connection); the cause is in `source`.
+    #[error("{store} failed: {source}")]
+    Backend {
+        /// The backend.
+        store: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// A backend failure with its cause.
+    pub fn backend(
+        store: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Backend {
+            store,
+            source: source.into(),
+        }
+    }
+
+    /// `entity` `name` was not found.
+    pub fn not_found(entity: Entity, name: impl ToString) -> Self {
+        Error::NotFound {
+            entity,
+            name: name.to_string(),
+        }
+    }
+
+    /// `entity` `name` exists already.
+    pub fn already_exists(entity: Entity, name: impl ToString) -> Self {
+        Error::AlreadyExists {
+            entity,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// Metadata of a registry: everything but the blobs' bytes.
+///
+/// See the [crate documentation](crate#contract) for the contract every method keeps.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend, for errors and metrics (`memory`, `sqlite`, `postgres`).
+    fn name(&self) -> &'static str;
+
+    // --- accounts and console users ---
+
+    /// Creates an account with a given id (ids are the operator's, e.g. `10042`).
+    async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account>;
+    /// An account by id.
+    async fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    /// Creates a console user; the username is unique.
+    async fn create_console_user(
+        &self,
+        account: Option<AccountId>,
+        username: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<ConsoleUser>;
+    /// A console user by username.
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>>;
+    /// Replaces a console user's password hash.
+    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()>;
+    /// Stores an API token (by hash).
+    async fn create_api_token(&self, token: ApiToken) -> Result<()>;
+    /// An API token by its hash.
+    async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>>;
+
+    // --- repositories and images ---
+
+    /// Creates a repository; its name is unique across accounts.
+    async fn create_repository(
+        &self,
+        new: NewRepository,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository>;
+    /// A repository by name.
+    async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>>;
+    /// Changes a repository's access or quota.
+    async fn update_repository(
+        &self,
+        name: &RepositoryName,
+        update: RepositoryUpdate,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository>;
+    /// An account's repositories, by name.
+    async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>>;
+    /// An image by name.
+    async fn image(&self, name: &Name) -> Result<Option<Image>>;
+    /// A repository's images, by name.
+    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>>;
+    /// Image names across repositories, sorted, after `last`, at most `n` (the OCI catalog).
+    async fn catalog(
+        &self,
+        scope: &CatalogScope,
+        n: usize,
+        last: Option<&Name>,
+    ) -> Result<Vec<Name>>;
+
+    // --- artifacts and tags ---
+
+    /// Records a pushed manifest (see the contract).
+    async fn record_push(&self, push: Push) -> Result<PushOutcome>;
+    /// An artifact of an image by digest.
+    async fn artifact(&self, name: &Name, digest: &Digest) -> Result<Option<Artifact>>;
+    /// The artifact a tag points at.
+    async fn resolve_tag(&self, name: &Name, tag: &Tag) -> Result<Option<Artifact>>;
+    /// An image's artifacts, most recently pushed first.
+    async fn list_artifacts(&self, name: &Name, page: Page) -> Result<Paged<Artifact>>;
+    /// An image's tags, sorted, after `last`, at most `n`.
+    async fn list_tags(&self, name: &Name, n: usize, last: Option<&Tag>) -> Result<Vec<Tag>>;
+    /// Artifacts of an image whose subject is `subject`, optionally of one artifact type.
+    async fn referrers(
+        &self,
+        name: &Name,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Artifact>>;
+    /// Deletes an artifact and its tags; usage drops at once.
+    async fn delete_artifact(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion>;
+    /// Deletes a tag (the artifact stays).
+    async fn delete_tag(
+        &self,
+        name: &Name,
+        tag: &Tag,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion>;
+
+    // --- blobs and uploads ---
+
+    /// Records a blob verified into storage (again): sets `last_seen`, keeps `first_seen`.
+    async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob>;
+    /// A known blob.
+    async fn blob(&self, digest: &Digest) -> Result<Option<Blob>>;
+    /// Blobs no artifact references, last seen before `before`, at most `limit` (GC candidates).
+    async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>>;
+    /// Forgets a blob if it is still unreferenced and last seen before `before`; whether it did.
+    async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool>;
+    /// Records a started upload session.
+    async fn create_upload(&self, session: UploadSession) -> Result<()>;
+    /// An upload session.
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>>;
+    /// Notes activity on an upload session.
+    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()>;
+    /// Forgets an upload session (committed or aborted). Succeeds when there is none.
+    async fn delete_upload(&self, id: &UploadId) -> Result<()>;
+    /// Upload sessions idle since before `before`.
+    async fn idle_uploads(&self, before: Timestamp) -> Result<Vec<UploadSession>>;
+
+    // --- pull statistics ---
+
+    /// Adds pull counts (and keeps the latest pull time) for images and artifacts. Additive:
+    /// concurrent flushes from several nodes lose nothing. Unknown ids are skipped.
+    async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()>;
+
+    // --- repository users ---
+
+    /// Creates a repository user; the name is unique; each permission's repository must belong
+    /// to the account.
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser>;
+    /// A repository user by login name.
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>>;
+    /// Changes a repository user.
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser>;
+    /// An account's repository users, by name.
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>>;
+
+    // --- history ---
+
+    /// Records an event that no other operation records itself.
+    async fn record_event(&self, event: HistoryEvent) -> Result<()>;
+    /// A repository's history, newest first.
+    async fn history(&self, repository: &RepositoryName, page: Page)
+    -> Result<Paged<HistoryEvent>>;
+}

@@ -1,0 +1,549 @@
+//! Cases about accounts, users, repositories, blobs, uploads, pulls and history.
+
+use std::collections::BTreeSet;
+
+use berth_model::{Digest, ImageName, UploadId};
+
+use super::*;
+use crate::{Entity, Error};
+
+/// Accounts, console users (unique usernames), password changes and API tokens.
+pub async fn accounts_and_console_users(h: &Harness) {
+    let s = &*h.store;
+    let account = s
+        .create_account(AccountId(10042), "acme", T0)
+        .await
+        .expect("create");
+    assert_eq!(
+        s.account(AccountId(10042)).await.expect("get"),
+        Some(account)
+    );
+    assert!(matches!(
+        s.create_account(AccountId(10042), "again", T0).await,
+        Err(Error::AlreadyExists {
+            entity: Entity::Account,
+            ..
+        })
+    ));
+    assert_eq!(s.account(AccountId(1)).await.expect("get"), None);
+
+    let admin = s
+        .create_console_user(None, "admin", "$argon2id$x", T0)
+        .await
+        .expect("admin");
+    let user = s
+        .create_console_user(Some(AccountId(10042)), "alice", "$argon2id$a", T0)
+        .await
+        .expect("alice");
+    assert_eq!(admin.account, None);
+    assert!(matches!(
+        s.create_console_user(None, "alice", "h", T0).await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        s.create_console_user(Some(AccountId(7)), "bob", "h", T0)
+            .await,
+        Err(Error::NotFound {
+            entity: Entity::Account,
+            ..
+        })
+    ));
+    s.set_console_password(user.id, "$argon2id$b")
+        .await
+        .expect("password");
+    assert_eq!(
+        s.console_user("alice")
+            .await
+            .expect("get")
+            .expect("exists")
+            .password_hash,
+        "$argon2id$b"
+    );
+    assert_eq!(s.console_user("nobody").await.expect("get"), None);
+
+    let token = ApiToken {
+        token_hash: vec![1, 2, 3],
+        user: user.id,
+        description: "ci".into(),
+        created: T0,
+        expires: Some(at(60)),
+    };
+    s.create_api_token(token.clone()).await.expect("token");
+    assert_eq!(s.api_token(&[1, 2, 3]).await.expect("get"), Some(token));
+    assert_eq!(s.api_token(&[9]).await.expect("get"), None);
+}
+
+/// Repository names are unique across accounts; listings page with totals; updates apply.
+pub async fn repositories_are_unique_and_paged(h: &Harness) {
+    let s = &*h.store;
+    for n in ["b-repo", "a-repo", "c-repo"] {
+        setup(s, 1, n, None).await;
+    }
+    setup(s, 2, "other", Some(5)).await;
+    let taken = NewRepository {
+        account: AccountId(2),
+        name: repo("a-repo"),
+        access: Access::Public,
+        quota: None,
+    };
+    assert!(matches!(
+        s.create_repository(taken, "admin", T0).await,
+        Err(Error::AlreadyExists {
+            entity: Entity::Repository,
+            ..
+        })
+    ));
+    let missing_account = NewRepository {
+        account: AccountId(99),
+        name: repo("x"),
+        access: Access::Public,
+        quota: None,
+    };
+    assert!(matches!(
+        s.create_repository(missing_account, "admin", T0).await,
+        Err(Error::NotFound {
+            entity: Entity::Account,
+            ..
+        })
+    ));
+
+    let page = s
+        .list_repositories(AccountId(1), Page { page: 1, size: 2 })
+        .await
+        .expect("list");
+    assert_eq!(page.total, 3);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a-repo", "b-repo"]
+    );
+    let page = s
+        .list_repositories(AccountId(1), Page { page: 2, size: 2 })
+        .await
+        .expect("list");
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["c-repo"]
+    );
+
+    let update = RepositoryUpdate {
+        access: Some(Access::Public),
+        quota: Some(Some(1 << 30)),
+    };
+    let updated = s
+        .update_repository(&repo("a-repo"), update, "admin", at(1))
+        .await
+        .expect("update");
+    assert_eq!(
+        (updated.access, updated.quota),
+        (Access::Public, Some(1 << 30))
+    );
+    let cleared = s
+        .update_repository(
+            &repo("a-repo"),
+            RepositoryUpdate {
+                quota: Some(None),
+                ..Default::default()
+            },
+            "admin",
+            at(2),
+        )
+        .await
+        .expect("update");
+    assert_eq!((cleared.access, cleared.quota), (Access::Public, None));
+    assert!(matches!(
+        s.update_repository(&repo("nope"), RepositoryUpdate::default(), "admin", T0)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        s.repository(&repo("other"))
+            .await
+            .expect("get")
+            .expect("exists")
+            .quota,
+        Some(5)
+    );
+}
+
+/// Pull counts from many concurrent flushes through two handles add up; times keep the latest.
+pub async fn pulls_are_additive_across_handles(h: &Harness) {
+    setup(&*h.store, 1, "team", None).await;
+    let outcome = h
+        .store
+        .record_push(push("team/app", "m", Vec::new(), None, T0))
+        .await
+        .expect("push");
+    let image = h
+        .store
+        .image(&name("team/app"))
+        .await
+        .expect("image")
+        .expect("exists")
+        .id;
+    let artifact = outcome.artifact.id;
+    let other = (h.reopen)().await;
+    let mut tasks = Vec::new();
+    for i in 0..20i64 {
+        let store = if i % 2 == 0 {
+            h.store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let images = [ImagePulls {
+                image,
+                count: 3,
+                last: at(100 + i),
+            }];
+            let artifacts = [ArtifactPulls {
+                artifact,
+                count: 2,
+                last: at(200 - i),
+            }];
+            store.record_pulls(&images, &artifacts).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("record pulls");
+    }
+    h.store
+        .record_pulls(
+            &[ImagePulls {
+                image: ImageId(i64::MAX),
+                count: 1,
+                last: T0,
+            }],
+            &[],
+        )
+        .await
+        .expect("unknown ids are skipped");
+    let image = h
+        .store
+        .image(&name("team/app"))
+        .await
+        .expect("image")
+        .expect("exists");
+    assert_eq!((image.pull_count, image.last_pull), (60, Some(at(119))));
+    assert_eq!(image.last_modified(), Some(at(119)));
+    let artifact = h
+        .store
+        .artifact(&name("team/app"), &digest("m"))
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (artifact.pull_count, artifact.pulled_at),
+        (40, Some(at(200)))
+    );
+}
+
+/// Known blobs: recorded, looked up, listed as unreferenced once old, forgotten only then.
+pub async fn blobs_and_garbage_collection_queries(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "team", None).await;
+    let first = s
+        .record_blob(&digest("x"), 42, at(0))
+        .await
+        .expect("record");
+    let again = s
+        .record_blob(&digest("x"), 42, at(50))
+        .await
+        .expect("record again");
+    assert_eq!(
+        (again.first_seen, again.last_seen),
+        (first.first_seen, at(50))
+    );
+    s.record_blob(&digest("used"), 7, at(0))
+        .await
+        .expect("record");
+    s.record_push(push(
+        "team/app",
+        "m",
+        vec![Reference {
+            digest: digest("used"),
+            size: 7,
+        }],
+        None,
+        T0,
+    ))
+    .await
+    .expect("push");
+    s.record_blob(&digest("m"), 100, at(0))
+        .await
+        .expect("manifest bytes");
+
+    let candidates: Vec<Digest> = s
+        .unreferenced_blobs(at(100), 10)
+        .await
+        .expect("gc")
+        .into_iter()
+        .map(|b| b.digest)
+        .collect();
+    assert_eq!(
+        candidates,
+        [digest("x")],
+        "referenced blobs and manifests are not candidates"
+    );
+    assert!(
+        s.unreferenced_blobs(at(10), 10)
+            .await
+            .expect("gc")
+            .is_empty(),
+        "x was seen again at 50"
+    );
+    assert!(
+        !s.forget_blob(&digest("used"), at(100))
+            .await
+            .expect("forget"),
+        "still referenced"
+    );
+    assert!(
+        !s.forget_blob(&digest("x"), at(10)).await.expect("forget"),
+        "too recent"
+    );
+    assert!(s.forget_blob(&digest("x"), at(100)).await.expect("forget"));
+    assert_eq!(s.blob(&digest("x")).await.expect("get"), None);
+    s.delete_artifact(&name("team/app"), &digest("m"), "admin", T0)
+        .await
+        .expect("delete");
+    let candidates: BTreeSet<Digest> = s
+        .unreferenced_blobs(at(100), 10)
+        .await
+        .expect("gc")
+        .into_iter()
+        .map(|b| b.digest)
+        .collect();
+    assert_eq!(candidates, BTreeSet::from([digest("used"), digest("m")]));
+    assert_eq!(
+        s.unreferenced_blobs(at(100), 1).await.expect("gc").len(),
+        1,
+        "limit"
+    );
+}
+
+/// Upload sessions: created once, touched, found idle, deleted idempotently.
+pub async fn upload_sessions(h: &Harness) {
+    let s = &*h.store;
+    let id = UploadId::from_random([1; 16]);
+    let session = UploadSession {
+        id,
+        name: name("team/app"),
+        started: at(0),
+        last_activity: at(0),
+    };
+    s.create_upload(session.clone()).await.expect("create");
+    assert!(matches!(
+        s.create_upload(session.clone()).await,
+        Err(Error::AlreadyExists {
+            entity: Entity::Upload,
+            ..
+        })
+    ));
+    assert_eq!(s.upload(&id).await.expect("get"), Some(session));
+    s.touch_upload(&id, at(30)).await.expect("touch");
+    assert!(s.idle_uploads(at(20)).await.expect("idle").is_empty());
+    let idle = s.idle_uploads(at(40)).await.expect("idle");
+    assert_eq!(
+        idle.iter()
+            .map(|u| (u.id, u.last_activity))
+            .collect::<Vec<_>>(),
+        [(id, at(30))]
+    );
+    s.delete_upload(&id).await.expect("delete");
+    s.delete_upload(&id).await.expect("delete again");
+    assert_eq!(s.upload(&id).await.expect("get"), None);
+    assert!(matches!(
+        s.touch_upload(&id, at(50)).await,
+        Err(Error::NotFound {
+            entity: Entity::Upload,
+            ..
+        })
+    ));
+}
+
+/// Repository users: unique names, permissions on the account's own repositories only, updates.
+pub async fn repository_users_and_permissions(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 10042, "alpha", None).await;
+    setup(s, 10042, "beta", None).await;
+    setup(s, 7, "foreign", None).await;
+    let new = NewRepositoryUser {
+        account: AccountId(10042),
+        name: "10042-ci".into(),
+        secret_hash: vec![9; 32],
+        description: "CI".into(),
+        expires: Some(at(3600)),
+        permissions: vec![
+            (repo("beta"), Permission::Pull),
+            (repo("alpha"), Permission::PushPull),
+        ],
+    };
+    let user = s
+        .create_repository_user(new.clone(), T0)
+        .await
+        .expect("create");
+    assert_eq!(
+        user.permissions,
+        vec![
+            (repo("alpha"), Permission::PushPull),
+            (repo("beta"), Permission::Pull)
+        ]
+    );
+    assert!(!user.disabled);
+    assert_eq!(
+        s.repository_user("10042-ci").await.expect("get"),
+        Some(user.clone())
+    );
+    assert!(matches!(
+        s.create_repository_user(new.clone(), T0).await,
+        Err(Error::AlreadyExists {
+            entity: Entity::RepositoryUser,
+            ..
+        })
+    ));
+    let foreign = NewRepositoryUser {
+        name: "10042-x".into(),
+        permissions: vec![(repo("foreign"), Permission::Pull)],
+        ..new.clone()
+    };
+    assert!(
+        matches!(s.create_repository_user(foreign, T0).await, Err(Error::ForeignRepository(r)) if r == repo("foreign"))
+    );
+    let missing = NewRepositoryUser {
+        name: "10042-y".into(),
+        permissions: vec![(repo("nope"), Permission::Pull)],
+        ..new
+    };
+    assert!(matches!(
+        s.create_repository_user(missing, T0).await,
+        Err(Error::NotFound {
+            entity: Entity::Repository,
+            ..
+        })
+    ));
+
+    let update = RepositoryUserUpdate {
+        description: Some("nightly".into()),
+        expires: Some(None),
+        disabled: Some(true),
+        permissions: Some(vec![(repo("beta"), Permission::PushPull)]),
+        secret_hash: Some(vec![1; 32]),
+    };
+    let updated = s
+        .update_repository_user("10042-ci", update)
+        .await
+        .expect("update");
+    assert_eq!(
+        (
+            updated.description.as_str(),
+            updated.expires,
+            updated.disabled,
+            updated.permissions.clone(),
+            updated.secret_hash.clone()
+        ),
+        (
+            "nightly",
+            None,
+            true,
+            vec![(repo("beta"), Permission::PushPull)],
+            vec![1; 32]
+        )
+    );
+    let bad = RepositoryUserUpdate {
+        permissions: Some(vec![(repo("foreign"), Permission::Pull)]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.update_repository_user("10042-ci", bad).await,
+        Err(Error::ForeignRepository(_))
+    ));
+    assert_eq!(
+        s.repository_user("10042-ci").await.expect("get"),
+        Some(updated),
+        "a refused update changes nothing"
+    );
+    assert!(matches!(
+        s.update_repository_user("nobody", RepositoryUserUpdate::default())
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    let listed = s
+        .list_repository_users(AccountId(10042), Page::first(10))
+        .await
+        .expect("list");
+    assert_eq!(
+        (listed.total, listed.items[0].name.as_str()),
+        (1, "10042-ci")
+    );
+    assert_eq!(
+        s.list_repository_users(AccountId(7), Page::first(10))
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+}
+
+/// History is per repository, newest first, paged.
+pub async fn history_is_newest_first(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "team", None).await;
+    setup(s, 1, "other", None).await;
+    for i in 1..=3 {
+        s.record_event(HistoryEvent {
+            at: at(i),
+            actor: "alice".into(),
+            action: "note".into(),
+            repository: repo("team"),
+            image: Some(ImageName::parse("app").expect("image")),
+            target: Some(format!("t{i}")),
+            detail: None,
+        })
+        .await
+        .expect("event");
+    }
+    let page = s
+        .history(&repo("team"), Page { page: 1, size: 2 })
+        .await
+        .expect("history");
+    assert_eq!(page.total, 4, "three notes and the creation");
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|e| e.target.clone())
+            .collect::<Vec<_>>(),
+        [Some("t3".into()), Some("t2".into())]
+    );
+    let last = s
+        .history(&repo("team"), Page { page: 2, size: 2 })
+        .await
+        .expect("history");
+    assert_eq!(
+        last.items
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["note", "create"]
+    );
+    assert_eq!(
+        s.history(&repo("other"), Page::first(10))
+            .await
+            .expect("history")
+            .total,
+        1
+    );
+    let missing = HistoryEvent {
+        repository: repo("nope"),
+        ..page.items[0].clone()
+    };
+    assert!(matches!(
+        s.record_event(missing).await,
+        Err(Error::NotFound { .. })
+    ));
+}

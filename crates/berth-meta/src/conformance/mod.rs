@@ -1,0 +1,155 @@
+//! The conformance suite every [`MetadataStore`] runs (feature `conformance`).
+//!
+//! A backend's tests build a [`Harness`] and call
+//! [`meta_conformance_tests!`](crate::meta_conformance_tests), which generates one test per case.
+//! Every case starts from an empty store and creates what it needs.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_model::{Digest, Name, RepositoryName, Tag};
+use futures::future::BoxFuture;
+
+use crate::MetadataStore;
+pub(crate) use crate::types::*;
+
+mod accounts;
+mod property;
+mod registry;
+
+pub use accounts::*;
+pub use property::*;
+pub use registry::*;
+
+/// What the suite needs of a backend.
+pub struct Harness {
+    /// The store under test, empty.
+    pub store: Arc<dyn MetadataStore>,
+    /// A second, independent handle on the same data (another connection pool, another node).
+    pub reopen: Box<dyn Fn() -> BoxFuture<'static, Arc<dyn MetadataStore>> + Send + Sync>,
+    /// Keeps whatever the backend needs alive (a temporary directory, a database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+/// Generates a `#[tokio::test]` per conformance case, each calling `$harness().await` for a fresh
+/// [`Harness`]. The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
+#[macro_export]
+macro_rules! meta_conformance_tests {
+    ($harness:path) => {
+        $crate::meta_conformance_tests!(@cases $harness;
+            accounts_and_console_users, repositories_are_unique_and_paged, push_records_everything,
+            push_requires_known_blobs_and_children, repush_changes_no_usage_and_moves_the_tag,
+            shared_digests_count_once, quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
+            deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last, catalog_respects_scope_and_paging,
+            referrers_filter_by_artifact_type, pulls_are_additive_across_handles, artifacts_list_newest_first,
+            blobs_and_garbage_collection_queries, upload_sessions, repository_users_and_permissions,
+            history_is_newest_first, usage_matches_recomputation_after_random_operations);
+    };
+    (@cases $harness:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let harness = $harness().await;
+                $crate::conformance::$case(&harness).await;
+            }
+        )*
+    };
+}
+
+const T0: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_millis(T0.unix_millis() + seconds * 1000)
+}
+
+fn repo(s: &str) -> RepositoryName {
+    RepositoryName::parse(s).expect("repository name")
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s).expect("name")
+}
+
+fn tag(s: &str) -> Tag {
+    Tag::parse(s).expect("tag")
+}
+
+fn digest(s: &str) -> Digest {
+    Digest::sha256(s.as_bytes())
+}
+
+/// An account `id` with a repository `repository` (private, optional quota).
+async fn setup(
+    store: &dyn MetadataStore,
+    id: i64,
+    repository: &str,
+    quota: Option<u64>,
+) -> Repository {
+    if store
+        .account(AccountId(id))
+        .await
+        .expect("account")
+        .is_none()
+    {
+        store
+            .create_account(AccountId(id), &format!("account {id}"), T0)
+            .await
+            .expect("create account");
+    }
+    let new = NewRepository {
+        account: AccountId(id),
+        name: repo(repository),
+        access: Access::Private,
+        quota,
+    };
+    store
+        .create_repository(new, "admin", T0)
+        .await
+        .expect("create repository")
+}
+
+/// Records blobs `names` with `size` bytes each; returns their references.
+async fn blobs(store: &dyn MetadataStore, names: &[&str], size: u64) -> Vec<Reference> {
+    let mut out = Vec::new();
+    for n in names {
+        let d = digest(n);
+        store.record_blob(&d, size, T0).await.expect("record blob");
+        out.push(Reference { digest: d, size });
+    }
+    out
+}
+
+fn push(
+    image: &str,
+    manifest: &str,
+    refs: Vec<Reference>,
+    tag_name: Option<&str>,
+    when: Timestamp,
+) -> Push {
+    Push {
+        name: name(image),
+        digest: digest(manifest),
+        media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        artifact_type: Some("application/vnd.oci.image.config.v1+json".to_owned()),
+        manifest_size: 100,
+        total_size: 100 + refs.iter().map(|r| r.size).sum::<u64>(),
+        subject: None,
+        annotations: BTreeMap::new(),
+        blobs: refs,
+        children: Vec::new(),
+        tag: tag_name.map(tag),
+        actor: "robot".to_owned(),
+        at: when,
+    }
+}
+
+async fn used(store: &dyn MetadataStore, repository: &str) -> u64 {
+    store
+        .repository(&repo(repository))
+        .await
+        .expect("repository")
+        .expect("exists")
+        .used
+}

@@ -1,0 +1,872 @@
+//! An in-memory `MetadataStore`: for tests, examples and embedders that need no persistence.
+//! One lock around everything makes every operation a transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+
+use crate::types::*;
+use crate::{Entity, Error, MetadataStore, Result};
+
+/// Metadata held in memory. Clones share the same contents.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryMetadata {
+    inner: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Clone)]
+struct ArtifactRow {
+    artifact: Artifact,
+    /// Distinct digests it references for usage: its blobs and its own manifest.
+    refs: BTreeSet<Reference>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: i64,
+    accounts: BTreeMap<AccountId, Account>,
+    console_users: BTreeMap<String, ConsoleUser>,
+    tokens: HashMap<Vec<u8>, ApiToken>,
+    repositories: BTreeMap<RepositoryName, Repository>,
+    images: BTreeMap<(RepositoryName, ImageName), Image>,
+    artifacts: BTreeMap<ArtifactId, ArtifactRow>,
+    tags: BTreeMap<(ImageId, Tag), ArtifactId>,
+    /// Per repository and digest: how many artifacts reference it.
+    repo_refs: HashMap<(RepositoryId, Digest), u64>,
+    /// Per digest, over all repositories: how many artifacts reference it.
+    global_refs: HashMap<Digest, u64>,
+    blobs: HashMap<Digest, Blob>,
+    uploads: HashMap<UploadId, UploadSession>,
+    users: BTreeMap<String, RepositoryUser>,
+    history: Vec<HistoryEvent>,
+}
+
+impl MemoryMetadata {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every operation validates before it mutates, so a panic cannot leave half a change.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn page_of<T: Clone>(all: Vec<T>, page: Page) -> Paged<T> {
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.limit()).unwrap_or(usize::MAX))
+        .collect();
+    Paged { items, total }
+}
+
+impl State {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn repository(&self, name: &RepositoryName) -> Result<&Repository> {
+        self.repositories
+            .get(name)
+            .ok_or_else(|| Error::not_found(Entity::Repository, name))
+    }
+
+    fn image(&self, name: &Name) -> Option<&Image> {
+        self.images
+            .get(&(name.repository().clone(), name.image().clone()))
+    }
+
+    fn artifact_id(&self, image: ImageId, digest: &Digest) -> Option<ArtifactId> {
+        self.artifacts
+            .iter()
+            .find(|(_, row)| row.artifact.image == image && row.artifact.digest == *digest)
+            .map(|(id, _)| *id)
+    }
+
+    /// The artifact with its current tags.
+    fn artifact(&self, id: ArtifactId) -> Option<Artifact> {
+        let row = self.artifacts.get(&id)?;
+        let mut artifact = row.artifact.clone();
+        artifact.tags = self
+            .tags
+            .iter()
+            .filter(|((image, _), a)| *image == artifact.image && **a == id)
+            .map(|((_, tag), _)| tag.clone())
+            .collect();
+        Some(artifact)
+    }
+
+    fn image_row(&self, id: ImageId) -> Option<(RepositoryName, ImageName)> {
+        self.images
+            .iter()
+            .find(|(_, image)| image.id == id)
+            .map(|(key, _)| key.clone())
+    }
+
+    fn refresh_artifact_count(&mut self, key: &(RepositoryName, ImageName)) {
+        if let Some(image) = self.images.get(key) {
+            let id = image.id;
+            let count = self
+                .artifacts
+                .values()
+                .filter(|r| r.artifact.image == id)
+                .count() as u64;
+            if let Some(image) = self.images.get_mut(key) {
+                image.artifact_count = count;
+            }
+        }
+    }
+
+    fn check_permissions(
+        &self,
+        account: AccountId,
+        permissions: &[(RepositoryName, Permission)],
+    ) -> Result<Vec<(RepositoryName, Permission)>> {
+        let mut out = BTreeMap::new();
+        for (name, permission) in permissions {
+            let repository = self.repository(name)?;
+            if repository.account != account {
+                return Err(Error::ForeignRepository(name.clone()));
+            }
+            out.insert(name.clone(), *permission);
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+#[async_trait]
+impl MetadataStore for MemoryMetadata {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
+        let mut s = self.lock();
+        if s.accounts.contains_key(&id) {
+            return Err(Error::already_exists(Entity::Account, id));
+        }
+        let account = Account {
+            id,
+            name: name.to_owned(),
+            created: at,
+        };
+        s.accounts.insert(id, account.clone());
+        Ok(account)
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        Ok(self.lock().accounts.get(&id).cloned())
+    }
+
+    async fn create_console_user(
+        &self,
+        account: Option<AccountId>,
+        username: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<ConsoleUser> {
+        let mut s = self.lock();
+        if s.console_users.contains_key(username) {
+            return Err(Error::already_exists(Entity::ConsoleUser, username));
+        }
+        if let Some(account) = account
+            && !s.accounts.contains_key(&account)
+        {
+            return Err(Error::not_found(Entity::Account, account));
+        }
+        let user = ConsoleUser {
+            id: ConsoleUserId(s.id()),
+            account,
+            username: username.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created: at,
+        };
+        s.console_users.insert(username.to_owned(), user.clone());
+        Ok(user)
+    }
+
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>> {
+        Ok(self.lock().console_users.get(username).cloned())
+    }
+
+    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
+        let mut s = self.lock();
+        let user = s
+            .console_users
+            .values_mut()
+            .find(|u| u.id == id)
+            .ok_or_else(|| Error::not_found(Entity::ConsoleUser, id))?;
+        user.password_hash = password_hash.to_owned();
+        Ok(())
+    }
+
+    async fn create_api_token(&self, token: ApiToken) -> Result<()> {
+        let mut s = self.lock();
+        if !s.console_users.values().any(|u| u.id == token.user) {
+            return Err(Error::not_found(Entity::ConsoleUser, token.user));
+        }
+        s.tokens.insert(token.token_hash.clone(), token);
+        Ok(())
+    }
+
+    async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
+        Ok(self.lock().tokens.get(token_hash).cloned())
+    }
+
+    async fn create_repository(
+        &self,
+        new: NewRepository,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        let mut s = self.lock();
+        if !s.accounts.contains_key(&new.account) {
+            return Err(Error::not_found(Entity::Account, new.account));
+        }
+        if s.repositories.contains_key(&new.name) {
+            return Err(Error::already_exists(Entity::Repository, &new.name));
+        }
+        let repository = Repository {
+            id: RepositoryId(s.id()),
+            account: new.account,
+            name: new.name.clone(),
+            access: new.access,
+            quota: new.quota,
+            used: 0,
+            created: at,
+        };
+        s.repositories.insert(new.name.clone(), repository.clone());
+        s.history.push(HistoryEvent {
+            at,
+            actor: actor.to_owned(),
+            action: "create".to_owned(),
+            repository: new.name,
+            image: None,
+            target: None,
+            detail: Some(format!("access {}", new.access.as_str())),
+        });
+        Ok(repository)
+    }
+
+    async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>> {
+        Ok(self.lock().repositories.get(name).cloned())
+    }
+
+    async fn update_repository(
+        &self,
+        name: &RepositoryName,
+        update: RepositoryUpdate,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        let mut s = self.lock();
+        let repository = s
+            .repositories
+            .get_mut(name)
+            .ok_or_else(|| Error::not_found(Entity::Repository, name))?;
+        if let Some(access) = update.access {
+            repository.access = access;
+        }
+        if let Some(quota) = update.quota {
+            repository.quota = quota;
+        }
+        let updated = repository.clone();
+        s.history.push(HistoryEvent {
+            at,
+            actor: actor.to_owned(),
+            action: "update".to_owned(),
+            repository: name.clone(),
+            image: None,
+            target: None,
+            detail: None,
+        });
+        Ok(updated)
+    }
+
+    async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>> {
+        let s = self.lock();
+        let all = s
+            .repositories
+            .values()
+            .filter(|r| r.account == account)
+            .cloned()
+            .collect();
+        Ok(page_of(all, page))
+    }
+
+    async fn image(&self, name: &Name) -> Result<Option<Image>> {
+        Ok(self.lock().image(name).cloned())
+    }
+
+    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
+        let s = self.lock();
+        let all = s
+            .images
+            .iter()
+            .filter(|((r, _), _)| r == repository)
+            .map(|(_, image)| image.clone())
+            .collect();
+        Ok(page_of(all, page))
+    }
+
+    async fn catalog(
+        &self,
+        scope: &CatalogScope,
+        n: usize,
+        last: Option<&Name>,
+    ) -> Result<Vec<Name>> {
+        let s = self.lock();
+        let visible = |r: &RepositoryName| match scope {
+            CatalogScope::All => true,
+            CatalogScope::Visible(ids) => s
+                .repositories
+                .get(r)
+                .is_some_and(|repo| repo.access == Access::Public || ids.contains(&repo.id)),
+        };
+        let last = last.map(ToString::to_string);
+        let mut names: Vec<(String, Name)> = s
+            .images
+            .keys()
+            .filter(|(r, _)| visible(r))
+            .filter_map(|(r, i)| Name::new(r.clone(), i.clone()).ok())
+            .map(|name| (name.to_string(), name))
+            .filter(|(text, _)| last.as_ref().is_none_or(|last| text > last))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(names.into_iter().take(n).map(|(_, name)| name).collect())
+    }
+
+    async fn record_push(&self, push: Push) -> Result<PushOutcome> {
+        let mut s = self.lock();
+        let repository = s.repository(push.name.repository())?.clone();
+        if let Some(missing) = push.blobs.iter().find(|b| !s.blobs.contains_key(&b.digest)) {
+            return Err(Error::BlobUnknown(missing.digest.clone()));
+        }
+        let image = s.image(&push.name).cloned();
+        for child in &push.children {
+            if image
+                .as_ref()
+                .and_then(|i| s.artifact_id(i.id, child))
+                .is_none()
+            {
+                return Err(Error::ManifestUnknown(child.clone()));
+            }
+        }
+        let key = (push.name.repository().clone(), push.name.image().clone());
+        let image_id = match &image {
+            Some(image) => image.id,
+            None => ImageId(s.id()),
+        };
+        let existing = s.artifact_id(image_id, &push.digest);
+        let mut refs: BTreeSet<Reference> = push.blobs.iter().cloned().collect();
+        refs.insert(Reference {
+            digest: push.digest.clone(),
+            size: push.manifest_size,
+        });
+        // Decide before changing anything.
+        let mut added = 0u64;
+        if existing.is_none() {
+            let mut counted = BTreeSet::new();
+            for r in &refs {
+                if counted.insert(&r.digest)
+                    && s.repo_refs
+                        .get(&(repository.id, r.digest.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                        == 0
+                {
+                    added += r.size;
+                }
+            }
+            if let Some(limit) = repository.quota
+                && added > 0
+                && repository.used + added > limit
+            {
+                return Err(Error::QuotaExceeded {
+                    used: repository.used,
+                    delta: added,
+                    limit,
+                });
+            }
+        }
+        if image.is_none() {
+            s.images.insert(
+                key.clone(),
+                Image {
+                    id: image_id,
+                    repository: repository.id,
+                    name: push.name.image().clone(),
+                    artifact_count: 0,
+                    pull_count: 0,
+                    last_push: None,
+                    last_pull: None,
+                },
+            );
+        }
+        let artifact_id = match existing {
+            Some(id) => {
+                if let Some(row) = s.artifacts.get_mut(&id) {
+                    row.artifact.pushed_at = push.at;
+                }
+                id
+            }
+            None => {
+                let id = ArtifactId(s.id());
+                let mut seen = BTreeSet::new();
+                for r in &refs {
+                    if seen.insert(r.digest.clone()) {
+                        *s.repo_refs
+                            .entry((repository.id, r.digest.clone()))
+                            .or_default() += 1;
+                        *s.global_refs.entry(r.digest.clone()).or_default() += 1;
+                    }
+                }
+                s.artifacts.insert(
+                    id,
+                    ArtifactRow {
+                        artifact: Artifact {
+                            id,
+                            image: image_id,
+                            digest: push.digest.clone(),
+                            media_type: push.media_type.clone(),
+                            artifact_type: push.artifact_type.clone(),
+                            manifest_size: push.manifest_size,
+                            total_size: push.total_size,
+                            subject: push.subject.clone(),
+                            annotations: push.annotations.clone(),
+                            tags: Vec::new(),
+                            pushed_at: push.at,
+                            pulled_at: None,
+                            pull_count: 0,
+                        },
+                        refs,
+                    },
+                );
+                if let Some(repo) = s.repositories.get_mut(push.name.repository()) {
+                    repo.used += added;
+                }
+                id
+            }
+        };
+        if let Some(tag) = &push.tag {
+            s.tags.insert((image_id, tag.clone()), artifact_id);
+        }
+        if let Some(image) = s.images.get_mut(&key) {
+            image.last_push = Some(image.last_push.map_or(push.at, |t| t.max(push.at)));
+        }
+        s.refresh_artifact_count(&key);
+        s.history.push(HistoryEvent {
+            at: push.at,
+            actor: push.actor.clone(),
+            action: "push".to_owned(),
+            repository: push.name.repository().clone(),
+            image: Some(push.name.image().clone()),
+            target: Some(push.digest.to_string()),
+            detail: push.tag.as_ref().map(|t| format!("tag {t}")),
+        });
+        let artifact = s
+            .artifact(artifact_id)
+            .ok_or_else(|| Error::not_found(Entity::Artifact, &push.digest))?;
+        let used = s.repository(push.name.repository())?.used;
+        Ok(PushOutcome {
+            artifact,
+            created: existing.is_none(),
+            added,
+            used,
+        })
+    }
+
+    async fn artifact(&self, name: &Name, digest: &Digest) -> Result<Option<Artifact>> {
+        let s = self.lock();
+        Ok(s.image(name)
+            .and_then(|i| s.artifact_id(i.id, digest))
+            .and_then(|id| s.artifact(id)))
+    }
+
+    async fn resolve_tag(&self, name: &Name, tag: &Tag) -> Result<Option<Artifact>> {
+        let s = self.lock();
+        Ok(s.image(name)
+            .and_then(|i| s.tags.get(&(i.id, tag.clone())))
+            .and_then(|id| s.artifact(*id)))
+    }
+
+    async fn list_artifacts(&self, name: &Name, page: Page) -> Result<Paged<Artifact>> {
+        let s = self.lock();
+        let Some(image) = s.image(name) else {
+            return Ok(Paged {
+                items: Vec::new(),
+                total: 0,
+            });
+        };
+        let mut all: Vec<Artifact> = s
+            .artifacts
+            .iter()
+            .filter(|(_, row)| row.artifact.image == image.id)
+            .filter_map(|(id, _)| s.artifact(*id))
+            .collect();
+        all.sort_by(|a, b| {
+            b.pushed_at
+                .cmp(&a.pushed_at)
+                .then_with(|| a.digest.cmp(&b.digest))
+        });
+        Ok(page_of(all, page))
+    }
+
+    async fn list_tags(&self, name: &Name, n: usize, last: Option<&Tag>) -> Result<Vec<Tag>> {
+        let s = self.lock();
+        let Some(image) = s.image(name) else {
+            return Ok(Vec::new());
+        };
+        Ok(s.tags
+            .keys()
+            .filter(|(i, tag)| {
+                *i == image.id && last.is_none_or(|last| tag.as_str() > last.as_str())
+            })
+            .map(|(_, tag)| tag.clone())
+            .take(n)
+            .collect())
+    }
+
+    async fn referrers(
+        &self,
+        name: &Name,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Artifact>> {
+        let s = self.lock();
+        let Some(image) = s.image(name) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Artifact> = s
+            .artifacts
+            .iter()
+            .filter(|(_, row)| {
+                row.artifact.image == image.id && row.artifact.subject.as_ref() == Some(subject)
+            })
+            .filter(|(_, row)| {
+                artifact_type.is_none_or(|t| row.artifact.artifact_type.as_deref() == Some(t))
+            })
+            .filter_map(|(id, _)| s.artifact(*id))
+            .collect();
+        out.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(out)
+    }
+
+    async fn delete_artifact(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        let mut s = self.lock();
+        let repository = s.repository(name.repository())?.id;
+        let id = s
+            .image(name)
+            .and_then(|i| s.artifact_id(i.id, digest))
+            .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
+        let row = s
+            .artifacts
+            .remove(&id)
+            .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
+        let tags: Vec<Tag> = s
+            .tags
+            .iter()
+            .filter(|(_, a)| **a == id)
+            .map(|((_, tag), _)| tag.clone())
+            .collect();
+        for tag in &tags {
+            s.tags.remove(&(row.artifact.image, tag.clone()));
+        }
+        let mut freed = 0;
+        for r in &row.refs {
+            let key = (repository, r.digest.clone());
+            let count = s.repo_refs.get(&key).copied().unwrap_or(0);
+            if count <= 1 {
+                s.repo_refs.remove(&key);
+                freed += r.size;
+            } else {
+                s.repo_refs.insert(key, count - 1);
+            }
+            let global = s.global_refs.get(&r.digest).copied().unwrap_or(0);
+            if global <= 1 {
+                s.global_refs.remove(&r.digest);
+            } else {
+                s.global_refs.insert(r.digest.clone(), global - 1);
+            }
+        }
+        if let Some(repo) = s.repositories.get_mut(name.repository()) {
+            repo.used = repo.used.saturating_sub(freed);
+        }
+        let key = (name.repository().clone(), name.image().clone());
+        s.refresh_artifact_count(&key);
+        s.history.push(HistoryEvent {
+            at,
+            actor: actor.to_owned(),
+            action: "delete_artifact".to_owned(),
+            repository: name.repository().clone(),
+            image: Some(name.image().clone()),
+            target: Some(digest.to_string()),
+            detail: None,
+        });
+        Ok(Deletion {
+            tags,
+            artifacts: vec![digest.clone()],
+            freed,
+        })
+    }
+
+    async fn delete_tag(
+        &self,
+        name: &Name,
+        tag: &Tag,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        let mut s = self.lock();
+        let image = s
+            .image(name)
+            .map(|i| i.id)
+            .ok_or_else(|| Error::not_found(Entity::Tag, tag))?;
+        s.tags
+            .remove(&(image, tag.clone()))
+            .ok_or_else(|| Error::not_found(Entity::Tag, tag))?;
+        s.history.push(HistoryEvent {
+            at,
+            actor: actor.to_owned(),
+            action: "delete_tag".to_owned(),
+            repository: name.repository().clone(),
+            image: Some(name.image().clone()),
+            target: Some(tag.to_string()),
+            detail: None,
+        });
+        Ok(Deletion {
+            tags: vec![tag.clone()],
+            artifacts: Vec::new(),
+            freed: 0,
+        })
+    }
+
+    async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob> {
+        let mut s = self.lock();
+        let blob = s.blobs.entry(digest.clone()).or_insert_with(|| Blob {
+            digest: digest.clone(),
+            size,
+            first_seen: at,
+            last_seen: at,
+        });
+        blob.last_seen = blob.last_seen.max(at);
+        Ok(blob.clone())
+    }
+
+    async fn blob(&self, digest: &Digest) -> Result<Option<Blob>> {
+        Ok(self.lock().blobs.get(digest).cloned())
+    }
+
+    async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>> {
+        let s = self.lock();
+        let mut out: Vec<Blob> = s
+            .blobs
+            .values()
+            .filter(|b| b.last_seen < before && !s.global_refs.contains_key(&b.digest))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            a.last_seen
+                .cmp(&b.last_seen)
+                .then_with(|| a.digest.cmp(&b.digest))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool> {
+        let mut s = self.lock();
+        let forgettable = s
+            .blobs
+            .get(digest)
+            .is_some_and(|b| b.last_seen < before && !s.global_refs.contains_key(digest));
+        if forgettable {
+            s.blobs.remove(digest);
+        }
+        Ok(forgettable)
+    }
+
+    async fn create_upload(&self, session: UploadSession) -> Result<()> {
+        let mut s = self.lock();
+        if s.uploads.contains_key(&session.id) {
+            return Err(Error::already_exists(Entity::Upload, session.id));
+        }
+        s.uploads.insert(session.id, session);
+        Ok(())
+    }
+
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
+        Ok(self.lock().uploads.get(id).cloned())
+    }
+
+    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
+        let mut s = self.lock();
+        let session = s
+            .uploads
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found(Entity::Upload, id))?;
+        session.last_activity = session.last_activity.max(at);
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<()> {
+        self.lock().uploads.remove(id);
+        Ok(())
+    }
+
+    async fn idle_uploads(&self, before: Timestamp) -> Result<Vec<UploadSession>> {
+        let s = self.lock();
+        let mut out: Vec<UploadSession> = s
+            .uploads
+            .values()
+            .filter(|u| u.last_activity < before)
+            .cloned()
+            .collect();
+        out.sort_by_key(|u| (u.last_activity, u.id));
+        Ok(out)
+    }
+
+    async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
+        let mut s = self.lock();
+        for pulls in images {
+            if let Some(key) = s.image_row(pulls.image)
+                && let Some(image) = s.images.get_mut(&key)
+            {
+                image.pull_count += pulls.count;
+                image.last_pull = Some(image.last_pull.map_or(pulls.last, |t| t.max(pulls.last)));
+            }
+        }
+        for pulls in artifacts {
+            if let Some(row) = s.artifacts.get_mut(&pulls.artifact) {
+                row.artifact.pull_count += pulls.count;
+                row.artifact.pulled_at = Some(
+                    row.artifact
+                        .pulled_at
+                        .map_or(pulls.last, |t| t.max(pulls.last)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        let mut s = self.lock();
+        if !s.accounts.contains_key(&new.account) {
+            return Err(Error::not_found(Entity::Account, new.account));
+        }
+        if s.users.contains_key(&new.name) {
+            return Err(Error::already_exists(Entity::RepositoryUser, &new.name));
+        }
+        let permissions = s.check_permissions(new.account, &new.permissions)?;
+        let user = RepositoryUser {
+            id: RepositoryUserId(s.id()),
+            account: new.account,
+            name: new.name.clone(),
+            secret_hash: new.secret_hash,
+            description: new.description,
+            expires: new.expires,
+            disabled: false,
+            permissions,
+            created: at,
+        };
+        s.users.insert(new.name, user.clone());
+        Ok(user)
+    }
+
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        Ok(self.lock().users.get(name).cloned())
+    }
+
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        let mut s = self.lock();
+        let account = s
+            .users
+            .get(name)
+            .map(|u| u.account)
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        let permissions = update
+            .permissions
+            .as_ref()
+            .map(|p| s.check_permissions(account, p))
+            .transpose()?;
+        let user = s
+            .users
+            .get_mut(name)
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        if let Some(description) = update.description {
+            user.description = description;
+        }
+        if let Some(expires) = update.expires {
+            user.expires = expires;
+        }
+        if let Some(disabled) = update.disabled {
+            user.disabled = disabled;
+        }
+        if let Some(permissions) = permissions {
+            user.permissions = permissions;
+        }
+        if let Some(secret_hash) = update.secret_hash {
+            user.secret_hash = secret_hash;
+        }
+        Ok(user.clone())
+    }
+
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        let s = self.lock();
+        let all = s
+            .users
+            .values()
+            .filter(|u| u.account == account)
+            .cloned()
+            .collect();
+        Ok(page_of(all, page))
+    }
+
+    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
+        let mut s = self.lock();
+        s.repository(&event.repository)?;
+        s.history.push(event);
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        repository: &RepositoryName,
+        page: Page,
+    ) -> Result<Paged<HistoryEvent>> {
+        let s = self.lock();
+        let mut all: Vec<(usize, HistoryEvent)> = s
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.repository == *repository)
+            .map(|(i, e)| (i, e.clone()))
+            .collect();
+        all.sort_by(|a, b| b.1.at.cmp(&a.1.at).then_with(|| b.0.cmp(&a.0)));
+        Ok(page_of(all.into_iter().map(|(_, e)| e).collect(), page))
+    }
+}

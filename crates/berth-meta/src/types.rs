@@ -1,0 +1,527 @@
+//! The records a `MetadataStore` keeps, and the inputs of its operations.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id!(
+    /// An account (tenant), e.g. `10042`.
+    AccountId
+);
+id!(
+    /// A repository.
+    RepositoryId
+);
+id!(
+    /// An image.
+    ImageId
+);
+id!(
+    /// An artifact.
+    ArtifactId
+);
+id!(
+    /// A repository user (robot credential).
+    RepositoryUserId
+);
+id!(
+    /// A console user.
+    ConsoleUserId
+);
+
+/// A point in time with millisecond precision, as every backend stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// Milliseconds since the Unix epoch.
+    pub const fn from_unix_millis(ms: i64) -> Self {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn unix_millis(self) -> i64 {
+        self.0
+    }
+
+    /// The current time.
+    pub fn now() -> Self {
+        SystemTime::now().into()
+    }
+
+    /// This time plus `d`.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// This time minus `d`.
+    pub fn minus(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            Err(e) => Timestamp(-i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX)),
+        }
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> Self {
+        if t.0 >= 0 {
+            UNIX_EPOCH + Duration::from_millis(t.0 as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_millis(t.0.unsigned_abs())
+        }
+    }
+}
+
+/// Who may pull a repository without credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Anyone may pull.
+    Public,
+    /// Only users with a permission on it.
+    Private,
+}
+
+impl Access {
+    /// `public` or `private`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Private => "private",
+        }
+    }
+
+    /// Parses `public` or `private`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Access::Public),
+            "private" => Some(Access::Private),
+            _ => None,
+        }
+    }
+}
+
+/// What a repository user may do in one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    /// Pull only.
+    Pull,
+    /// Push and pull.
+    PushPull,
+}
+
+impl Permission {
+    /// `pull` or `push_pull`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::Pull => "pull",
+            Permission::PushPull => "push_pull",
+        }
+    }
+
+    /// Parses `pull` or `push_pull`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pull" => Some(Permission::Pull),
+            "push_pull" => Some(Permission::PushPull),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// A display name.
+    pub name: String,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// A person who manages an account (or, without one, the whole system) in the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    /// Its id.
+    pub id: ConsoleUserId,
+    /// The account it manages; `None` for a system administrator.
+    pub account: Option<AccountId>,
+    /// Login name, unique.
+    pub username: String,
+    /// The argon2 hash of its password, in PHC string form.
+    pub password_hash: String,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// A console user's API token; only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Keyed hash of the token (the token itself is shown once, never stored).
+    pub token_hash: Vec<u8>,
+    /// Whose token it is.
+    pub user: ConsoleUserId,
+    /// A label.
+    pub description: String,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it stops working, if ever.
+    pub expires: Option<Timestamp>,
+}
+
+/// A namespace of an account holding images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// Its id.
+    pub id: RepositoryId,
+    /// The owning account.
+    pub account: AccountId,
+    /// Its globally unique name.
+    pub name: RepositoryName,
+    /// Who may pull anonymously.
+    pub access: Access,
+    /// The storage limit in bytes, if any.
+    pub quota: Option<u64>,
+    /// Bytes used: distinct blobs and manifests its artifacts reference.
+    pub used: u64,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// What creating a repository takes.
+#[derive(Debug, Clone)]
+pub struct NewRepository {
+    /// The owning account.
+    pub account: AccountId,
+    /// The name, unique across all accounts.
+    pub name: RepositoryName,
+    /// Who may pull anonymously.
+    pub access: Access,
+    /// The storage limit in bytes, if any.
+    pub quota: Option<u64>,
+}
+
+/// Changes to a repository; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryUpdate {
+    /// New access level.
+    pub access: Option<Access>,
+    /// New quota (`Some(None)` removes the limit).
+    pub quota: Option<Option<u64>>,
+}
+
+/// An OCI repository path inside a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Its id.
+    pub id: ImageId,
+    /// The repository it belongs to.
+    pub repository: RepositoryId,
+    /// Its name inside the repository.
+    pub name: ImageName,
+    /// How many artifacts it holds.
+    pub artifact_count: u64,
+    /// How many times it was pulled (a multi-platform pull counts once).
+    pub pull_count: u64,
+    /// Latest push.
+    pub last_push: Option<Timestamp>,
+    /// Latest pull.
+    pub last_pull: Option<Timestamp>,
+}
+
+impl Image {
+    /// The console's "last modified": the latest push or pull.
+    pub fn last_modified(&self) -> Option<Timestamp> {
+        self.last_push.max(self.last_pull)
+    }
+}
+
+/// One manifest in an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Its id.
+    pub id: ArtifactId,
+    /// The image it belongs to.
+    pub image: ImageId,
+    /// The manifest's digest.
+    pub digest: Digest,
+    /// The manifest's media type.
+    pub media_type: String,
+    /// The artifact type (referrers API), if any.
+    pub artifact_type: Option<String>,
+    /// The manifest's own size.
+    pub manifest_size: u64,
+    /// The manifest plus everything it references.
+    pub total_size: u64,
+    /// The manifest it refers to, if any.
+    pub subject: Option<Digest>,
+    /// The manifest's annotations (for the referrers API).
+    pub annotations: BTreeMap<String, String>,
+    /// Tags pointing at it, sorted.
+    pub tags: Vec<Tag>,
+    /// When it was (last) pushed.
+    pub pushed_at: Timestamp,
+    /// When it was last pulled.
+    pub pulled_at: Option<Timestamp>,
+    /// How many times it was pulled.
+    pub pull_count: u64,
+}
+
+/// A blob or manifest an artifact references, with its size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reference {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Everything a manifest push records, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Push {
+    /// Where: repository and image (the image is created on its first push).
+    pub name: Name,
+    /// The manifest's digest.
+    pub digest: Digest,
+    /// The manifest's media type.
+    pub media_type: String,
+    /// The artifact type, if any.
+    pub artifact_type: Option<String>,
+    /// The manifest's own size.
+    pub manifest_size: u64,
+    /// The artifact's total size as shown in the console.
+    pub total_size: u64,
+    /// The manifest it refers to, if any.
+    pub subject: Option<Digest>,
+    /// The manifest's annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The blobs it references (config, layers); each must be a known blob.
+    pub blobs: Vec<Reference>,
+    /// The child manifests it lists (an index); each must be an artifact of the same image.
+    pub children: Vec<Digest>,
+    /// The tag to point at it, if pushed by tag.
+    pub tag: Option<Tag>,
+    /// Who pushed (for history).
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What a push changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The artifact as stored.
+    pub artifact: Artifact,
+    /// Whether the artifact is new in its image (not a re-push of the same digest).
+    pub created: bool,
+    /// Bytes the repository's usage grew by.
+    pub added: u64,
+    /// The repository's usage after the push.
+    pub used: u64,
+}
+
+/// What deleting an artifact or a tag changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// Tags removed.
+    pub tags: Vec<Tag>,
+    /// Artifacts removed (none for a tag delete).
+    pub artifacts: Vec<Digest>,
+    /// Bytes the repository's usage dropped by.
+    pub freed: u64,
+}
+
+/// A blob whose digest was verified into storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
+    /// When it was first recorded.
+    pub first_seen: Timestamp,
+    /// When it was last recorded (uploaded or mounted again).
+    pub last_seen: Timestamp,
+}
+
+/// Pulls of an image counted in memory since the last flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImagePulls {
+    /// The image.
+    pub image: ImageId,
+    /// Pulls to add.
+    pub count: u64,
+    /// The latest of them.
+    pub last: Timestamp,
+}
+
+/// Pulls of one artifact counted in memory since the last flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactPulls {
+    /// The artifact.
+    pub artifact: ArtifactId,
+    /// Pulls to add.
+    pub count: u64,
+    /// The latest of them.
+    pub last: Timestamp,
+}
+
+/// An upload in progress, and which image it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// The session id (shared with the blob store).
+    pub id: UploadId,
+    /// The image it uploads into.
+    pub name: Name,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it last received bytes.
+    pub last_activity: Timestamp,
+}
+
+/// A robot credential for `docker login`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryUser {
+    /// Its id.
+    pub id: RepositoryUserId,
+    /// The owning account.
+    pub account: AccountId,
+    /// Login name, always prefixed with the account id; unique.
+    pub name: String,
+    /// Keyed hash of the secret (the secret is shown once, never stored).
+    pub secret_hash: Vec<u8>,
+    /// A description.
+    pub description: String,
+    /// When it locks, if ever. An expired user is kept, locked, until extended.
+    pub expires: Option<Timestamp>,
+    /// Whether an administrator disabled it.
+    pub disabled: bool,
+    /// Its permissions, sorted by repository name.
+    pub permissions: Vec<(RepositoryName, Permission)>,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// What creating a repository user takes.
+#[derive(Debug, Clone)]
+pub struct NewRepositoryUser {
+    /// The owning account.
+    pub account: AccountId,
+    /// Login name (account-prefixed by the caller).
+    pub name: String,
+    /// Keyed hash of the secret.
+    pub secret_hash: Vec<u8>,
+    /// A description.
+    pub description: String,
+    /// Expiry, if any.
+    pub expires: Option<Timestamp>,
+    /// Permissions; each repository must belong to the account.
+    pub permissions: Vec<(RepositoryName, Permission)>,
+}
+
+/// Changes to a repository user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryUserUpdate {
+    /// New description.
+    pub description: Option<String>,
+    /// New expiry (`Some(None)`: never).
+    pub expires: Option<Option<Timestamp>>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+    /// Replace every permission.
+    pub permissions: Option<Vec<(RepositoryName, Permission)>>,
+    /// Replace the secret hash.
+    pub secret_hash: Option<Vec<u8>>,
+}
+
+/// What happened, for a repository's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// When.
+    pub at: Timestamp,
+    /// Who (a user name, `admin`, `system`).
+    pub actor: String,
+    /// What, as a short verb (`push`, `tag`, `delete_artifact`, `delete_tag`, `create`, `update`).
+    pub action: String,
+    /// In which repository.
+    pub repository: RepositoryName,
+    /// In which image, if any.
+    pub image: Option<ImageName>,
+    /// On what (a digest or tag), if any.
+    pub target: Option<String>,
+    /// More, if any.
+    pub detail: Option<String>,
+}
+
+/// A console page: 1-based page number and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page (at least 1).
+    pub size: u32,
+}
+
+impl Page {
+    /// The first `size` items.
+    pub const fn first(size: u32) -> Self {
+        Page { page: 1, size }
+    }
+
+    /// How many items precede this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page.max(1) - 1) * u64::from(self.size.max(1))
+    }
+
+    /// Items per page (at least 1).
+    pub fn limit(&self) -> u64 {
+        u64::from(self.size.max(1))
+    }
+}
+
+/// One page of items and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged<T> {
+    /// The page's items.
+    pub items: Vec<T>,
+    /// The number of items over all pages.
+    pub total: u64,
+}
+
+/// Which repositories a catalog listing may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogScope {
+    /// Every repository (system administrator).
+    All,
+    /// Public repositories, plus these.
+    Visible(Vec<RepositoryId>),
+}
