@@ -74,13 +74,27 @@ fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64()
 }
 
-fn backends(rt: &tokio::runtime::Runtime) -> (Stores, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fs = FsStore::open(dir.path()).expect("fs store");
-    let mut out: Stores = vec![
-        ("memory".into(), Arc::new(MemoryStore::new())),
-        ("fs".into(), Arc::new(fs)),
-    ];
+/// Temporary directories for the fs backend: on the disk (the working directory's file system)
+/// and, where there is one, on tmpfs, which shows the backend's own cost without the disk's.
+fn fs_dirs() -> Vec<(String, tempfile::TempDir)> {
+    let mut dirs = vec![(
+        "fs".to_owned(),
+        tempfile::tempdir_in(".").expect("temp dir on disk"),
+    )];
+    if let Ok(dir) = tempfile::tempdir_in("/dev/shm") {
+        dirs.push(("fs-tmpfs".to_owned(), dir));
+    }
+    dirs
+}
+
+fn backends(rt: &tokio::runtime::Runtime, dirs: &[(String, tempfile::TempDir)]) -> Stores {
+    let mut out: Stores = vec![("memory".into(), Arc::new(MemoryStore::new()))];
+    for (name, dir) in dirs {
+        out.push((
+            name.clone(),
+            Arc::new(FsStore::open(dir.path()).expect("fs store")),
+        ));
+    }
     match std::env::var("BERTH_TEST_S3_ENDPOINT") {
         Ok(endpoint) => {
             let var =
@@ -104,7 +118,23 @@ fn backends(rt: &tokio::runtime::Runtime) -> (Stores, tempfile::TempDir) {
             eprintln!("s3: left out (no BERTH_TEST_S3_ENDPOINT; run scripts/bench-storage.sh)")
         }
     }
-    (out, dir)
+    out
+}
+
+/// Writes the 1 GiB body straight to a file and fsyncs it: what the file system and disk allow
+/// a durable put, without hashing or any store logic.
+fn raw_write(dir: &std::path::Path, gib: &Gib) -> Duration {
+    use std::io::Write as _;
+    let path = dir.join("raw-write");
+    let start = Instant::now();
+    let mut file = std::fs::File::create(&path).expect("create");
+    for i in 0..1024 {
+        file.write_all(&gib.chunks[i % 16]).expect("write");
+    }
+    file.sync_all().expect("fsync");
+    let elapsed = start.elapsed();
+    std::fs::remove_file(path).expect("remove");
+    elapsed
 }
 
 fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, summary: &Summary) {
@@ -135,7 +165,22 @@ fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, summary: &Summary) {
     });
     group.finish();
 
-    let (stores, _dir) = backends(rt);
+    let dirs = fs_dirs();
+    let mut group = c.benchmark_group("raw_file_write_fsync");
+    group.throughput(Throughput::Bytes(GIB)).sample_size(10);
+    for (name, dir) in &dirs {
+        let label = if name == "fs" { "disk" } else { "tmpfs" };
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                let total: Duration = (0..iters).map(|_| raw_write(dir.path(), &gib)).sum();
+                record(summary, "reference", label, mb_per_s(GIB * iters, total));
+                total
+            })
+        });
+    }
+    group.finish();
+
+    let stores = backends(rt, &dirs);
     let small: Vec<(Bytes, Digest)> = (0..1000)
         .map(|i| {
             let bytes = chunk(1_000_000 + i, 4096);
@@ -248,13 +293,20 @@ fn main() {
     c.final_summary();
 
     let s = summary.lock().unwrap_or_else(|e| e.into_inner());
-    let sha = s
-        .get(&("reference".to_owned(), "sha256"))
-        .copied()
-        .unwrap_or(f64::NAN);
-    println!("\nbest MB/s per backend (single-core sha256 in this run: {sha:.0} MB/s)");
+    let reference = |w| {
+        s.get(&("reference".to_owned(), w))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let sha = reference("sha256");
     println!(
-        "{:<8} {:>14} {:>9} {:>20} {:>14}",
+        "\nbest MB/s per backend; references in this run: single-core sha256 {sha:.0} MB/s, \
+         raw write + fsync of 1 GiB on disk {:.0} MB/s, on tmpfs {:.0} MB/s",
+        reference("disk"),
+        reference("tmpfs")
+    );
+    println!(
+        "{:<9} {:>14} {:>9} {:>20} {:>14}",
         "backend", "put 1 GiB", "vs sha256", "1000 puts of 4 KiB", "ranged reads"
     );
     let backends: Vec<String> = s
@@ -268,7 +320,7 @@ fn main() {
         let get = |w| s.get(&(backend.clone(), w)).copied().unwrap_or(f64::NAN);
         let put = get("put 1 GiB");
         println!(
-            "{backend:<8} {put:>14.0} {:>8.0}% {:>20.1} {:>14.0}",
+            "{backend:<9} {put:>14.0} {:>8.0}% {:>20.1} {:>14.0}",
             100.0 * put / sha,
             get("1000 puts of 4 KiB"),
             get("ranged reads")
