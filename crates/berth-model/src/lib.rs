@@ -28,6 +28,7 @@ pub mod manifest;
 mod name;
 pub mod range;
 mod reference;
+mod tenancy;
 mod upload;
 
 pub use digest::{
@@ -38,4 +39,5 @@ pub use manifest::{Descriptor, DescriptorError, Manifest, ManifestError, Manifes
 pub use name::{ImageName, Name, NameError, RepositoryName, Tag, TagError};
 pub use range::{ByteRange, RangeError, RangeNotSatisfiable, UploadRange};
 pub use reference::{Reference, ReferenceError};
+pub use tenancy::{Access, AccountId, Permission, Timestamp};
 pub use upload::{UploadId, UploadIdError};

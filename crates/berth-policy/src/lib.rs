@@ -1,5 +1,13 @@
 //! Pure permission and quota decisions for berth: no IO, no async.
 //!
-//! It will answer two questions: may this principal perform this action on this repository
-//! (`authorize`), and may this repository grow by this many bytes (`admit`). The engine gathers
-//! the facts and asks; the answers carry the readable reason shown to users.
+//! Two questions, each answered from facts the caller gathered:
+//! - [`authorize`]: may this principal perform this action on this repository, now?
+//! - [`admit`]: may this repository grow by this many bytes?
+//!
+//! Denials carry the reason, written for the person who reads it in a client's error message.
+
+mod authorize;
+mod quota;
+
+pub use authorize::{Action, Decision, Denial, Principal, RepositoryUserFacts, Target, authorize};
+pub use quota::{QuotaExceeded, admit, human_bytes};

@@ -1,0 +1,351 @@
+//! Who may do what to which repository.
+//!
+//! | principal | own account's repositories | another account's public | another account's private |
+//! | --- | --- | --- | --- |
+//! | system admin | everything | everything | everything |
+//! | console user | everything | pull | nothing |
+//! | repository user, `push_pull` on it | pull, push, delete | — | — |
+//! | repository user, `pull` on it | pull | — | — |
+//! | repository user, no permission on it | pull if public | pull | nothing |
+//! | anonymous | pull if public | pull | nothing |
+//!
+//! An expired or disabled repository user can do nothing at all, public repositories included:
+//! its credentials are refused, so its client learns at once rather than half-way through.
+//! `manage` (settings, users, quota) belongs to console users of the account and the admin.
+
+use std::fmt;
+
+use berth_model::{Access, AccountId, Permission, RepositoryName, Timestamp};
+
+/// What is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read manifests and blobs.
+    Pull,
+    /// Upload blobs and manifests, move tags.
+    Push,
+    /// Delete manifests, tags and blobs.
+    Delete,
+    /// Change the repository's settings and users.
+    Manage,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 4] = [Action::Pull, Action::Push, Action::Delete, Action::Manage];
+
+    /// `pull`, `push`, `delete` or `manage`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Pull => "pull",
+            Action::Push => "push",
+            Action::Delete => "delete",
+            Action::Manage => "manage",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the decision needs to know of a repository user, read from its current record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryUserFacts {
+    /// Its login name, for messages.
+    pub name: String,
+    /// The account it belongs to.
+    pub account: AccountId,
+    /// When it locks, if ever.
+    pub expires: Option<Timestamp>,
+    /// Whether it is disabled.
+    pub disabled: bool,
+    /// Its permissions.
+    pub permissions: Vec<(RepositoryName, Permission)>,
+}
+
+/// Who asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// No credentials.
+    Anonymous,
+    /// A robot credential.
+    RepositoryUser(RepositoryUserFacts),
+    /// A person managing an account.
+    ConsoleUser {
+        /// The account.
+        account: AccountId,
+    },
+    /// The system administrator.
+    SystemAdmin,
+}
+
+/// The repository the action is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// Its name.
+    pub repository: &'a RepositoryName,
+    /// The account owning it.
+    pub account: AccountId,
+    /// Its access level.
+    pub access: Access,
+}
+
+/// Why an action is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denial {
+    /// Nobody logged in, and the action needs someone.
+    #[error("authentication required to {action} {repository}")]
+    AuthenticationRequired {
+        /// What was asked.
+        action: Action,
+        /// Where.
+        repository: RepositoryName,
+    },
+    /// The repository user's expiry date has passed.
+    #[error("repository user {user} expired; extend its expiration date to use it again")]
+    Expired {
+        /// The user.
+        user: String,
+    },
+    /// The repository user is disabled.
+    #[error("repository user {user} is disabled")]
+    Disabled {
+        /// The user.
+        user: String,
+    },
+    /// The principal has no permission for this action here.
+    #[error("not allowed to {action} {repository}")]
+    NotPermitted {
+        /// What was asked.
+        action: Action,
+        /// Where.
+        repository: RepositoryName,
+    },
+    /// The repository user may only pull here.
+    #[error("repository user {user} may only pull from {repository}, not {action}")]
+    PullOnly {
+        /// The user.
+        user: String,
+        /// What was asked.
+        action: Action,
+        /// Where.
+        repository: RepositoryName,
+    },
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Allow,
+    /// Refused, and why.
+    Deny(Denial),
+}
+
+impl Decision {
+    /// Whether the action is allowed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow)
+    }
+
+    /// `Ok(())` or the denial.
+    pub fn into_result(self) -> Result<(), Denial> {
+        match self {
+            Decision::Allow => Ok(()),
+            Decision::Deny(denial) => Err(denial),
+        }
+    }
+}
+
+/// May `principal` perform `action` on `target` at time `now`? See the module's table.
+pub fn authorize(
+    principal: &Principal,
+    action: Action,
+    target: Target<'_>,
+    now: Timestamp,
+) -> Decision {
+    let repository = target.repository.clone();
+    let public_pull = action == Action::Pull && target.access == Access::Public;
+    let not_permitted = || {
+        Decision::Deny(Denial::NotPermitted {
+            action,
+            repository: repository.clone(),
+        })
+    };
+    match principal {
+        Principal::SystemAdmin => Decision::Allow,
+        Principal::ConsoleUser { account } if *account == target.account => Decision::Allow,
+        Principal::ConsoleUser { .. } if public_pull => Decision::Allow,
+        Principal::ConsoleUser { .. } => not_permitted(),
+        Principal::Anonymous if public_pull => Decision::Allow,
+        Principal::Anonymous => {
+            Decision::Deny(Denial::AuthenticationRequired { action, repository })
+        }
+        Principal::RepositoryUser(user) => {
+            if user.disabled {
+                return Decision::Deny(Denial::Disabled {
+                    user: user.name.clone(),
+                });
+            }
+            if user.expires.is_some_and(|expires| expires <= now) {
+                return Decision::Deny(Denial::Expired {
+                    user: user.name.clone(),
+                });
+            }
+            let permission = (user.account == target.account)
+                .then(|| {
+                    user.permissions
+                        .iter()
+                        .find(|(r, _)| *r == repository)
+                        .map(|(_, p)| *p)
+                })
+                .flatten();
+            match (permission, action) {
+                (_, Action::Manage) => not_permitted(),
+                (Some(Permission::PushPull), _) | (Some(Permission::Pull), Action::Pull) => {
+                    Decision::Allow
+                }
+                (Some(Permission::Pull), _) => Decision::Deny(Denial::PullOnly {
+                    user: user.name.clone(),
+                    action,
+                    repository,
+                }),
+                (None, _) if public_pull => Decision::Allow,
+                (None, _) => not_permitted(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_millis(1_000_000);
+    const OWN: AccountId = AccountId(1);
+    const OTHER: AccountId = AccountId(2);
+
+    fn repo(s: &str) -> RepositoryName {
+        RepositoryName::parse(s).unwrap()
+    }
+
+    fn robot(permission: Option<Permission>, expires: Option<i64>, disabled: bool) -> Principal {
+        Principal::RepositoryUser(RepositoryUserFacts {
+            name: "1-ci".into(),
+            account: OWN,
+            expires: expires.map(Timestamp::from_unix_millis),
+            disabled,
+            permissions: permission
+                .map(|p| vec![(repo("mine"), p)])
+                .unwrap_or_default(),
+        })
+    }
+
+    /// What each principal may do, over every action, access level and ownership: the module's
+    /// table, written out as expectations.
+    #[test]
+    fn decision_table_is_exhaustive() {
+        let principals: Vec<(&str, Principal)> = vec![
+            ("admin", Principal::SystemAdmin),
+            ("console", Principal::ConsoleUser { account: OWN }),
+            ("anonymous", Principal::Anonymous),
+            ("push_pull", robot(Some(Permission::PushPull), None, false)),
+            ("pull", robot(Some(Permission::Pull), None, false)),
+            ("none", robot(None, None, false)),
+            (
+                "expired",
+                robot(Some(Permission::PushPull), Some(NOW.unix_millis()), false),
+            ),
+            (
+                "not-yet-expired",
+                robot(
+                    Some(Permission::PushPull),
+                    Some(NOW.unix_millis() + 1),
+                    false,
+                ),
+            ),
+            ("disabled", robot(Some(Permission::PushPull), None, true)),
+        ];
+        let mine = repo("mine");
+        for (label, principal) in &principals {
+            for own in [true, false] {
+                for access in [Access::Public, Access::Private] {
+                    for action in Action::ALL {
+                        let target = Target {
+                            repository: &mine,
+                            account: if own { OWN } else { OTHER },
+                            access,
+                        };
+                        let allowed = authorize(principal, action, target, NOW).is_allowed();
+                        let public_pull = access == Access::Public && action == Action::Pull;
+                        let expected = match *label {
+                            "admin" => true,
+                            "console" => own || public_pull,
+                            "anonymous" | "none" => public_pull,
+                            "push_pull" | "not-yet-expired" => {
+                                (own && action != Action::Manage) || public_pull
+                            }
+                            "pull" => (own && action == Action::Pull) || public_pull,
+                            "expired" | "disabled" => false,
+                            _ => unreachable!(),
+                        };
+                        assert_eq!(allowed, expected, "{label} {action} own={own} {access:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn denials_say_why() {
+        let mine = repo("mine");
+        let target = Target {
+            repository: &mine,
+            account: OWN,
+            access: Access::Private,
+        };
+        let deny = |p: &Principal, a| {
+            authorize(p, a, target, NOW)
+                .into_result()
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            deny(&robot(Some(Permission::Pull), None, false), Action::Push),
+            "repository user 1-ci may only pull from mine, not push"
+        );
+        assert_eq!(
+            deny(&robot(None, Some(5), false), Action::Pull),
+            "repository user 1-ci expired; extend its expiration date to use it again"
+        );
+        assert_eq!(
+            deny(&robot(None, None, true), Action::Pull),
+            "repository user 1-ci is disabled"
+        );
+        assert_eq!(
+            deny(&Principal::Anonymous, Action::Pull),
+            "authentication required to pull mine"
+        );
+        assert_eq!(
+            deny(&robot(None, None, false), Action::Pull),
+            "not allowed to pull mine"
+        );
+    }
+
+    #[test]
+    fn a_permission_on_another_accounts_repository_of_the_same_name_grants_nothing() {
+        // Permissions are checked against the account too, not only the name.
+        let mine = repo("mine");
+        let target = Target {
+            repository: &mine,
+            account: OTHER,
+            access: Access::Private,
+        };
+        let principal = robot(Some(Permission::PushPull), None, false);
+        assert!(!authorize(&principal, Action::Pull, target, NOW).is_allowed());
+    }
+}
