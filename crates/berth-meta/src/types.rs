@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+// The tenancy words are berth-model's, shared with berth-policy; re-exported here so that
+// `berth_meta::types::*` is the whole vocabulary of a metadata backend.
+pub use berth_model::{Access, AccountId, Permission, Timestamp};
 use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
 
 macro_rules! id {
@@ -20,10 +22,6 @@ macro_rules! id {
     };
 }
 
-id!(
-    /// An account (tenant), e.g. `10042`.
-    AccountId
-);
 id!(
     /// A repository.
     RepositoryId
@@ -44,118 +42,6 @@ id!(
     /// A console user.
     ConsoleUserId
 );
-
-/// A point in time with millisecond precision, as every backend stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Timestamp(i64);
-
-impl Timestamp {
-    /// Milliseconds since the Unix epoch.
-    pub const fn from_unix_millis(ms: i64) -> Self {
-        Timestamp(ms)
-    }
-
-    /// Milliseconds since the Unix epoch.
-    pub const fn unix_millis(self) -> i64 {
-        self.0
-    }
-
-    /// The current time.
-    pub fn now() -> Self {
-        SystemTime::now().into()
-    }
-
-    /// This time plus `d`.
-    pub fn plus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
-    }
-
-    /// This time minus `d`.
-    pub fn minus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
-    }
-}
-
-impl From<SystemTime> for Timestamp {
-    fn from(t: SystemTime) -> Self {
-        match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Timestamp(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-            Err(e) => Timestamp(-i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX)),
-        }
-    }
-}
-
-impl From<Timestamp> for SystemTime {
-    fn from(t: Timestamp) -> Self {
-        if t.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(t.0 as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_millis(t.0.unsigned_abs())
-        }
-    }
-}
-
-/// Who may pull a repository without credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// Anyone may pull.
-    Public,
-    /// Only users with a permission on it.
-    Private,
-}
-
-impl Access {
-    /// `public` or `private`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Access::Public => "public",
-            Access::Private => "private",
-        }
-    }
-
-    /// Parses `public` or `private`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "public" => Some(Access::Public),
-            "private" => Some(Access::Private),
-            _ => None,
-        }
-    }
-}
-
-/// What a repository user may do in one repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
-    /// Pull only.
-    Pull,
-    /// Push and pull.
-    PushPull,
-}
-
-impl Permission {
-    /// `pull` or `push_pull`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Permission::Pull => "pull",
-            Permission::PushPull => "push_pull",
-        }
-    }
-
-    /// Parses `pull` or `push_pull`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pull" => Some(Permission::Pull),
-            "push_pull" => Some(Permission::PushPull),
-            _ => None,
-        }
-    }
-}
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
