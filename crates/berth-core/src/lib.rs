@@ -1,5 +1,188 @@
 //! The embeddable berth registry engine.
 //!
-//! It will combine a `BlobStore` and a `MetadataStore` into a `Registry` exposing every registry
-//! operation as one typed call (uploads, manifests, tags, deletes, referrers, quota, pull
-//! statistics, garbage collection), with no HTTP types in sight.
+//! A [`Registry`] combines a [`BlobStore`] and a [`MetadataStore`] and exposes every registry
+//! operation as one typed call that takes the caller's [`Principal`]: it gathers the facts
+//! (the repository's owner and access, the user's current record), asks [`berth_policy`], and
+//! acts. No HTTP types appear here; `berth-v2` maps requests to these calls.
+//!
+//! - Blobs and uploads: [`Registry::stat_blob`], [`Registry::read_blob`],
+//!   [`Registry::start_upload`], [`Registry::append_upload`], [`Registry::commit_upload`],
+//!   [`Registry::put_blob`], [`Registry::mount_blob`] and friends (`blobs.rs`).
+//! - Manifests, tags, catalog and referrers (`manifests.rs`).
+//! - Pull statistics, counted in memory and flushed in batches by [`Registry::flush_pulls`]
+//!   (`stats.rs`): the pull path never writes to the metadata store.
+//!
+//! Manifests are stored as blobs under their digest, before their metadata is recorded, so a
+//! recorded artifact always has its bytes.
+
+mod blobs;
+mod error;
+mod manifests;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_meta::{CatalogScope, MetadataStore, Page, Repository};
+use berth_model::RepositoryName;
+use berth_policy::{Action, Principal, Target, authorize};
+use berth_storage::BlobStore;
+
+pub use blobs::Mount;
+pub use error::{Error, Result};
+pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Manifests larger than this are refused (default 4 MiB).
+    pub max_manifest_size: u64,
+    /// How often [`Registry::run_pull_flusher`] flushes pull statistics (default 5 s).
+    pub pull_flush_interval: Duration,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            max_manifest_size: 4 << 20,
+            pull_flush_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The registry engine.
+#[derive(Debug)]
+pub struct Registry {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    config: RegistryConfig,
+    pulls: stats::PullCounter,
+}
+
+impl Registry {
+    /// An engine over these backends.
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetadataStore>,
+        config: RegistryConfig,
+    ) -> Self {
+        Registry {
+            blobs,
+            meta,
+            config,
+            pulls: stats::PullCounter::default(),
+        }
+    }
+
+    /// The metadata store (for the management API).
+    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
+    }
+
+    /// The blob store.
+    pub fn blob_store(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// The repository, once `principal` may perform `action` on it.
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        action: Action,
+        name: &RepositoryName,
+    ) -> Result<Repository> {
+        let repository = self
+            .meta
+            .repository(name)
+            .await
+            .map_err(Error::metadata)?
+            .ok_or_else(|| Error::NameUnknown(name.clone()))?;
+        let target = Target {
+            repository: &repository.name,
+            account: repository.account,
+            access: repository.access,
+        };
+        authorize(principal, action, target, berth_model::Timestamp::now()).into_result()?;
+        Ok(repository)
+    }
+
+    /// Which repositories `principal` may list in the catalog.
+    async fn catalog_scope(&self, principal: &Principal) -> Result<CatalogScope> {
+        Ok(match principal {
+            Principal::SystemAdmin => CatalogScope::All,
+            Principal::Anonymous => CatalogScope::Visible(Vec::new()),
+            Principal::ConsoleUser { account } => {
+                let page = Page {
+                    page: 1,
+                    size: u32::MAX,
+                };
+                let repositories = self
+                    .meta
+                    .list_repositories(*account, page)
+                    .await
+                    .map_err(Error::metadata)?;
+                CatalogScope::Visible(repositories.items.into_iter().map(|r| r.id).collect())
+            }
+            Principal::RepositoryUser(user) => {
+                let now = berth_model::Timestamp::now();
+                let locked = user.disabled || user.expires.is_some_and(|e| e <= now);
+                let mut ids = Vec::new();
+                for (name, _) in user.permissions.iter().filter(|_| !locked) {
+                    if let Some(repository) =
+                        self.meta.repository(name).await.map_err(Error::metadata)?
+                    {
+                        ids.push(repository.id);
+                    }
+                }
+                CatalogScope::Visible(ids)
+            }
+        })
+    }
+
+    /// Writes the pull statistics counted so far to the metadata store. On failure the counts are
+    /// kept for the next flush.
+    pub async fn flush_pulls(&self) -> Result<()> {
+        let (images, artifacts) = self.pulls.take();
+        if images.is_empty() && artifacts.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.meta.record_pulls(&images, &artifacts).await {
+            self.pulls.restore(&images, &artifacts);
+            return Err(Error::metadata(e));
+        }
+        Ok(())
+    }
+
+    /// Pulls counted in memory and not yet flushed.
+    pub fn pending_pulls(&self) -> u64 {
+        self.pulls.pending()
+    }
+
+    /// Flushes pull statistics every [`RegistryConfig::pull_flush_interval`] until `shutdown`
+    /// resolves, then once more.
+    pub async fn run_pull_flusher(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut tick = tokio::time::interval(self.config.pull_flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    // A failed flush keeps its counts; the next tick retries.
+                    let _ = self.flush_pulls().await;
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        let _ = self.flush_pulls().await;
+    }
+}
+
+/// A short name of who acts, for history.
+pub(crate) fn actor(principal: &Principal) -> String {
+    match principal {
+        Principal::Anonymous => "anonymous".to_owned(),
+        Principal::RepositoryUser(user) => user.name.clone(),
+        Principal::ConsoleUser { account } => format!("console:{account}"),
+        Principal::SystemAdmin => "admin".to_owned(),
+    }
+}

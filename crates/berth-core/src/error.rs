@@ -1,0 +1,98 @@
+//! The engine's errors: one variant per decision a protocol layer makes (each maps to one OCI
+//! error code in berth-v2's table).
+
+use berth_model::{Digest, DigestMismatch, ManifestError, Name, RepositoryName, UploadId};
+use berth_policy::{Denial, QuotaExceeded};
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The principal may not do this (or must authenticate first).
+    #[error(transparent)]
+    Denied(#[from] Denial),
+    /// No such repository.
+    #[error("repository {0} does not exist")]
+    NameUnknown(RepositoryName),
+    /// No such blob in this image's repository.
+    #[error("blob {0} is unknown")]
+    BlobUnknown(Digest),
+    /// No such upload session for this image.
+    #[error("upload {0} is unknown")]
+    UploadUnknown(UploadId),
+    /// A chunk did not start where the upload stands.
+    #[error("upload {id} is at offset {current}, not {requested}")]
+    UploadOffset {
+        /// The session.
+        id: UploadId,
+        /// Where the next chunk must start.
+        current: u64,
+        /// Where the chunk claimed to start.
+        requested: u64,
+    },
+    /// The bytes do not match the digest given.
+    #[error(transparent)]
+    DigestMismatch(#[from] DigestMismatch),
+    /// The manifest is not valid.
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(#[from] ManifestError),
+    /// The manifest is larger than the configured limit.
+    #[error("manifest of {size} bytes is over the limit of {limit} bytes")]
+    ManifestTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A manifest references a blob or child manifest the registry does not hold.
+    #[error("manifest references {0}, which is unknown")]
+    ManifestBlobUnknown(Digest),
+    /// No such manifest (by tag or digest) in this image.
+    #[error("manifest {reference} is unknown in {name}")]
+    ManifestUnknown {
+        /// The image.
+        name: Name,
+        /// The tag or digest asked for.
+        reference: String,
+    },
+    /// The repository's quota does not allow this.
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
+    /// A requested range lies outside the blob.
+    #[error("range not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable {
+        /// The blob's size.
+        size: u64,
+    },
+    /// The request body failed part-way; nothing was recorded.
+    #[error("the request body failed: {0}")]
+    Body(#[source] std::io::Error),
+    /// A backend failed; the cause is in `source`.
+    #[error("{what} failed: {source}")]
+    Backend {
+        /// Which backend (`storage` or `metadata`).
+        what: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    pub(crate) fn storage(e: berth_storage::Error) -> Self {
+        Error::Backend {
+            what: "storage",
+            source: Box::new(e),
+        }
+    }
+
+    pub(crate) fn metadata(e: berth_meta::Error) -> Self {
+        Error::Backend {
+            what: "metadata",
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Result of an engine operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,279 @@
+//! Manifests, tags, the catalog and referrers.
+
+use berth_meta::{Artifact, Push, Reference as BlobRef, Timestamp};
+use berth_model::{Digest, Manifest, ManifestKind, Name, Reference, Tag};
+use berth_policy::{Action, Principal, QuotaExceeded};
+use bytes::Bytes;
+
+use crate::{Error, Registry, Result, actor};
+
+/// A stored manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedManifest {
+    /// Its digest.
+    pub digest: Digest,
+    /// The manifest it refers to, if any (answered as `OCI-Subject`).
+    pub subject: Option<Digest>,
+}
+
+/// What `HEAD` on a manifest answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// A manifest read: its exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRead {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// The bytes as pushed.
+    pub bytes: Bytes,
+}
+
+fn meta_push_error(e: berth_meta::Error) -> Error {
+    match e {
+        berth_meta::Error::BlobUnknown(d) | berth_meta::Error::ManifestUnknown(d) => {
+            Error::ManifestBlobUnknown(d)
+        }
+        berth_meta::Error::QuotaExceeded { used, delta, limit } => {
+            Error::QuotaExceeded(QuotaExceeded {
+                usage: used,
+                delta,
+                limit,
+            })
+        }
+        other => Error::metadata(other),
+    }
+}
+
+impl Registry {
+    /// Validates and stores a manifest pushed to `name` by tag or digest.
+    pub async fn put_manifest(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        reference: &Reference,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<PushedManifest> {
+        self.authorize(principal, Action::Push, name.repository())
+            .await?;
+        let size = bytes.len() as u64;
+        if size > self.config.max_manifest_size {
+            return Err(Error::ManifestTooLarge {
+                size,
+                limit: self.config.max_manifest_size,
+            });
+        }
+        let manifest = Manifest::parse(bytes, content_type)?;
+        let digest = match reference.digest() {
+            Some(expected) => {
+                let actual = manifest.digest_with(expected.algorithm());
+                if actual != *expected {
+                    return Err(berth_model::DigestMismatch {
+                        expected: expected.clone(),
+                        actual,
+                    }
+                    .into());
+                }
+                actual
+            }
+            None => manifest.digest().clone(),
+        };
+        // Bytes first, metadata second: a recorded artifact always has its bytes; a failed
+        // record leaves an unreferenced blob for garbage collection.
+        let body = berth_storage::body_from(manifest.bytes().clone());
+        self.blobs
+            .put(&digest, body)
+            .await
+            .map_err(Error::storage)?;
+        let now = Timestamp::now();
+        self.meta
+            .record_blob(&digest, size, now)
+            .await
+            .map_err(Error::metadata)?;
+        let push = Push {
+            name: name.clone(),
+            digest: digest.clone(),
+            media_type: manifest.media_type().to_owned(),
+            artifact_type: manifest.artifact_type().map(str::to_owned),
+            manifest_size: size,
+            total_size: manifest.total_size(),
+            subject: manifest.subject().map(|s| s.digest.clone()),
+            annotations: manifest.annotations().clone(),
+            blobs: manifest
+                .blobs()
+                .filter(|d| d.urls.is_empty()) // foreign layers live elsewhere
+                .map(|d| BlobRef {
+                    digest: d.digest.clone(),
+                    size: d.size,
+                })
+                .collect(),
+            children: manifest
+                .manifests()
+                .iter()
+                .map(|d| d.digest.clone())
+                .collect(),
+            tag: reference.tag().cloned(),
+            actor: actor(principal),
+            at: now,
+        };
+        self.meta.record_push(push).await.map_err(meta_push_error)?;
+        Ok(PushedManifest {
+            digest,
+            subject: manifest.subject().map(|s| s.digest.clone()),
+        })
+    }
+
+    async fn find(&self, name: &Name, reference: &Reference) -> Result<Artifact> {
+        let found = match reference {
+            Reference::Tag(tag) => self.meta.resolve_tag(name, tag).await,
+            Reference::Digest(digest) => self.meta.artifact(name, digest).await,
+        };
+        found
+            .map_err(Error::metadata)?
+            .ok_or_else(|| Error::ManifestUnknown {
+                name: name.clone(),
+                reference: reference.to_string(),
+            })
+    }
+
+    /// What `HEAD` answers: digest, media type, size. Not counted as a pull.
+    pub async fn head_manifest(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        reference: &Reference,
+    ) -> Result<ManifestHead> {
+        self.authorize(principal, Action::Pull, name.repository())
+            .await?;
+        let artifact = self.find(name, reference).await?;
+        Ok(ManifestHead {
+            digest: artifact.digest,
+            media_type: artifact.media_type,
+            size: artifact.manifest_size,
+        })
+    }
+
+    /// A manifest's exact bytes. Counts a pull in memory (no metadata write): on the artifact
+    /// always, and on the image when fetched by tag or when it is an index or tagged, so that a
+    /// multi-platform pull (index by tag, then a child by digest) counts once on the image.
+    pub async fn get_manifest(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        reference: &Reference,
+    ) -> Result<ManifestRead> {
+        self.authorize(principal, Action::Pull, name.repository())
+            .await?;
+        let artifact = self.find(name, reference).await?;
+        let read = self
+            .blobs
+            .get(&artifact.digest, None)
+            .await
+            .map_err(Error::storage)?;
+        let bytes = berth_storage::collect(read.body)
+            .await
+            .map_err(Error::storage)?;
+        let is_index =
+            ManifestKind::from_media_type(&artifact.media_type).is_some_and(ManifestKind::is_index);
+        let counts_on_image =
+            matches!(reference, Reference::Tag(_)) || is_index || !artifact.tags.is_empty();
+        self.pulls.count(
+            counts_on_image.then_some(artifact.image),
+            artifact.id,
+            Timestamp::now(),
+        );
+        Ok(ManifestRead {
+            digest: artifact.digest,
+            media_type: artifact.media_type,
+            bytes,
+        })
+    }
+
+    /// Deletes by digest (the artifact and its tags; usage drops at once) or by tag (the tag).
+    pub async fn delete_manifest(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        reference: &Reference,
+    ) -> Result<()> {
+        self.authorize(principal, Action::Delete, name.repository())
+            .await?;
+        let who = actor(principal);
+        let result = match reference {
+            Reference::Digest(digest) => {
+                self.meta
+                    .delete_artifact(name, digest, &who, Timestamp::now())
+                    .await
+            }
+            Reference::Tag(tag) => {
+                self.meta
+                    .delete_tag(name, tag, &who, Timestamp::now())
+                    .await
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(berth_meta::Error::NotFound { .. }) => Err(Error::ManifestUnknown {
+                name: name.clone(),
+                reference: reference.to_string(),
+            }),
+            Err(e) => Err(Error::metadata(e)),
+        }
+    }
+
+    /// An image's tags, sorted, after `last`, at most `n`.
+    pub async fn list_tags(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        n: usize,
+        last: Option<&Tag>,
+    ) -> Result<Vec<Tag>> {
+        self.authorize(principal, Action::Pull, name.repository())
+            .await?;
+        self.meta
+            .list_tags(name, n, last)
+            .await
+            .map_err(Error::metadata)
+    }
+
+    /// Image names the principal may see, sorted, after `last`, at most `n`.
+    pub async fn catalog(
+        &self,
+        principal: &Principal,
+        n: usize,
+        last: Option<&Name>,
+    ) -> Result<Vec<Name>> {
+        let scope = self.catalog_scope(principal).await?;
+        self.meta
+            .catalog(&scope, n, last)
+            .await
+            .map_err(Error::metadata)
+    }
+
+    /// Artifacts of `name` whose subject is `subject`, optionally of one artifact type.
+    pub async fn referrers(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Artifact>> {
+        self.authorize(principal, Action::Pull, name.repository())
+            .await?;
+        self.meta
+            .referrers(name, subject, artifact_type)
+            .await
+            .map_err(Error::metadata)
+    }
+}

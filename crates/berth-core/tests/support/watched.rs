@@ -1,0 +1,228 @@
+//! A metadata store that counts the writes made through it, to show which paths write.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use berth_meta::*;
+use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+
+/// Delegates to `inner`, counting every call that can change data.
+#[derive(Debug)]
+pub struct WatchedMeta {
+    pub inner: Arc<dyn MetadataStore>,
+    pub writes: AtomicU64,
+}
+
+impl WatchedMeta {
+    pub fn new(inner: Arc<dyn MetadataStore>) -> Self {
+        WatchedMeta {
+            inner,
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    fn write(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl MetadataStore for WatchedMeta {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
+        self.write();
+        self.inner.create_account(id, name, at).await
+    }
+    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        self.inner.account(id).await
+    }
+    async fn create_console_user(
+        &self,
+        account: Option<AccountId>,
+        username: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<ConsoleUser> {
+        self.write();
+        self.inner
+            .create_console_user(account, username, password_hash, at)
+            .await
+    }
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>> {
+        self.inner.console_user(username).await
+    }
+    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
+        self.write();
+        self.inner.set_console_password(id, password_hash).await
+    }
+    async fn create_api_token(&self, token: ApiToken) -> Result<()> {
+        self.write();
+        self.inner.create_api_token(token).await
+    }
+    async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
+        self.inner.api_token(token_hash).await
+    }
+    async fn create_repository(
+        &self,
+        new: NewRepository,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        self.write();
+        self.inner.create_repository(new, actor, at).await
+    }
+    async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>> {
+        self.inner.repository(name).await
+    }
+    async fn update_repository(
+        &self,
+        name: &RepositoryName,
+        update: RepositoryUpdate,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        self.write();
+        self.inner.update_repository(name, update, actor, at).await
+    }
+    async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>> {
+        self.inner.list_repositories(account, page).await
+    }
+    async fn image(&self, name: &Name) -> Result<Option<Image>> {
+        self.inner.image(name).await
+    }
+    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
+        self.inner.list_images(repository, page).await
+    }
+    async fn catalog(
+        &self,
+        scope: &CatalogScope,
+        n: usize,
+        last: Option<&Name>,
+    ) -> Result<Vec<Name>> {
+        self.inner.catalog(scope, n, last).await
+    }
+    async fn record_push(&self, push: Push) -> Result<PushOutcome> {
+        self.write();
+        self.inner.record_push(push).await
+    }
+    async fn artifact(&self, name: &Name, digest: &Digest) -> Result<Option<Artifact>> {
+        self.inner.artifact(name, digest).await
+    }
+    async fn resolve_tag(&self, name: &Name, tag: &Tag) -> Result<Option<Artifact>> {
+        self.inner.resolve_tag(name, tag).await
+    }
+    async fn list_artifacts(&self, name: &Name, page: Page) -> Result<Paged<Artifact>> {
+        self.inner.list_artifacts(name, page).await
+    }
+    async fn list_tags(&self, name: &Name, n: usize, last: Option<&Tag>) -> Result<Vec<Tag>> {
+        self.inner.list_tags(name, n, last).await
+    }
+    async fn referrers(
+        &self,
+        name: &Name,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Artifact>> {
+        self.inner.referrers(name, subject, artifact_type).await
+    }
+    async fn delete_artifact(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        self.write();
+        self.inner.delete_artifact(name, digest, actor, at).await
+    }
+    async fn delete_tag(
+        &self,
+        name: &Name,
+        tag: &Tag,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        self.write();
+        self.inner.delete_tag(name, tag, actor, at).await
+    }
+    async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob> {
+        self.write();
+        self.inner.record_blob(digest, size, at).await
+    }
+    async fn blob(&self, digest: &Digest) -> Result<Option<Blob>> {
+        self.inner.blob(digest).await
+    }
+    async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>> {
+        self.inner.unreferenced_blobs(before, limit).await
+    }
+    async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool> {
+        self.write();
+        self.inner.forget_blob(digest, before).await
+    }
+    async fn create_upload(&self, session: UploadSession) -> Result<()> {
+        self.write();
+        self.inner.create_upload(session).await
+    }
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
+        self.inner.upload(id).await
+    }
+    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
+        self.write();
+        self.inner.touch_upload(id, at).await
+    }
+    async fn delete_upload(&self, id: &UploadId) -> Result<()> {
+        self.write();
+        self.inner.delete_upload(id).await
+    }
+    async fn idle_uploads(&self, before: Timestamp) -> Result<Vec<UploadSession>> {
+        self.inner.idle_uploads(before).await
+    }
+    async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
+        self.write();
+        self.inner.record_pulls(images, artifacts).await
+    }
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        self.write();
+        self.inner.create_repository_user(new, at).await
+    }
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        self.inner.repository_user(name).await
+    }
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        self.write();
+        self.inner.update_repository_user(name, update).await
+    }
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        self.inner.list_repository_users(account, page).await
+    }
+    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
+        self.write();
+        self.inner.record_event(event).await
+    }
+    async fn history(
+        &self,
+        repository: &RepositoryName,
+        page: Page,
+    ) -> Result<Paged<HistoryEvent>> {
+        self.inner.history(repository, page).await
+    }
+}
