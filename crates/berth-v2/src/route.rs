@@ -1,0 +1,531 @@
+//! The route parser: `(method, path, query)` to a closed [`Route`], a pure function.
+//!
+//! OCI names may hold any number of slashes, and a name component may itself be `manifests`,
+//! `blobs`, `tags` or `uploads`, so the path is read **from the right**: the fixed suffix
+//! (`manifests/<reference>`, `blobs/<digest>`, `blobs/uploads/[<id>]`, `tags/list`,
+//! `referrers/<digest>`) is matched first and everything between `/v2/` and it is the name.
+//!
+//! | path | methods | route |
+//! | --- | --- | --- |
+//! | `/v2/` | GET, HEAD | [`Route::Base`] |
+//! | `/v2/_catalog` | GET | [`Route::Catalog`] |
+//! | `/v2/<name>/tags/list` | GET | [`Route::Tags`] |
+//! | `/v2/<name>/manifests/<reference>` | GET, HEAD, PUT, DELETE | [`Route::Manifest`] |
+//! | `/v2/<name>/blobs/<digest>` | GET, HEAD, DELETE | [`Route::Blob`] |
+//! | `/v2/<name>/blobs/uploads/` | POST | [`Route::StartUpload`] |
+//! | `/v2/<name>/blobs/uploads/<id>` | GET, PATCH, PUT, DELETE | [`Route::Upload`] |
+//! | `/v2/<name>/referrers/<digest>` | GET | [`Route::Referrers`] |
+
+use berth_model::{
+    Digest, DigestError, Name, NameError, Reference, ReferenceError, Tag, TagError, UploadId,
+    UploadIdError,
+};
+use http::Method;
+
+/// Paging of tag lists and the catalog (`n`, `last`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging<T> {
+    /// At most this many entries (`n`).
+    pub n: Option<usize>,
+    /// Entries after this one (`last`).
+    pub last: Option<T>,
+}
+
+impl<T> Default for Paging<T> {
+    fn default() -> Self {
+        Paging {
+            n: None,
+            last: None,
+        }
+    }
+}
+
+/// What a `POST …/blobs/uploads/` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartUpload {
+    /// A session for chunked or monolithic upload.
+    Session,
+    /// A monolithic upload in this request, verified against `digest`.
+    Monolithic(Digest),
+    /// Mount `digest` from `from` (when given) instead of uploading.
+    Mount {
+        /// The blob.
+        digest: Digest,
+        /// The repository to mount from.
+        from: Option<Name>,
+    },
+}
+
+/// A parsed request target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/v2/`: version check and authentication challenge.
+    Base,
+    /// `/v2/_catalog`.
+    Catalog(Paging<Name>),
+    /// `/v2/<name>/tags/list`.
+    Tags {
+        /// The image.
+        name: Name,
+        /// Paging.
+        paging: Paging<Tag>,
+    },
+    /// `/v2/<name>/manifests/<reference>`.
+    Manifest {
+        /// The image.
+        name: Name,
+        /// Tag or digest.
+        reference: Reference,
+    },
+    /// `/v2/<name>/blobs/<digest>`.
+    Blob {
+        /// The image.
+        name: Name,
+        /// The blob.
+        digest: Digest,
+    },
+    /// `/v2/<name>/blobs/uploads/`.
+    StartUpload {
+        /// The image.
+        name: Name,
+        /// What kind of start.
+        start: StartUpload,
+    },
+    /// `/v2/<name>/blobs/uploads/<id>`; on PUT, `digest` is required.
+    Upload {
+        /// The image.
+        name: Name,
+        /// The session.
+        id: UploadId,
+        /// The `digest` query parameter (completing PUT).
+        digest: Option<Digest>,
+    },
+    /// `/v2/<name>/referrers/<digest>`.
+    Referrers {
+        /// The image.
+        name: Name,
+        /// The subject.
+        digest: Digest,
+        /// The `artifactType` filter.
+        artifact_type: Option<String>,
+    },
+}
+
+/// Why a request has no route. Each maps to one answer: 404, 405, or an OCI error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// Not an OCI distribution path.
+    #[error("no such endpoint")]
+    NotFound,
+    /// The path exists but not for this method.
+    #[error("method not allowed; allowed: {}", .allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", "))]
+    MethodNotAllowed {
+        /// The methods the path takes.
+        allowed: Vec<Method>,
+    },
+    /// The name is invalid (`NAME_INVALID`).
+    #[error("invalid repository name: {0}")]
+    Name(#[from] NameError),
+    /// A digest in the path or query is invalid (`DIGEST_INVALID`).
+    #[error("invalid digest: {0}")]
+    Digest(#[from] DigestError),
+    /// The manifest reference is invalid (`MANIFEST_INVALID` / `TAG_INVALID`).
+    #[error("invalid reference: {0}")]
+    Reference(#[from] ReferenceError),
+    /// The upload id is invalid (`BLOB_UPLOAD_UNKNOWN`).
+    #[error("invalid upload id: {0}")]
+    UploadId(#[from] UploadIdError),
+    /// A query parameter is invalid.
+    #[error("invalid query parameter {name}: {reason}")]
+    Query {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl From<TagError> for RouteError {
+    fn from(e: TagError) -> Self {
+        RouteError::Query {
+            name: "last",
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (as a space) of a query component; `None` if malformed.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The query's parameters, decoded; the first value of each name wins.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Result<Self, RouteError> {
+        let mut pairs = Vec::new();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let malformed = || RouteError::Query {
+                name: "query",
+                reason: format!("malformed escape in {pair:?}"),
+            };
+            pairs.push((
+                percent_decode(key).ok_or_else(malformed)?,
+                percent_decode(value).ok_or_else(malformed)?,
+            ));
+        }
+        Ok(Query(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn n(&self) -> Result<Option<usize>, RouteError> {
+        self.get("n")
+            .map(|n| {
+                n.parse().map_err(|_| RouteError::Query {
+                    name: "n",
+                    reason: format!("{n:?} is not a count"),
+                })
+            })
+            .transpose()
+    }
+}
+
+fn allow(
+    method: &Method,
+    allowed: &[Method],
+    route: impl FnOnce() -> Result<Route, RouteError>,
+) -> Result<Route, RouteError> {
+    if allowed.contains(method) {
+        route()
+    } else {
+        Err(RouteError::MethodNotAllowed {
+            allowed: allowed.to_vec(),
+        })
+    }
+}
+
+/// Parses a request's method, path and query into a [`Route`].
+pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, RouteError> {
+    let rest = path.strip_prefix("/v2").ok_or(RouteError::NotFound)?;
+    if rest.is_empty() || rest == "/" {
+        return allow(method, &[Method::GET, Method::HEAD], || Ok(Route::Base));
+    }
+    let rest = rest.strip_prefix('/').ok_or(RouteError::NotFound)?;
+    let query = Query::parse(query)?;
+    if rest == "_catalog" {
+        return allow(method, &[Method::GET], || {
+            let last = query.get("last").map(Name::parse).transpose()?;
+            Ok(Route::Catalog(Paging {
+                n: query.n()?,
+                last,
+            }))
+        });
+    }
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        return allow(method, &[Method::GET], || {
+            let last = query.get("last").map(Tag::parse).transpose()?;
+            Ok(Route::Tags {
+                name: Name::parse(name)?,
+                paging: Paging {
+                    n: query.n()?,
+                    last,
+                },
+            })
+        });
+    }
+    if let Some(name) = rest
+        .strip_suffix("/blobs/uploads/")
+        .or_else(|| rest.strip_suffix("/blobs/uploads"))
+    {
+        return allow(method, &[Method::POST], || {
+            let name = Name::parse(name)?;
+            let start = match (query.get("mount"), query.get("digest")) {
+                (Some(mount), _) => StartUpload::Mount {
+                    digest: Digest::parse(mount)?,
+                    from: query.get("from").map(Name::parse).transpose()?,
+                },
+                (None, Some(digest)) => StartUpload::Monolithic(Digest::parse(digest)?),
+                (None, None) => StartUpload::Session,
+            };
+            Ok(Route::StartUpload { name, start })
+        });
+    }
+    let (head, last) = rest.rsplit_once('/').ok_or(RouteError::NotFound)?;
+    if let Some(name) = head.strip_suffix("/blobs/uploads") {
+        return allow(
+            method,
+            &[Method::GET, Method::PATCH, Method::PUT, Method::DELETE],
+            || {
+                Ok(Route::Upload {
+                    name: Name::parse(name)?,
+                    id: UploadId::parse(last)?,
+                    digest: query.get("digest").map(Digest::parse).transpose()?,
+                })
+            },
+        );
+    }
+    let (name, kind) = head.rsplit_once('/').ok_or(RouteError::NotFound)?;
+    match kind {
+        "manifests" => allow(
+            method,
+            &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
+            || {
+                Ok(Route::Manifest {
+                    name: Name::parse(name)?,
+                    reference: Reference::parse(last)?,
+                })
+            },
+        ),
+        "blobs" => allow(method, &[Method::GET, Method::HEAD, Method::DELETE], || {
+            Ok(Route::Blob {
+                name: Name::parse(name)?,
+                digest: Digest::parse(last)?,
+            })
+        }),
+        "referrers" => allow(method, &[Method::GET], || {
+            Ok(Route::Referrers {
+                name: Name::parse(name)?,
+                digest: Digest::parse(last)?,
+                artifact_type: query.get("artifactType").map(str::to_owned),
+            })
+        }),
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+/// Fuzz and seed-corpus body: any method, path and query parse to a route or a typed error,
+/// never a panic; a parsed name is the exact text of the path between `/v2/` and the suffix.
+pub fn check(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (method, target) = text.split_once(' ').unwrap_or(("GET", text));
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return;
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    if let Ok(route) = parse(&method, path, query) {
+        let name = match &route {
+            Route::Tags { name, .. }
+            | Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::StartUpload { name, .. }
+            | Route::Upload { name, .. }
+            | Route::Referrers { name, .. } => Some(name),
+            Route::Base | Route::Catalog(_) => None,
+        };
+        if let Some(name) = name {
+            assert!(
+                path.starts_with(&format!("/v2/{name}/")),
+                "{path} parsed to name {name}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> Digest {
+        Digest::sha256(b"x")
+    }
+
+    #[test]
+    fn routes_parse_from_the_right() {
+        let id = UploadId::from_random([3; 16]);
+        let n = |s: &str| Name::parse(s).unwrap();
+        let cases: Vec<(Method, String, Option<String>, Route)> = vec![
+            (Method::GET, "/v2/".into(), None, Route::Base),
+            (Method::HEAD, "/v2".into(), None, Route::Base),
+            (
+                Method::GET,
+                "/v2/_catalog".into(),
+                Some("n=10&last=a%2Fb".into()),
+                Route::Catalog(Paging {
+                    n: Some(10),
+                    last: Some(n("a/b")),
+                }),
+            ),
+            (
+                Method::GET,
+                "/v2/team/a/b/c/tags/list".into(),
+                None,
+                Route::Tags {
+                    name: n("team/a/b/c"),
+                    paging: Paging::default(),
+                },
+            ),
+            (
+                Method::GET,
+                "/v2/team/manifests/manifests/latest".into(),
+                None,
+                Route::Manifest {
+                    name: n("team/manifests"),
+                    reference: Reference::parse("latest").unwrap(),
+                },
+            ),
+            (
+                Method::PUT,
+                format!("/v2/team/app/manifests/{}", d()),
+                None,
+                Route::Manifest {
+                    name: n("team/app"),
+                    reference: Reference::Digest(d()),
+                },
+            ),
+            (
+                Method::DELETE,
+                format!("/v2/team/blobs/blobs/{}", d()),
+                None,
+                Route::Blob {
+                    name: n("team/blobs"),
+                    digest: d(),
+                },
+            ),
+            (
+                Method::POST,
+                "/v2/team/blobs/blobs/uploads/".into(),
+                None,
+                Route::StartUpload {
+                    name: n("team/blobs"),
+                    start: StartUpload::Session,
+                },
+            ),
+            (
+                Method::POST,
+                "/v2/team/app/blobs/uploads/".into(),
+                Some(format!("digest={}", d())),
+                Route::StartUpload {
+                    name: n("team/app"),
+                    start: StartUpload::Monolithic(d()),
+                },
+            ),
+            (
+                Method::POST,
+                "/v2/team/app/blobs/uploads/".into(),
+                Some(format!("mount={}&from=other%2Fimg", d())),
+                Route::StartUpload {
+                    name: n("team/app"),
+                    start: StartUpload::Mount {
+                        digest: d(),
+                        from: Some(n("other/img")),
+                    },
+                },
+            ),
+            (
+                Method::PATCH,
+                format!("/v2/team/uploads/blobs/uploads/{id}"),
+                None,
+                Route::Upload {
+                    name: n("team/uploads"),
+                    id,
+                    digest: None,
+                },
+            ),
+            (
+                Method::PUT,
+                format!("/v2/team/app/blobs/uploads/{id}"),
+                Some(format!("digest={}", d().as_str().replace(':', "%3A"))),
+                Route::Upload {
+                    name: n("team/app"),
+                    id,
+                    digest: Some(d()),
+                },
+            ),
+            (
+                Method::GET,
+                format!("/v2/team/app/referrers/{}", d()),
+                Some("artifactType=application%2Fvnd.example%2Bjson".into()),
+                Route::Referrers {
+                    name: n("team/app"),
+                    digest: d(),
+                    artifact_type: Some("application/vnd.example+json".into()),
+                },
+            ),
+        ];
+        for (method, path, query, expected) in cases {
+            assert_eq!(
+                parse(&method, &path, query.as_deref()),
+                Ok(expected),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        assert_eq!(parse(&Method::GET, "/v1/", None), Err(RouteError::NotFound));
+        assert_eq!(
+            parse(&Method::GET, "/v2/team/app/unknown/x", None),
+            Err(RouteError::NotFound)
+        );
+        assert!(matches!(
+            parse(&Method::POST, "/v2/team/app/manifests/latest", None),
+            Err(RouteError::MethodNotAllowed { .. })
+        ));
+        assert!(
+            matches!(
+                parse(&Method::GET, "/v2/team/app/blobs/sha256:abc", None),
+                Err(RouteError::Digest(_))
+            ),
+            "an invalid digest is a client error, never a 500"
+        );
+        assert!(matches!(
+            parse(&Method::GET, "/v2/Team/app/manifests/latest", None),
+            Err(RouteError::Name(_))
+        ));
+        assert!(matches!(
+            parse(&Method::GET, "/v2/team/manifests/latest", None),
+            Err(RouteError::Name(NameError::MissingImage(_)))
+        ));
+        assert!(matches!(
+            parse(&Method::GET, "/v2/team/app/manifests/-bad", None),
+            Err(RouteError::Reference(_))
+        ));
+        assert!(matches!(
+            parse(&Method::PATCH, "/v2/team/app/blobs/uploads/xyz", None),
+            Err(RouteError::UploadId(_))
+        ));
+        assert!(matches!(
+            parse(&Method::GET, "/v2/team/app/tags/list", Some("n=many")),
+            Err(RouteError::Query { name: "n", .. })
+        ));
+        assert!(matches!(
+            parse(&Method::GET, "/v2/team/app/tags/list", Some("n=%zz")),
+            Err(RouteError::Query { .. })
+        ));
+    }
+}
