@@ -16,6 +16,7 @@
 //! recorded artifact always has its bytes.
 
 mod blobs;
+mod cache;
 mod error;
 mod manifests;
 mod stats;
@@ -39,6 +40,8 @@ pub struct RegistryConfig {
     pub max_manifest_size: u64,
     /// How often [`Registry::run_pull_flusher`] flushes pull statistics (default 5 s).
     pub pull_flush_interval: Duration,
+    /// Bytes of manifests kept in memory for the pull path (default 64 MiB).
+    pub manifest_cache_bytes: usize,
 }
 
 impl Default for RegistryConfig {
@@ -46,6 +49,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             max_manifest_size: 4 << 20,
             pull_flush_interval: Duration::from_secs(5),
+            manifest_cache_bytes: 64 << 20,
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct Registry {
     meta: Arc<dyn MetadataStore>,
     config: RegistryConfig,
     pulls: stats::PullCounter,
+    manifests: cache::ManifestCache,
 }
 
 impl Registry {
@@ -69,6 +74,7 @@ impl Registry {
         Registry {
             blobs,
             meta,
+            manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
             config,
             pulls: stats::PullCounter::default(),
         }

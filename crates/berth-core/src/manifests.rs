@@ -175,14 +175,22 @@ impl Registry {
         self.authorize(principal, Action::Pull, name.repository())
             .await?;
         let artifact = self.find(name, reference).await?;
-        let read = self
-            .blobs
-            .get(&artifact.digest, None)
-            .await
-            .map_err(Error::storage)?;
-        let bytes = berth_storage::collect(read.body)
-            .await
-            .map_err(Error::storage)?;
+        let bytes = match self.manifests.get(&artifact.digest) {
+            Some(bytes) => bytes,
+            None => {
+                let read = self
+                    .blobs
+                    .get(&artifact.digest, None)
+                    .await
+                    .map_err(Error::storage)?;
+                let bytes = berth_storage::collect(read.body)
+                    .await
+                    .map_err(Error::storage)?;
+                self.manifests
+                    .insert(artifact.digest.clone(), bytes.clone());
+                bytes
+            }
+        };
         let is_index =
             ManifestKind::from_media_type(&artifact.media_type).is_some_and(ManifestKind::is_index);
         let counts_on_image =
