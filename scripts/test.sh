@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
 # the suites against real servers and clients, which this script installs where missing and
-# which the tests start on loopback (today: s3s-fs for the S3 blob backend).
+# which the tests start on loopback: s3s-fs for the S3 blob backend, PostgreSQL 15 for the
+# PostgreSQL metadata backend.
 #
 # Usage: scripts/test.sh            everything
 #        BERTH_TEST_QUICK=1 ...     skip the fuzz-workspace build check
@@ -41,6 +42,15 @@ step "S3 backend against a real S3 server (s3s-fs, installed once into ~/.cache/
 scripts/s3-server.sh --install
 cargo test -p berth-storage-s3 --features s3-server-tests 2>&1 | tee "$log_dir/s3.log"
 count "$log_dir/s3.log"
+
+step "PostgreSQL backend against a real PostgreSQL 15 (one throwaway cluster per test binary)"
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${BERTH_TEST_PG_URL:-}" ]; then
+  # The tests start their own cluster from these binaries on a free loopback port.
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15
+fi
+cargo test -p berth-meta-postgres --features postgres-server-tests 2>&1 | tee "$log_dir/postgres.log"
+count "$log_dir/postgres.log"
 
 if [ -z "${BERTH_TEST_QUICK:-}" ]; then
   step "fuzz targets build (stable check of the detached fuzz workspace)"

@@ -1,5 +1,5 @@
-//! Every engine operation and its errors, on the in-memory backends and on the filesystem blob
-//! store.
+//! Every engine operation and its errors, on the in-memory backends, on the filesystem blob store,
+//! and on the embedded default (filesystem blobs + SQLite metadata).
 
 mod support;
 
@@ -13,7 +13,7 @@ use berth_storage::{BlobStore, MemoryStore, body_from, collect};
 use bytes::Bytes;
 use support::*;
 
-/// Runs each listed test on memory blobs and on fs blobs (metadata in memory).
+/// Runs each listed test on memory blobs, on fs blobs (metadata in memory), and on fs + SQLite.
 macro_rules! on_backends {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -33,6 +33,18 @@ macro_rules! on_backends {
                     let dir = tempfile::tempdir().unwrap();
                     let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path()).unwrap());
                     super::$test(blobs, Arc::new(MemoryMetadata::new())).await;
+                }
+            )*
+        }
+        mod fs_sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path().join("blobs")).unwrap());
+                    let meta = berth_meta_sqlite::SqliteMetadata::open(dir.path().join("meta.db")).await.unwrap();
+                    super::$test(blobs, Arc::new(meta)).await;
                 }
             )*
         }

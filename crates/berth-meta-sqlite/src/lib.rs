@@ -1,1 +1,449 @@
 //! A `MetadataStore` on SQLite: berth's embedded, zero-configuration default for metadata.
+//!
+//! [`SqliteMetadata::open`] opens (creating if needed) one database file, migrates it to the
+//! current schema and serves the [`MetadataStore`] contract from it. Several handles, in one
+//! process or several, may open the same file: SQLite's file locks keep them consistent.
+//!
+//! # Connections and threads
+//!
+//! Each handle holds **one writer connection** and a small pool of **read-only reader
+//! connections** (four by default, [`SqliteOptions::readers`]). The file is in WAL mode, so
+//! readers never wait for the writer nor the writer for readers; `synchronous=NORMAL`, foreign
+//! keys on, and a busy timeout ([`SqliteOptions::busy_timeout`]) on every connection.
+//!
+//! Every call runs on `tokio::task::spawn_blocking`, after waiting *asynchronously* for a free
+//! connection of the right kind (a semaphore per pool). A dedicated writer thread fed by a
+//! channel was the alternative; it would allow batching several writes into one commit, but
+//! costs a thread per handle and a second queue, and the writes berth makes (a push, a delete, a
+//! pull flush) are already few and coarse. Waiting for the single writer happens on the async
+//! side, so a burst of writes holds no blocking threads.
+//!
+//! # Transactions
+//!
+//! Every change runs in one `BEGIN IMMEDIATE` transaction on the writer: the write lock is taken
+//! at `BEGIN`, before anything is read. That is what makes a push's quota check hold against a
+//! concurrent push through *another* handle on the same file: the second push waits (busy
+//! timeout) until the first commits, and then reads the new usage. A deferred transaction would
+//! read first and fail to upgrade, or, worse, decide on a stale usage. Reads run in a deferred
+//! transaction on a reader, so a call that reads several rows (a page and its total) sees one
+//! snapshot.
+//!
+//! # Schema
+//!
+//! Numbered migrations in `migrations/` are applied on open, one version per transaction
+//! (see `schema.rs`). Times are integer unix milliseconds, digests and names text, annotations
+//! JSON text. Each listing walks an index: tags by `(image, name)` for `n`/`last`, artifacts by
+//! `(image, pushed_at)`, images by `(repository, name)` and by full name for the catalog,
+//! repositories by `(account, name)`, history by `(repository, at)`. Usage is kept by per
+//! repository digest reference counts, and a global count per digest serves garbage collection.
+//!
+//! # Errors
+//!
+//! Caller decisions are the contract's variants (a violated unique index on insert is
+//! [`Error::AlreadyExists`]); every other database failure is
+//! [`Error::Backend`]` { store: "sqlite", .. }` with rusqlite's error as its source.
+
+mod accounts;
+mod blobs;
+mod error;
+mod pool;
+mod registry;
+mod rows;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berth_meta::*;
+use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::Res;
+use crate::pool::{ConnectionSettings, Pool};
+
+/// How [`SqliteMetadata`] opens its database.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// Read-only connections per handle: how many lookups run at once (at least 1).
+    pub readers: usize,
+    /// How long a connection waits for a lock another connection or process holds.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            // Lookups are short; a few connections keep both cores busy without many files open.
+            readers: 4,
+            // Long enough to queue behind any single write, short enough to surface a stuck one.
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Metadata in a SQLite database file. Clones share the same connections.
+#[derive(Debug, Clone)]
+pub struct SqliteMetadata {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Arc<Pool>,
+    readers: Arc<Pool>,
+}
+
+impl SqliteMetadata {
+    /// Opens the database at `path` with default options, creating and migrating it as needed.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens the database at `path`, creating and migrating it as needed.
+    pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let opened = path.clone();
+        let (writer, readers) =
+            tokio::task::spawn_blocking(move || open_blocking(&opened, &options))
+                .await
+                .map_err(|e| Error::backend(error::STORE, e))??;
+        Ok(SqliteMetadata {
+            inner: Arc::new(Inner {
+                path,
+                writer: Arc::new(Pool::new(vec![writer])),
+                readers: Arc::new(Pool::new(readers)),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits if it succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Res<T> + Send + 'static,
+    {
+        self.inner
+            .writer
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Runs `f` in one read transaction (one snapshot) on a reader.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Res<T> + Send + 'static,
+    {
+        self.inner
+            .readers
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+}
+
+/// Opens the writer, migrates, then opens the readers (a reader cannot open a file that does
+/// not exist yet, and must see the migrated schema).
+fn open_blocking(path: &Path, options: &SqliteOptions) -> Result<(Connection, Vec<Connection>)> {
+    let settings = ConnectionSettings {
+        busy_timeout: options.busy_timeout,
+    };
+    let db = |e| Error::backend(error::STORE, e);
+    let mut writer = pool::open_writer(path, settings)?;
+    schema::migrate(&mut writer, schema::MIGRATIONS)?;
+    let readers = (0..options.readers.max(1))
+        .map(|_| pool::open_reader(path, settings))
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)?;
+    Ok((writer, readers))
+}
+
+#[async_trait]
+impl MetadataStore for SqliteMetadata {
+    fn name(&self) -> &'static str {
+        error::STORE
+    }
+
+    async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
+        let name = name.to_owned();
+        self.write(move |c| accounts::create_account(c, id, &name, at))
+            .await
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        self.read(move |c| accounts::account(c, id)).await
+    }
+
+    async fn create_console_user(
+        &self,
+        account: Option<AccountId>,
+        username: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<ConsoleUser> {
+        let (username, password_hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |c| {
+            accounts::create_console_user(c, account, &username, &password_hash, at)
+        })
+        .await
+    }
+
+    async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>> {
+        let username = username.to_owned();
+        self.read(move |c| accounts::console_user(c, &username))
+            .await
+    }
+
+    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
+        let password_hash = password_hash.to_owned();
+        self.write(move |c| accounts::set_console_password(c, id, &password_hash))
+            .await
+    }
+
+    async fn create_api_token(&self, token: ApiToken) -> Result<()> {
+        self.write(move |c| accounts::create_api_token(c, &token))
+            .await
+    }
+
+    async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| accounts::api_token(c, &token_hash))
+            .await
+    }
+
+    async fn create_repository(
+        &self,
+        new: NewRepository,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        let actor = actor.to_owned();
+        self.write(move |c| registry::create_repository(c, &new, &actor, at))
+            .await
+    }
+
+    async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>> {
+        let name = name.clone();
+        self.read(move |c| registry::repository(c, &name)).await
+    }
+
+    async fn update_repository(
+        &self,
+        name: &RepositoryName,
+        update: RepositoryUpdate,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Repository> {
+        let (name, actor) = (name.clone(), actor.to_owned());
+        self.write(move |c| registry::update_repository(c, &name, &update, &actor, at))
+            .await
+    }
+
+    async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>> {
+        self.read(move |c| registry::list_repositories(c, account, page))
+            .await
+    }
+
+    async fn image(&self, name: &Name) -> Result<Option<Image>> {
+        let name = name.clone();
+        self.read(move |c| registry::image(c, &name)).await
+    }
+
+    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
+        let repository = repository.clone();
+        self.read(move |c| registry::list_images(c, &repository, page))
+            .await
+    }
+
+    async fn catalog(
+        &self,
+        scope: &CatalogScope,
+        n: usize,
+        last: Option<&Name>,
+    ) -> Result<Vec<Name>> {
+        let (scope, last) = (scope.clone(), last.cloned());
+        self.read(move |c| registry::catalog(c, &scope, n, last.as_ref()))
+            .await
+    }
+
+    async fn record_push(&self, push: Push) -> Result<PushOutcome> {
+        self.write(move |c| registry::record_push(c, &push)).await
+    }
+
+    async fn artifact(&self, name: &Name, digest: &Digest) -> Result<Option<Artifact>> {
+        let (name, digest) = (name.clone(), digest.clone());
+        self.read(move |c| registry::artifact(c, &name, &digest))
+            .await
+    }
+
+    async fn resolve_tag(&self, name: &Name, tag: &Tag) -> Result<Option<Artifact>> {
+        let (name, tag) = (name.clone(), tag.clone());
+        self.read(move |c| registry::resolve_tag(c, &name, &tag))
+            .await
+    }
+
+    async fn list_artifacts(&self, name: &Name, page: Page) -> Result<Paged<Artifact>> {
+        let name = name.clone();
+        self.read(move |c| registry::list_artifacts(c, &name, page))
+            .await
+    }
+
+    async fn list_tags(&self, name: &Name, n: usize, last: Option<&Tag>) -> Result<Vec<Tag>> {
+        let (name, last) = (name.clone(), last.cloned());
+        self.read(move |c| registry::list_tags(c, &name, n, last.as_ref()))
+            .await
+    }
+
+    async fn referrers(
+        &self,
+        name: &Name,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Artifact>> {
+        let (name, subject) = (name.clone(), subject.clone());
+        let artifact_type = artifact_type.map(str::to_owned);
+        self.read(move |c| registry::referrers(c, &name, &subject, artifact_type.as_deref()))
+            .await
+    }
+
+    async fn delete_artifact(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        let (name, digest, actor) = (name.clone(), digest.clone(), actor.to_owned());
+        self.write(move |c| registry::delete_artifact(c, &name, &digest, &actor, at))
+            .await
+    }
+
+    async fn delete_tag(
+        &self,
+        name: &Name,
+        tag: &Tag,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Deletion> {
+        let (name, tag, actor) = (name.clone(), tag.clone(), actor.to_owned());
+        self.write(move |c| registry::delete_tag(c, &name, &tag, &actor, at))
+            .await
+    }
+
+    async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob> {
+        let digest = digest.clone();
+        self.write(move |c| blobs::record_blob(c, &digest, size, at))
+            .await
+    }
+
+    async fn blob(&self, digest: &Digest) -> Result<Option<Blob>> {
+        let digest = digest.clone();
+        self.read(move |c| blobs::blob(c, &digest)).await
+    }
+
+    async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>> {
+        self.read(move |c| blobs::unreferenced_blobs(c, before, limit))
+            .await
+    }
+
+    async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool> {
+        let digest = digest.clone();
+        self.write(move |c| blobs::forget_blob(c, &digest, before))
+            .await
+    }
+
+    async fn create_upload(&self, session: UploadSession) -> Result<()> {
+        self.write(move |c| blobs::create_upload(c, &session)).await
+    }
+
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
+        let id = *id;
+        self.read(move |c| blobs::upload(c, &id)).await
+    }
+
+    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
+        let id = *id;
+        self.write(move |c| blobs::touch_upload(c, &id, at)).await
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<()> {
+        let id = *id;
+        self.write(move |c| blobs::delete_upload(c, &id)).await
+    }
+
+    async fn idle_uploads(&self, before: Timestamp) -> Result<Vec<UploadSession>> {
+        self.read(move |c| blobs::idle_uploads(c, before)).await
+    }
+
+    async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
+        let (images, artifacts) = (images.to_vec(), artifacts.to_vec());
+        self.write(move |c| blobs::record_pulls(c, &images, &artifacts))
+            .await
+    }
+
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        self.write(move |c| accounts::create_repository_user(c, &new, at))
+            .await
+    }
+
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        let name = name.to_owned();
+        self.read(move |c| accounts::repository_user(c, &name))
+            .await
+    }
+
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        let name = name.to_owned();
+        self.write(move |c| accounts::update_repository_user(c, &name, &update))
+            .await
+    }
+
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        self.read(move |c| accounts::list_repository_users(c, account, page))
+            .await
+    }
+
+    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
+        self.write(move |c| accounts::record_event(c, &event)).await
+    }
+
+    async fn history(
+        &self,
+        repository: &RepositoryName,
+        page: Page,
+    ) -> Result<Paged<HistoryEvent>> {
+        let repository = repository.clone();
+        self.read(move |c| accounts::history(c, &repository, page))
+            .await
+    }
+}

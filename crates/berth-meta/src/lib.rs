@@ -15,7 +15,8 @@
 //!   tag.
 //! - **Usage.** A repository's usage is the sum of the sizes of the distinct digests its
 //!   artifacts reference: their blobs and their own manifests. A digest shared by two artifacts
-//!   of one repository counts once. Deleting an artifact (or the last artifact referencing a
+//!   of one repository counts once; a digest one push lists twice counts once, at its smallest
+//!   size. Deleting an artifact (or the last artifact referencing a
 //!   digest) lowers usage in the same transaction.
 //! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds counts and keeps the latest
 //!   time: flushes from several nodes, in any order, lose nothing.

@@ -364,11 +364,20 @@ impl MetadataStore for MemoryMetadata {
             None => ImageId(s.id()),
         };
         let existing = s.artifact_id(image_id, &push.digest);
-        let mut refs: BTreeSet<Reference> = push.blobs.iter().cloned().collect();
-        refs.insert(Reference {
+        // One reference per digest: a digest listed twice counts once, at its smallest size.
+        let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
+        let own = Reference {
             digest: push.digest.clone(),
             size: push.manifest_size,
-        });
+        };
+        for r in push.blobs.iter().chain(std::iter::once(&own)) {
+            let size = sizes.entry(r.digest.clone()).or_insert(r.size);
+            *size = (*size).min(r.size);
+        }
+        let refs: BTreeSet<Reference> = sizes
+            .into_iter()
+            .map(|(digest, size)| Reference { digest, size })
+            .collect();
         // Decide before changing anything.
         let mut added = 0u64;
         if existing.is_none() {

@@ -41,7 +41,7 @@ macro_rules! meta_conformance_tests {
         $crate::meta_conformance_tests!(@cases $harness;
             accounts_and_console_users, repositories_are_unique_and_paged, push_records_everything,
             push_requires_known_blobs_and_children, repush_changes_no_usage_and_moves_the_tag,
-            shared_digests_count_once, quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
+            shared_digests_count_once, a_digest_listed_twice_counts_once, quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
             deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last, catalog_respects_scope_and_paging,
             referrers_filter_by_artifact_type, pulls_are_additive_across_handles, artifacts_list_newest_first,
             blobs_and_garbage_collection_queries, upload_sessions, repository_users_and_permissions,

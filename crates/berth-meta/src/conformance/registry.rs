@@ -198,6 +198,29 @@ pub async fn shared_digests_count_once(h: &Harness) {
     assert_eq!(used(s, "team").await, 10_000 + 1_000 + 100);
 }
 
+/// A digest listed twice in one push (with two sizes) is one reference, at the smaller size,
+/// and its deletion frees exactly what it added.
+pub async fn a_digest_listed_twice_counts_once(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "team", None).await;
+    let mut refs = blobs(s, &["twice"], 1_000).await;
+    refs.push(Reference {
+        digest: digest("twice"),
+        size: 5_000,
+    });
+    let outcome = s
+        .record_push(push("team/app", "m", refs, None, T0))
+        .await
+        .expect("push");
+    assert_eq!(outcome.added, 1_100);
+    let deleted = s
+        .delete_artifact(&name("team/app"), &digest("m"), "admin", T0)
+        .await
+        .expect("delete");
+    assert_eq!(deleted.freed, 1_100);
+    assert_eq!(used(s, "team").await, 0);
+}
+
 /// A push past the quota is refused with the numbers, and nothing changes.
 pub async fn quota_refuses_and_records_nothing(h: &Harness) {
     let s = &*h.store;

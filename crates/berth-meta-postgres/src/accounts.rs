@@ -1,0 +1,421 @@
+//! Accounts, console users and their API tokens, and repository users with their permissions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use berth_meta::*;
+use berth_model::RepositoryName;
+use deadpool_postgres::{GenericClient, Pool};
+
+use crate::db::{self, exec, get, limit_offset, one, opt, pg, rows, unique};
+use crate::rows::{self, user_columns};
+
+pub(crate) async fn create_account(
+    pool: &Pool,
+    id: AccountId,
+    name: &str,
+    at: Timestamp,
+) -> Result<Account> {
+    let client = db::conn(pool).await?;
+    client
+        .execute(
+            "INSERT INTO accounts (id, name, created) VALUES ($1, $2, $3)",
+            &[&id.0, &name, &at.unix_millis()],
+        )
+        .await
+        .map_err(unique(Entity::Account, id))?;
+    Ok(Account {
+        id,
+        name: name.to_owned(),
+        created: at,
+    })
+}
+
+pub(crate) async fn account(pool: &Pool, id: AccountId) -> Result<Option<Account>> {
+    let client = db::conn(pool).await?;
+    let Some(row) = opt(
+        &client,
+        "SELECT name, created FROM accounts WHERE id = $1",
+        &[&id.0],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Account {
+        id,
+        name: get(&row, "name")?,
+        created: db::get_time(&row, "created")?,
+    }))
+}
+
+pub(crate) async fn create_console_user(
+    pool: &Pool,
+    account: Option<AccountId>,
+    username: &str,
+    password_hash: &str,
+    at: Timestamp,
+) -> Result<ConsoleUser> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The reference reports a taken username before a missing account.
+    if opt(
+        &tx,
+        "SELECT 1 FROM console_users WHERE username = $1",
+        &[&username],
+    )
+    .await?
+    .is_some()
+    {
+        return Err(Error::already_exists(Entity::ConsoleUser, username));
+    }
+    if let Some(account) = account
+        && opt(&tx, "SELECT 1 FROM accounts WHERE id = $1", &[&account.0])
+            .await?
+            .is_none()
+    {
+        return Err(Error::not_found(Entity::Account, account));
+    }
+    let row = tx
+        .query_one(
+            "INSERT INTO console_users (account, username, password_hash, created)
+             VALUES ($1, $2, $3, $4)
+             RETURNING id, account, username, password_hash, created",
+            &[
+                &account.map(|a| a.0),
+                &username,
+                &password_hash,
+                &at.unix_millis(),
+            ],
+        )
+        .await
+        .map_err(unique(Entity::ConsoleUser, username))?;
+    let user = rows::console_user(&row)?;
+    tx.commit().await.map_err(pg)?;
+    Ok(user)
+}
+
+pub(crate) async fn console_user(pool: &Pool, username: &str) -> Result<Option<ConsoleUser>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        "SELECT id, account, username, password_hash, created FROM console_users
+         WHERE username = $1",
+        &[&username],
+    )
+    .await?
+    .as_ref()
+    .map(rows::console_user)
+    .transpose()
+}
+
+pub(crate) async fn set_console_password(
+    pool: &Pool,
+    id: ConsoleUserId,
+    password_hash: &str,
+) -> Result<()> {
+    let client = db::conn(pool).await?;
+    let changed = exec(
+        &client,
+        "UPDATE console_users SET password_hash = $2 WHERE id = $1",
+        &[&id.0, &password_hash],
+    )
+    .await?;
+    if changed == 0 {
+        return Err(Error::not_found(Entity::ConsoleUser, id));
+    }
+    Ok(())
+}
+
+pub(crate) async fn create_api_token(pool: &Pool, token: ApiToken) -> Result<()> {
+    let client = db::conn(pool).await?;
+    // Storing a hash again replaces the token, as the reference does; a missing user inserts
+    // nothing, which is how it is told apart.
+    let changed = exec(
+        &client,
+        "INSERT INTO api_tokens (token_hash, console_user, description, created, expires)
+         SELECT $1, u.id, $3, $4, $5 FROM console_users u WHERE u.id = $2
+         ON CONFLICT (token_hash) DO UPDATE
+         SET console_user = EXCLUDED.console_user, description = EXCLUDED.description,
+             created = EXCLUDED.created, expires = EXCLUDED.expires",
+        &[
+            &token.token_hash,
+            &token.user.0,
+            &token.description,
+            &token.created.unix_millis(),
+            &token.expires.map(Timestamp::unix_millis),
+        ],
+    )
+    .await?;
+    if changed == 0 {
+        return Err(Error::not_found(Entity::ConsoleUser, token.user));
+    }
+    Ok(())
+}
+
+pub(crate) async fn api_token(pool: &Pool, token_hash: &[u8]) -> Result<Option<ApiToken>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        "SELECT token_hash, console_user, description, created, expires FROM api_tokens
+         WHERE token_hash = $1",
+        &[&token_hash],
+    )
+    .await?
+    .as_ref()
+    .map(rows::api_token)
+    .transpose()
+}
+
+/// Resolves permissions against the account's repositories, in the caller's transaction: the
+/// first repository that is missing or foreign (in the order given) is the error; a repository
+/// named twice keeps its last permission. Sorted by repository name, with ids.
+async fn check_permissions<C: GenericClient>(
+    c: &C,
+    account: AccountId,
+    permissions: &[(RepositoryName, Permission)],
+) -> Result<Vec<(i64, RepositoryName, Permission)>> {
+    let names: Vec<&str> = permissions.iter().map(|(n, _)| n.as_str()).collect();
+    let found: HashMap<String, (i64, i64)> = rows(
+        c,
+        "SELECT id, account, name FROM repositories WHERE name = ANY($1)",
+        &[&names],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((get(row, "name")?, (get(row, "id")?, get(row, "account")?))))
+    .collect::<Result<_>>()?;
+    let mut out = BTreeMap::new();
+    for (name, permission) in permissions {
+        let &(id, owner) = found
+            .get(name.as_str())
+            .ok_or_else(|| Error::not_found(Entity::Repository, name))?;
+        if owner != account.0 {
+            return Err(Error::ForeignRepository(name.clone()));
+        }
+        out.insert(name.clone(), (id, *permission));
+    }
+    Ok(out
+        .into_iter()
+        .map(|(name, (id, permission))| (id, name, permission))
+        .collect())
+}
+
+/// Replaces a user's permissions with `permissions` (in the caller's transaction).
+async fn write_permissions<C: GenericClient>(
+    c: &C,
+    user: i64,
+    permissions: &[(i64, RepositoryName, Permission)],
+) -> Result<()> {
+    let ids: Vec<i64> = permissions.iter().map(|(id, _, _)| *id).collect();
+    let kinds: Vec<&str> = permissions.iter().map(|(_, _, p)| p.as_str()).collect();
+    exec(
+        c,
+        "DELETE FROM repository_user_permissions WHERE repository_user = $1",
+        &[&user],
+    )
+    .await?;
+    exec(
+        c,
+        "INSERT INTO repository_user_permissions (repository_user, repository, permission)
+         SELECT $1, p.repository, p.permission FROM unnest($2::bigint[], $3::text[])
+             AS p(repository, permission)",
+        &[&user, &ids, &kinds],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Fills in the permissions of `users`, sorted by repository name.
+async fn with_permissions<C: GenericClient>(
+    c: &C,
+    mut users: Vec<RepositoryUser>,
+) -> Result<Vec<RepositoryUser>> {
+    let ids: Vec<i64> = users.iter().map(|u| u.id.0).collect();
+    let mut by_user: HashMap<i64, Vec<(RepositoryName, Permission)>> = HashMap::new();
+    for row in rows(
+        c,
+        "SELECT p.repository_user, r.name, p.permission
+         FROM repository_user_permissions p JOIN repositories r ON r.id = p.repository
+         WHERE p.repository_user = ANY($1) ORDER BY p.repository_user, r.name",
+        &[&ids],
+    )
+    .await?
+    {
+        by_user
+            .entry(get(&row, "repository_user")?)
+            .or_default()
+            .push((
+                rows::repository_name(get(&row, "name")?)?,
+                rows::permission(get(&row, "permission")?)?,
+            ));
+    }
+    for user in &mut users {
+        user.permissions = by_user.remove(&user.id.0).unwrap_or_default();
+    }
+    Ok(users)
+}
+
+/// A repository user with its permissions, by name.
+async fn load_user<C: GenericClient>(c: &C, name: &str) -> Result<Option<RepositoryUser>> {
+    let Some(row) = opt(
+        c,
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM repository_users u WHERE u.name = $1"
+        ),
+        &[&name],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let user = rows::repository_user(&row)?;
+    Ok(with_permissions(c, vec![user]).await?.pop())
+}
+
+pub(crate) async fn create_repository_user(
+    pool: &Pool,
+    new: NewRepositoryUser,
+    at: Timestamp,
+) -> Result<RepositoryUser> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The reference's order of refusals: missing account, taken name, then permissions.
+    if opt(
+        &tx,
+        "SELECT 1 FROM accounts WHERE id = $1",
+        &[&new.account.0],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(Error::not_found(Entity::Account, new.account));
+    }
+    if opt(
+        &tx,
+        "SELECT 1 FROM repository_users WHERE name = $1",
+        &[&new.name],
+    )
+    .await?
+    .is_some()
+    {
+        return Err(Error::already_exists(Entity::RepositoryUser, &new.name));
+    }
+    let permissions = check_permissions(&tx, new.account, &new.permissions).await?;
+    let row = tx
+        .query_one(
+            concat!(
+                "INSERT INTO repository_users AS u
+                     (account, name, secret_hash, description, expires, created)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                user_columns!()
+            ),
+            &[
+                &new.account.0,
+                &new.name,
+                &new.secret_hash,
+                &new.description,
+                &new.expires.map(Timestamp::unix_millis),
+                &at.unix_millis(),
+            ],
+        )
+        .await
+        .map_err(unique(Entity::RepositoryUser, &new.name))?;
+    let mut user = rows::repository_user(&row)?;
+    write_permissions(&tx, user.id.0, &permissions).await?;
+    tx.commit().await.map_err(pg)?;
+    user.permissions = permissions
+        .into_iter()
+        .map(|(_, name, permission)| (name, permission))
+        .collect();
+    Ok(user)
+}
+
+pub(crate) async fn repository_user(pool: &Pool, name: &str) -> Result<Option<RepositoryUser>> {
+    let client = db::conn(pool).await?;
+    load_user(&client, name).await
+}
+
+pub(crate) async fn update_repository_user(
+    pool: &Pool,
+    name: &str,
+    update: RepositoryUserUpdate,
+) -> Result<RepositoryUser> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let row = opt(
+        &tx,
+        "SELECT id, account FROM repository_users WHERE name = $1 FOR UPDATE",
+        &[&name],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    let (id, account): (i64, i64) = (get(&row, "id")?, get(&row, "account")?);
+    // Validate before changing anything: a refused update changes nothing.
+    let permissions = match &update.permissions {
+        Some(p) => Some(check_permissions(&tx, AccountId(account), p).await?),
+        None => None,
+    };
+    let set_expires = update.expires.is_some();
+    let expires = update.expires.flatten().map(Timestamp::unix_millis);
+    exec(
+        &tx,
+        "UPDATE repository_users
+         SET description = COALESCE($2, description),
+             expires = CASE WHEN $3 THEN $4 ELSE expires END,
+             disabled = COALESCE($5, disabled),
+             secret_hash = COALESCE($6, secret_hash)
+         WHERE id = $1",
+        &[
+            &id,
+            &update.description,
+            &set_expires,
+            &expires,
+            &update.disabled,
+            &update.secret_hash,
+        ],
+    )
+    .await?;
+    if let Some(permissions) = &permissions {
+        write_permissions(&tx, id, permissions).await?;
+    }
+    let user = load_user(&tx, name)
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    tx.commit().await.map_err(pg)?;
+    Ok(user)
+}
+
+pub(crate) async fn list_repository_users(
+    pool: &Pool,
+    account: AccountId,
+    page: Page,
+) -> Result<Paged<RepositoryUser>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    let users = rows(
+        &client,
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM repository_users u WHERE u.account = $1 ORDER BY u.name LIMIT $2 OFFSET $3"
+        ),
+        &[&account.0, &limit, &offset],
+    )
+    .await?
+    .iter()
+    .map(rows::repository_user)
+    .collect::<Result<Vec<_>>>()?;
+    let items = with_permissions(&client, users).await?;
+    let total = one(
+        &client,
+        "SELECT count(*) AS n FROM repository_users WHERE account = $1",
+        &[&account.0],
+    )
+    .await?;
+    Ok(Paged {
+        items,
+        total: db::get_u64(&total, "n")?,
+    })
+}

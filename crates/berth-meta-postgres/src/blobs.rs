@@ -1,0 +1,239 @@
+//! Known blobs and their garbage-collection queries, upload sessions, and pull statistics.
+
+use std::collections::BTreeMap;
+
+use berth_meta::*;
+use berth_model::{Digest, UploadId};
+use deadpool_postgres::Pool;
+
+use crate::db::{self, exec, get, int, limit, opt, pg, rows, unique};
+use crate::rows::{self, blob_columns, upload_columns};
+
+pub(crate) async fn record_blob(
+    pool: &Pool,
+    digest: &Digest,
+    size: u64,
+    at: Timestamp,
+) -> Result<Blob> {
+    let client = db::conn(pool).await?;
+    // The first size recorded stays: a digest names one content.
+    let row = db::one(
+        &client,
+        concat!(
+            "INSERT INTO blobs AS b (digest, size, first_seen, last_seen) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (digest) DO UPDATE SET last_seen = GREATEST(b.last_seen, EXCLUDED.last_seen)
+             RETURNING ",
+            blob_columns!()
+        ),
+        &[&digest.as_str(), &int(size)?, &at.unix_millis()],
+    )
+    .await?;
+    rows::blob(&row)
+}
+
+pub(crate) async fn blob(pool: &Pool, digest: &Digest) -> Result<Option<Blob>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        concat!(
+            "SELECT ",
+            blob_columns!(),
+            " FROM blobs b WHERE b.digest = $1"
+        ),
+        &[&digest.as_str()],
+    )
+    .await?
+    .as_ref()
+    .map(rows::blob)
+    .transpose()
+}
+
+pub(crate) async fn unreferenced_blobs(
+    pool: &Pool,
+    before: Timestamp,
+    n: usize,
+) -> Result<Vec<Blob>> {
+    let client = db::conn(pool).await?;
+    rows(
+        &client,
+        concat!(
+            "SELECT ",
+            blob_columns!(),
+            " FROM blobs b
+              WHERE b.last_seen < $1
+                AND NOT EXISTS (SELECT 1 FROM artifact_refs r WHERE r.digest = b.digest)
+              ORDER BY b.last_seen, b.digest LIMIT $2"
+        ),
+        &[&before.unix_millis(), &limit(n)],
+    )
+    .await?
+    .iter()
+    .map(rows::blob)
+    .collect()
+}
+
+pub(crate) async fn forget_blob(pool: &Pool, digest: &Digest, before: Timestamp) -> Result<bool> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // Lock the blob first: a push holds `FOR KEY SHARE` on the blobs it references until it
+    // commits, so once this lock is granted the reference check below (a new statement, so a
+    // new snapshot) sees every push that got the blob before us.
+    let Some(row) = opt(
+        &tx,
+        "SELECT last_seen FROM blobs WHERE digest = $1 FOR UPDATE",
+        &[&digest.as_str()],
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let last_seen: i64 = get(&row, "last_seen")?;
+    let referenced = opt(
+        &tx,
+        "SELECT 1 FROM artifact_refs WHERE digest = $1 LIMIT 1",
+        &[&digest.as_str()],
+    )
+    .await?
+    .is_some();
+    if last_seen >= before.unix_millis() || referenced {
+        return Ok(false);
+    }
+    exec(
+        &tx,
+        "DELETE FROM blobs WHERE digest = $1",
+        &[&digest.as_str()],
+    )
+    .await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(true)
+}
+
+pub(crate) async fn create_upload(pool: &Pool, session: UploadSession) -> Result<()> {
+    let client = db::conn(pool).await?;
+    client
+        .execute(
+            "INSERT INTO uploads (id, name, started, last_activity) VALUES ($1, $2, $3, $4)",
+            &[
+                &session.id.as_str(),
+                &session.name.to_string(),
+                &session.started.unix_millis(),
+                &session.last_activity.unix_millis(),
+            ],
+        )
+        .await
+        .map_err(unique(Entity::Upload, session.id))?;
+    Ok(())
+}
+
+pub(crate) async fn upload(pool: &Pool, id: &UploadId) -> Result<Option<UploadSession>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads u WHERE u.id = $1"
+        ),
+        &[&id.as_str()],
+    )
+    .await?
+    .as_ref()
+    .map(rows::upload)
+    .transpose()
+}
+
+pub(crate) async fn touch_upload(pool: &Pool, id: &UploadId, at: Timestamp) -> Result<()> {
+    let client = db::conn(pool).await?;
+    let changed = exec(
+        &client,
+        "UPDATE uploads SET last_activity = GREATEST(last_activity, $2) WHERE id = $1",
+        &[&id.as_str(), &at.unix_millis()],
+    )
+    .await?;
+    if changed == 0 {
+        return Err(Error::not_found(Entity::Upload, id));
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete_upload(pool: &Pool, id: &UploadId) -> Result<()> {
+    let client = db::conn(pool).await?;
+    exec(
+        &client,
+        "DELETE FROM uploads WHERE id = $1",
+        &[&id.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn idle_uploads(pool: &Pool, before: Timestamp) -> Result<Vec<UploadSession>> {
+    let client = db::conn(pool).await?;
+    rows(
+        &client,
+        concat!(
+            "SELECT ",
+            upload_columns!(),
+            " FROM uploads u WHERE u.last_activity < $1 ORDER BY u.last_activity, u.id"
+        ),
+        &[&before.unix_millis()],
+    )
+    .await?
+    .iter()
+    .map(rows::upload)
+    .collect()
+}
+
+/// Sums the counts and keeps the latest time per id, sorted by id: `UPDATE … FROM` applies one
+/// source row per target row, and sorted ids lock rows in one order on every node.
+fn merge(
+    entries: impl Iterator<Item = (i64, u64, Timestamp)>,
+) -> Result<(Vec<i64>, Vec<i64>, Vec<i64>)> {
+    let mut merged: BTreeMap<i64, (u64, Timestamp)> = BTreeMap::new();
+    for (id, count, last) in entries {
+        let entry = merged.entry(id).or_insert((0, last));
+        entry.0 = entry.0.saturating_add(count);
+        entry.1 = entry.1.max(last);
+    }
+    let mut ids = Vec::with_capacity(merged.len());
+    let mut counts = Vec::with_capacity(merged.len());
+    let mut lasts = Vec::with_capacity(merged.len());
+    for (id, (count, last)) in merged {
+        ids.push(id);
+        counts.push(int(count)?);
+        lasts.push(last.unix_millis());
+    }
+    Ok((ids, counts, lasts))
+}
+
+pub(crate) async fn record_pulls(
+    pool: &Pool,
+    images: &[ImagePulls],
+    artifacts: &[ArtifactPulls],
+) -> Result<()> {
+    let images = merge(images.iter().map(|p| (p.image.0, p.count, p.last)))?;
+    let artifacts = merge(artifacts.iter().map(|p| (p.artifact.0, p.count, p.last)))?;
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // Images before artifacts, each in id order, as pushes lock them: flushes and pushes on
+    // several nodes cannot deadlock. Unknown ids match nothing and are skipped.
+    for (table, last_column, (ids, counts, lasts)) in [
+        ("images", "last_pull", &images),
+        ("artifacts", "pulled_at", &artifacts),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let lock =
+            format!("SELECT id FROM {table} WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE");
+        exec(&tx, &lock, &[ids]).await?;
+        let add = format!(
+            "UPDATE {table} AS t
+             SET pull_count = t.pull_count + p.count, {last_column} = GREATEST(t.{last_column}, p.last)
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS p(id, count, last)
+             WHERE t.id = p.id"
+        );
+        exec(&tx, &add, &[ids, counts, lasts]).await?;
+    }
+    tx.commit().await.map_err(pg)
+}

@@ -1,0 +1,325 @@
+//! Repositories, images, the catalog, and history.
+
+use berth_meta::*;
+use berth_model::{Name, RepositoryName};
+use deadpool_postgres::{GenericClient, Pool};
+
+use crate::db::{self, exec, get, limit, limit_offset, one, opt, pg, rows, unique};
+use crate::rows::{self, image_columns, repository_columns};
+
+/// One history row; `repository` is the repository's id.
+pub(crate) struct Event<'a> {
+    pub(crate) repository: i64,
+    pub(crate) at: Timestamp,
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) image: Option<&'a str>,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) detail: Option<&'a str>,
+}
+
+/// Appends a history row (in the caller's transaction).
+pub(crate) async fn insert_event<C: GenericClient>(c: &C, e: Event<'_>) -> Result<()> {
+    exec(
+        c,
+        "INSERT INTO history (repository, at, actor, action, image, target, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &e.repository,
+            &e.at.unix_millis(),
+            &e.actor,
+            &e.action,
+            &e.image,
+            &e.target,
+            &e.detail,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn create_repository(
+    pool: &Pool,
+    new: NewRepository,
+    actor: &str,
+    at: Timestamp,
+) -> Result<Repository> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // A missing account is reported before a taken name, as the contract's reference does.
+    if opt(
+        &tx,
+        "SELECT 1 FROM accounts WHERE id = $1",
+        &[&new.account.0],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(Error::not_found(Entity::Account, new.account));
+    }
+    let row = tx
+        .query_one(
+            concat!(
+                "INSERT INTO repositories AS r (account, name, access, quota, created)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                repository_columns!()
+            ),
+            &[
+                &new.account.0,
+                &new.name.as_str(),
+                &new.access.as_str(),
+                &db::quota(new.quota),
+                &at.unix_millis(),
+            ],
+        )
+        .await
+        .map_err(unique(Entity::Repository, &new.name))?;
+    let repository = rows::repository(&row)?;
+    let detail = format!("access {}", new.access.as_str());
+    insert_event(
+        &tx,
+        Event {
+            repository: repository.id.0,
+            at,
+            actor,
+            action: "create",
+            image: None,
+            target: None,
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(repository)
+}
+
+pub(crate) async fn repository(pool: &Pool, name: &RepositoryName) -> Result<Option<Repository>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        concat!(
+            "SELECT ",
+            repository_columns!(),
+            " FROM repositories r WHERE r.name = $1"
+        ),
+        &[&name.as_str()],
+    )
+    .await?
+    .as_ref()
+    .map(rows::repository)
+    .transpose()
+}
+
+pub(crate) async fn update_repository(
+    pool: &Pool,
+    name: &RepositoryName,
+    update: RepositoryUpdate,
+    actor: &str,
+    at: Timestamp,
+) -> Result<Repository> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let access = update.access.map(Access::as_str);
+    let set_quota = update.quota.is_some();
+    let quota = db::quota(update.quota.flatten());
+    let row = opt(
+        &tx,
+        concat!(
+            "UPDATE repositories AS r
+             SET access = COALESCE($2, r.access),
+                 quota = CASE WHEN $3 THEN $4 ELSE r.quota END
+             WHERE r.name = $1 RETURNING ",
+            repository_columns!()
+        ),
+        &[&name.as_str(), &access, &set_quota, &quota],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::Repository, name))?;
+    let repository = rows::repository(&row)?;
+    insert_event(
+        &tx,
+        Event {
+            repository: repository.id.0,
+            at,
+            actor,
+            action: "update",
+            image: None,
+            target: None,
+            detail: None,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(repository)
+}
+
+pub(crate) async fn list_repositories(
+    pool: &Pool,
+    account: AccountId,
+    page: Page,
+) -> Result<Paged<Repository>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    let items = rows(
+        &client,
+        concat!(
+            "SELECT ",
+            repository_columns!(),
+            " FROM repositories r WHERE r.account = $1 ORDER BY r.name LIMIT $2 OFFSET $3"
+        ),
+        &[&account.0, &limit, &offset],
+    )
+    .await?
+    .iter()
+    .map(rows::repository)
+    .collect::<Result<_>>()?;
+    let total = one(
+        &client,
+        "SELECT count(*) AS n FROM repositories WHERE account = $1",
+        &[&account.0],
+    )
+    .await?;
+    Ok(Paged {
+        items,
+        total: db::get_u64(&total, "n")?,
+    })
+}
+
+pub(crate) async fn image(pool: &Pool, name: &Name) -> Result<Option<Image>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        concat!(
+            "SELECT ",
+            image_columns!(),
+            " FROM images i WHERE i.full_name = $1"
+        ),
+        &[&name.to_string()],
+    )
+    .await?
+    .as_ref()
+    .map(rows::image)
+    .transpose()
+}
+
+pub(crate) async fn list_images(
+    pool: &Pool,
+    repository: &RepositoryName,
+    page: Page,
+) -> Result<Paged<Image>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    let items = rows(
+        &client,
+        concat!(
+            "SELECT ",
+            image_columns!(),
+            " FROM images i WHERE i.repository = (SELECT id FROM repositories WHERE name = $1)
+              ORDER BY i.name LIMIT $2 OFFSET $3"
+        ),
+        &[&repository.as_str(), &limit, &offset],
+    )
+    .await?
+    .iter()
+    .map(rows::image)
+    .collect::<Result<_>>()?;
+    let total = one(
+        &client,
+        "SELECT count(*) AS n FROM images
+         WHERE repository = (SELECT id FROM repositories WHERE name = $1)",
+        &[&repository.as_str()],
+    )
+    .await?;
+    Ok(Paged {
+        items,
+        total: db::get_u64(&total, "n")?,
+    })
+}
+
+pub(crate) async fn catalog(
+    pool: &Pool,
+    scope: &CatalogScope,
+    n: usize,
+    last: Option<&Name>,
+) -> Result<Vec<Name>> {
+    let client = db::conn(pool).await?;
+    let (all, visible) = match scope {
+        CatalogScope::All => (true, Vec::new()),
+        CatalogScope::Visible(ids) => (false, ids.iter().map(|id| id.0).collect()),
+    };
+    let last = last.map(ToString::to_string);
+    // Walks images_full_name_key from `last`: the order of full names, not of (repository,
+    // image), is the catalog's.
+    rows(
+        &client,
+        "SELECT i.full_name FROM images i JOIN repositories r ON r.id = i.repository
+         WHERE ($1::text IS NULL OR i.full_name > $1)
+           AND ($2 OR r.access = 'public' OR r.id = ANY($3))
+         ORDER BY i.full_name LIMIT $4",
+        &[&last, &all, &visible, &limit(n)],
+    )
+    .await?
+    .iter()
+    .map(|row| rows::full_name(get(row, "full_name")?))
+    .collect()
+}
+
+pub(crate) async fn record_event(pool: &Pool, event: HistoryEvent) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let repository: i64 = get(
+        &opt(
+            &tx,
+            "SELECT id FROM repositories WHERE name = $1",
+            &[&event.repository.as_str()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::Repository, &event.repository))?,
+        "id",
+    )?;
+    insert_event(
+        &tx,
+        Event {
+            repository,
+            at: event.at,
+            actor: &event.actor,
+            action: &event.action,
+            image: event.image.as_ref().map(|i| i.as_str()),
+            target: event.target.as_deref(),
+            detail: event.detail.as_deref(),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(pg)
+}
+
+pub(crate) async fn history(
+    pool: &Pool,
+    repository: &RepositoryName,
+    page: Page,
+) -> Result<Paged<HistoryEvent>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    let items = rows(
+        &client,
+        "SELECT h.at, h.actor, h.action, $1::text AS repository, h.image, h.target, h.detail
+         FROM history h WHERE h.repository = (SELECT id FROM repositories WHERE name = $1)
+         ORDER BY h.at DESC, h.id DESC LIMIT $2 OFFSET $3",
+        &[&repository.as_str(), &limit, &offset],
+    )
+    .await?
+    .iter()
+    .map(rows::event)
+    .collect::<Result<_>>()?;
+    let total = one(
+        &client,
+        "SELECT count(*) AS n FROM history
+         WHERE repository = (SELECT id FROM repositories WHERE name = $1)",
+        &[&repository.as_str()],
+    )
+    .await?;
+    Ok(Paged {
+        items,
+        total: db::get_u64(&total, "n")?,
+    })
+}

@@ -1,0 +1,143 @@
+//! Blobs (for garbage collection), upload sessions and pull statistics.
+
+use berth_meta::{ArtifactPulls, Blob, Entity, Error, ImagePulls, Timestamp, UploadSession};
+use berth_model::{Digest, UploadId};
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use crate::error::{Res, unique};
+use crate::rows;
+
+pub(crate) fn record_blob(c: &Connection, digest: &Digest, size: u64, at: Timestamp) -> Res<Blob> {
+    // A blob recorded again keeps its first size and first time; only `last_seen` moves, and
+    // never backwards (uploads finishing out of order).
+    let sql = format!(
+        "INSERT INTO blobs (digest, size, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3) \
+         ON CONFLICT (digest) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen) \
+         RETURNING {}",
+        rows::BLOB
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![digest.as_str(), size, at.unix_millis()], rows::blob)?)
+}
+
+pub(crate) fn blob(c: &Connection, digest: &Digest) -> Res<Option<Blob>> {
+    let sql = format!("SELECT {} FROM blobs WHERE digest = ?1", rows::BLOB);
+    Ok(c.prepare_cached(&sql)?
+        .query_row([digest.as_str()], rows::blob)
+        .optional()?)
+}
+
+pub(crate) fn unreferenced_blobs(
+    c: &Connection,
+    before: Timestamp,
+    limit: usize,
+) -> Res<Vec<Blob>> {
+    // Walks `blobs_by_last_seen` oldest first, skipping digests some artifact references.
+    let sql = format!(
+        "SELECT {} FROM blobs b \
+         WHERE b.last_seen < ?1 AND NOT EXISTS (SELECT 1 FROM digest_refs d WHERE d.digest = b.digest) \
+         ORDER BY b.last_seen, b.digest LIMIT ?2",
+        rows::BLOB
+    );
+    let out = c
+        .prepare_cached(&sql)?
+        .query_map(
+            params![before.unix_millis(), rows::limit(limit)],
+            rows::blob,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(out)
+}
+
+pub(crate) fn forget_blob(c: &Connection, digest: &Digest, before: Timestamp) -> Res<bool> {
+    // One statement re-checks both conditions under the write lock: a push that references the
+    // blob, or an upload that records it again, wins over a collector that listed it earlier.
+    let deleted = c
+        .prepare_cached(
+            "DELETE FROM blobs WHERE digest = ?1 AND last_seen < ?2 \
+             AND NOT EXISTS (SELECT 1 FROM digest_refs WHERE digest = ?1)",
+        )?
+        .execute(params![digest.as_str(), before.unix_millis()])?;
+    Ok(deleted > 0)
+}
+
+pub(crate) fn create_upload(c: &Connection, session: &UploadSession) -> Res<()> {
+    c.prepare_cached(
+        "INSERT INTO uploads (id, name, started, last_activity) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        session.id.as_str(),
+        session.name.to_string(),
+        session.started.unix_millis(),
+        session.last_activity.unix_millis(),
+    ])
+    .map_err(unique(Entity::Upload, session.id))?;
+    Ok(())
+}
+
+pub(crate) fn upload(c: &Connection, id: &UploadId) -> Res<Option<UploadSession>> {
+    let sql = format!("SELECT {} FROM uploads WHERE id = ?1", rows::UPLOAD);
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id.as_str()], rows::upload)
+        .optional()?)
+}
+
+pub(crate) fn touch_upload(c: &Connection, id: &UploadId, at: Timestamp) -> Res<()> {
+    let changed = c
+        .prepare_cached("UPDATE uploads SET last_activity = max(last_activity, ?2) WHERE id = ?1")?
+        .execute(params![id.as_str(), at.unix_millis()])?;
+    if changed == 0 {
+        return Err(Error::not_found(Entity::Upload, id).into());
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_upload(c: &Connection, id: &UploadId) -> Res<()> {
+    c.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+        .execute([id.as_str()])?;
+    Ok(())
+}
+
+pub(crate) fn idle_uploads(c: &Connection, before: Timestamp) -> Res<Vec<UploadSession>> {
+    let sql = format!(
+        "SELECT {} FROM uploads WHERE last_activity < ?1 ORDER BY last_activity, id",
+        rows::UPLOAD
+    );
+    let out = c
+        .prepare_cached(&sql)?
+        .query_map([before.unix_millis()], rows::upload)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(out)
+}
+
+pub(crate) fn record_pulls(
+    c: &Connection,
+    images: &[ImagePulls],
+    artifacts: &[ArtifactPulls],
+) -> Res<()> {
+    // Increments in place, never read-modify-write in Rust: flushes from several handles or
+    // nodes add up whatever their order. Unknown ids update no row and are skipped.
+    let mut image = c.prepare_cached(
+        "UPDATE images SET pull_count = pull_count + ?2, \
+           last_pull = max(coalesce(last_pull, ?3), ?3) WHERE id = ?1",
+    )?;
+    for pulls in images {
+        image.execute(params![
+            pulls.image.0,
+            pulls.count,
+            pulls.last.unix_millis()
+        ])?;
+    }
+    let mut artifact = c.prepare_cached(
+        "UPDATE artifacts SET pull_count = pull_count + ?2, \
+           pulled_at = max(coalesce(pulled_at, ?3), ?3) WHERE id = ?1",
+    )?;
+    for pulls in artifacts {
+        artifact.execute(params![
+            pulls.artifact.0,
+            pulls.count,
+            pulls.last.unix_millis()
+        ])?;
+    }
+    Ok(())
+}
