@@ -15,10 +15,24 @@ pub(crate) async fn record_blob(
     size: u64,
     at: Timestamp,
 ) -> Result<Blob> {
-    let client = db::conn(pool).await?;
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // Serialised per digest with `forget_blob` (which takes the same lock), so the tombstone
+    // check below sees a forget that committed while we waited.
+    exec(&tx, DIGEST_LOCK, &[&digest.as_str()]).await?;
+    if opt(
+        &tx,
+        "SELECT 1 FROM blob_tombstones WHERE digest = $1",
+        &[&digest.as_str()],
+    )
+    .await?
+    .is_some()
+    {
+        return Err(Error::BlobBeingDeleted(digest.clone()));
+    }
     // The first size recorded stays: a digest names one content.
     let row = db::one(
-        &client,
+        &tx,
         concat!(
             "INSERT INTO blobs AS b (digest, size, first_seen, last_seen) VALUES ($1, $2, $3, $3)
              ON CONFLICT (digest) DO UPDATE SET last_seen = GREATEST(b.last_seen, EXCLUDED.last_seen)
@@ -28,8 +42,13 @@ pub(crate) async fn record_blob(
         &[&digest.as_str(), &int(size)?, &at.unix_millis()],
     )
     .await?;
-    rows::blob(&row)
+    let blob = rows::blob(&row)?;
+    tx.commit().await.map_err(pg)?;
+    Ok(blob)
 }
+
+/// A transaction-scoped advisory lock per digest, shared by `record_blob` and `forget_blob`.
+const DIGEST_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 pub(crate) async fn blob(pool: &Pool, digest: &Digest) -> Result<Option<Blob>> {
     let client = db::conn(pool).await?;
@@ -75,6 +94,7 @@ pub(crate) async fn unreferenced_blobs(
 pub(crate) async fn forget_blob(pool: &Pool, digest: &Digest, before: Timestamp) -> Result<bool> {
     let mut client = db::conn(pool).await?;
     let tx = client.transaction().await.map_err(pg)?;
+    exec(&tx, DIGEST_LOCK, &[&digest.as_str()]).await?;
     // Lock the blob first: a push holds `FOR KEY SHARE` on the blobs it references until it
     // commits, so once this lock is granted the reference check below (a new statement, so a
     // new snapshot) sees every push that got the blob before us.
@@ -104,8 +124,41 @@ pub(crate) async fn forget_blob(pool: &Pool, digest: &Digest, before: Timestamp)
         &[&digest.as_str()],
     )
     .await?;
+    exec(
+        &tx,
+        "INSERT INTO blob_tombstones (digest, since) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        &[&digest.as_str(), &before.unix_millis()],
+    )
+    .await?;
     tx.commit().await.map_err(pg)?;
     Ok(true)
+}
+
+pub(crate) async fn finish_forget(pool: &Pool, digest: &Digest) -> Result<()> {
+    let client = db::conn(pool).await?;
+    exec(
+        &client,
+        "DELETE FROM blob_tombstones WHERE digest = $1",
+        &[&digest.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn tombstones(pool: &Pool) -> Result<Vec<Digest>> {
+    let client = db::conn(pool).await?;
+    rows(
+        &client,
+        "SELECT digest FROM blob_tombstones ORDER BY since, digest",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let text: &str = get(row, "digest")?;
+        Digest::parse(text).map_err(db::corrupt)
+    })
+    .collect()
 }
 
 pub(crate) async fn create_upload(pool: &Pool, session: UploadSession) -> Result<()> {

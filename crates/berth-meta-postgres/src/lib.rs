@@ -292,6 +292,14 @@ impl MetadataStore for PostgresMetadata {
         blobs::forget_blob(&self.pool, digest, before).await
     }
 
+    async fn finish_forget(&self, digest: &Digest) -> Result<()> {
+        blobs::finish_forget(&self.pool, digest).await
+    }
+
+    async fn tombstones(&self) -> Result<Vec<Digest>> {
+        blobs::tombstones(&self.pool).await
+    }
+
     async fn create_upload(&self, session: UploadSession) -> Result<()> {
         blobs::create_upload(&self.pool, session).await
     }

@@ -8,7 +8,10 @@ use crate::db::{self, pg};
 
 /// Every migration, in order, as `(version, SQL)`. A shipped file is never edited: a change to
 /// the schema is a new file with the next number.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_blob_tombstones.sql")),
+];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is
 /// transactional, but two nodes creating the same table at once would still fail, and two that

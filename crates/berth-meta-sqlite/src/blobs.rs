@@ -8,6 +8,15 @@ use crate::error::{Res, unique};
 use crate::rows;
 
 pub(crate) fn record_blob(c: &Connection, digest: &Digest, size: u64, at: Timestamp) -> Res<Blob> {
+    // Under the write lock with the collector's forget: a tombstoned digest is refused.
+    let tombstoned = c
+        .prepare_cached("SELECT 1 FROM blob_tombstones WHERE digest = ?1")?
+        .query_row([digest.as_str()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if tombstoned {
+        return Err(Error::BlobBeingDeleted(digest.clone()).into());
+    }
     // A blob recorded again keeps its first size and first time; only `last_seen` moves, and
     // never backwards (uploads finishing out of order).
     let sql = format!(
@@ -58,7 +67,30 @@ pub(crate) fn forget_blob(c: &Connection, digest: &Digest, before: Timestamp) ->
              AND NOT EXISTS (SELECT 1 FROM digest_refs WHERE digest = ?1)",
         )?
         .execute(params![digest.as_str(), before.unix_millis()])?;
+    if deleted > 0 {
+        c.prepare_cached(
+            "INSERT INTO blob_tombstones (digest, since) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
+        )?
+        .execute(params![digest.as_str(), before.unix_millis()])?;
+    }
     Ok(deleted > 0)
+}
+
+pub(crate) fn finish_forget(c: &Connection, digest: &Digest) -> Res<()> {
+    c.prepare_cached("DELETE FROM blob_tombstones WHERE digest = ?1")?
+        .execute([digest.as_str()])?;
+    Ok(())
+}
+
+pub(crate) fn tombstones(c: &Connection) -> Res<Vec<Digest>> {
+    let texts: Vec<String> = c
+        .prepare_cached("SELECT digest FROM blob_tombstones ORDER BY since, digest")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    texts
+        .iter()
+        .map(|t| Digest::parse(t).map_err(crate::error::backend))
+        .collect()
 }
 
 pub(crate) fn create_upload(c: &Connection, session: &UploadSession) -> Res<()> {

@@ -370,6 +370,15 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
+    async fn finish_forget(&self, digest: &Digest) -> Result<()> {
+        let digest = digest.clone();
+        self.write(move |c| blobs::finish_forget(c, &digest)).await
+    }
+
+    async fn tombstones(&self) -> Result<Vec<Digest>> {
+        self.read(blobs::tombstones).await
+    }
+
     async fn create_upload(&self, session: UploadSession) -> Result<()> {
         self.write(move |c| blobs::create_upload(c, &session)).await
     }

@@ -25,11 +25,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in order, versions 1, 2, … without gaps.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial.sql",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial.sql",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_blob_tombstones.sql",
+        sql: include_str!("../migrations/0002_blob_tombstones.sql"),
+    },
+];
 
 /// The version a database is at once migrated.
 #[cfg(test)]

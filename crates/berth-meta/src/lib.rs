@@ -18,6 +18,10 @@
 //!   of one repository counts once; a digest one push lists twice counts once, at its smallest
 //!   size. Deleting an artifact (or the last artifact referencing a
 //!   digest) lowers usage in the same transaction.
+//! - **Garbage collection.** A collector forgets an unreferenced blob (leaving a tombstone),
+//!   deletes its bytes, then finishes the forget. While the tombstone stands, recording the blob
+//!   again is refused, so an upload racing the collector learns to upload again instead of
+//!   recording bytes that are about to disappear.
 //! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds counts and keeps the latest
 //!   time: flushes from several nodes, in any order, lose nothing.
 //! - **Listings.** Tags are listed sorted by name with `n`/`last` (keyset); console listings are
@@ -99,6 +103,10 @@ pub enum Error {
     /// An index lists a manifest that is not an artifact of the same image.
     #[error("manifest {0} is unknown")]
     ManifestUnknown(Digest),
+    /// The blob is being garbage-collected; record it again once the collection finished (the
+    /// caller uploads it again).
+    #[error("blob {0} is being garbage-collected; upload it again")]
+    BlobBeingDeleted(Digest),
     /// A permission names a repository of another account.
     #[error("repository {0} does not belong to this account")]
     ForeignRepository(RepositoryName),
@@ -250,8 +258,17 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn blob(&self, digest: &Digest) -> Result<Option<Blob>>;
     /// Blobs no artifact references, last seen before `before`, at most `limit` (GC candidates).
     async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>>;
-    /// Forgets a blob if it is still unreferenced and last seen before `before`; whether it did.
+    /// Forgets a blob if it is still unreferenced and last seen before `before`, and leaves a
+    /// tombstone for it; whether it did. Atomic with respect to pushes (a push referencing the
+    /// blob either wins, and the blob stays, or fails with [`Error::BlobUnknown`]) and to
+    /// [`record_blob`](MetadataStore::record_blob), which refuses a tombstoned digest with
+    /// [`Error::BlobBeingDeleted`] until [`finish_forget`](MetadataStore::finish_forget).
     async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool>;
+    /// Removes a blob's tombstone once its bytes are deleted. Succeeds when there is none.
+    async fn finish_forget(&self, digest: &Digest) -> Result<()>;
+    /// Digests with a tombstone: collections that did not finish (a crash between forgetting a
+    /// blob and deleting its bytes), to finish first.
+    async fn tombstones(&self) -> Result<Vec<Digest>>;
     /// Records a started upload session.
     async fn create_upload(&self, session: UploadSession) -> Result<()>;
     /// An upload session.

@@ -38,6 +38,7 @@ struct State {
     /// Per digest, over all repositories: how many artifacts reference it.
     global_refs: HashMap<Digest, u64>,
     blobs: HashMap<Digest, Blob>,
+    tombstones: BTreeSet<Digest>,
     uploads: HashMap<UploadId, UploadSession>,
     users: BTreeMap<String, RepositoryUser>,
     history: Vec<HistoryEvent>,
@@ -664,6 +665,9 @@ impl MetadataStore for MemoryMetadata {
 
     async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob> {
         let mut s = self.lock();
+        if s.tombstones.contains(digest) {
+            return Err(Error::BlobBeingDeleted(digest.clone()));
+        }
         let blob = s.blobs.entry(digest.clone()).or_insert_with(|| Blob {
             digest: digest.clone(),
             size,
@@ -703,8 +707,18 @@ impl MetadataStore for MemoryMetadata {
             .is_some_and(|b| b.last_seen < before && !s.global_refs.contains_key(digest));
         if forgettable {
             s.blobs.remove(digest);
+            s.tombstones.insert(digest.clone());
         }
         Ok(forgettable)
+    }
+
+    async fn finish_forget(&self, digest: &Digest) -> Result<()> {
+        self.lock().tombstones.remove(digest);
+        Ok(())
+    }
+
+    async fn tombstones(&self) -> Result<Vec<Digest>> {
+        Ok(self.lock().tombstones.iter().cloned().collect())
     }
 
     async fn create_upload(&self, session: UploadSession) -> Result<()> {

@@ -166,6 +166,13 @@ impl MetadataStore for WatchedMeta {
         self.write();
         self.inner.forget_blob(digest, before).await
     }
+    async fn finish_forget(&self, digest: &Digest) -> Result<()> {
+        self.write();
+        self.inner.finish_forget(digest).await
+    }
+    async fn tombstones(&self) -> Result<Vec<Digest>> {
+        self.inner.tombstones().await
+    }
     async fn create_upload(&self, session: UploadSession) -> Result<()> {
         self.write();
         self.inner.create_upload(session).await

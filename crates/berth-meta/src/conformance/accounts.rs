@@ -327,6 +327,82 @@ pub async fn blobs_and_garbage_collection_queries(h: &Harness) {
     );
 }
 
+/// A forgotten blob is tombstoned: recording it again is refused until the forget finishes.
+pub async fn forgotten_blobs_are_tombstoned_until_finished(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "team", None).await;
+    s.record_blob(&digest("gone"), 5, at(0))
+        .await
+        .expect("record");
+    s.record_blob(&digest("kept"), 5, at(0))
+        .await
+        .expect("record");
+    s.record_push(push(
+        "team/app",
+        "m",
+        vec![Reference {
+            digest: digest("kept"),
+            size: 5,
+        }],
+        None,
+        T0,
+    ))
+    .await
+    .expect("push");
+    assert!(
+        !s.forget_blob(&digest("kept"), at(100))
+            .await
+            .expect("forget")
+    );
+    assert!(
+        s.forget_blob(&digest("gone"), at(100))
+            .await
+            .expect("forget")
+    );
+    assert_eq!(
+        s.tombstones().await.expect("tombstones"),
+        [digest("gone")],
+        "a refused forget leaves none"
+    );
+    let refused = s.record_blob(&digest("gone"), 5, at(200)).await;
+    assert!(
+        matches!(&refused, Err(Error::BlobBeingDeleted(d)) if *d == digest("gone")),
+        "{refused:?}"
+    );
+    let (other, d) = ((h.reopen)().await, digest("gone"));
+    assert!(
+        matches!(
+            other.record_blob(&d, 5, at(200)).await,
+            Err(Error::BlobBeingDeleted(_))
+        ),
+        "through another handle too"
+    );
+    let push_gone = push(
+        "team/app",
+        "m2",
+        vec![Reference {
+            digest: digest("gone"),
+            size: 5,
+        }],
+        None,
+        T0,
+    );
+    assert!(matches!(
+        s.record_push(push_gone).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    s.finish_forget(&digest("gone")).await.expect("finish");
+    s.finish_forget(&digest("gone"))
+        .await
+        .expect("finish again");
+    assert!(s.tombstones().await.expect("tombstones").is_empty());
+    let again = s
+        .record_blob(&digest("gone"), 5, at(300))
+        .await
+        .expect("recorded again");
+    assert_eq!(again.first_seen, at(300), "a new life");
+}
+
 /// Upload sessions: created once, touched, found idle, deleted idempotently.
 pub async fn upload_sessions(h: &Harness) {
     let s = &*h.store;
