@@ -190,10 +190,7 @@ impl Registry {
             admit(repository.used, size, repository.quota)?;
         }
         let size = self.blobs.commit(id, digest).await.map_err(storage_error)?;
-        self.meta
-            .record_blob(digest, size, Timestamp::now())
-            .await
-            .map_err(Error::metadata)?;
+        self.record_stored_blob(digest, size).await?;
         self.meta.delete_upload(id).await.map_err(Error::metadata)?;
         Ok(size)
     }
@@ -226,10 +223,7 @@ impl Registry {
         self.authorize(principal, Action::Push, name.repository())
             .await?;
         let size = self.blobs.put(digest, body).await.map_err(storage_error)?;
-        self.meta
-            .record_blob(digest, size, Timestamp::now())
-            .await
-            .map_err(Error::metadata)?;
+        self.record_stored_blob(digest, size).await?;
         Ok(size)
     }
 

@@ -64,6 +64,10 @@ pub enum Error {
         /// The blob's size.
         size: u64,
     },
+    /// The blob is being garbage-collected at this moment; upload it again (a retryable
+    /// condition, rare: it needs a re-upload of exactly the blob being collected).
+    #[error("blob {0} is being garbage-collected; upload it again")]
+    BlobBeingCollected(Digest),
     /// The request body failed part-way; nothing was recorded.
     #[error("the request body failed: {0}")]
     Body(#[source] std::io::Error),

@@ -18,6 +18,7 @@
 mod blobs;
 mod cache;
 mod error;
+mod gc;
 mod manifests;
 mod stats;
 
@@ -31,6 +32,7 @@ use berth_storage::BlobStore;
 
 pub use blobs::Mount;
 pub use error::{Error, Result};
+pub use gc::GcReport;
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
 /// Engine settings.
@@ -42,6 +44,13 @@ pub struct RegistryConfig {
     pub pull_flush_interval: Duration,
     /// Bytes of manifests kept in memory for the pull path (default 64 MiB).
     pub manifest_cache_bytes: usize,
+    /// How long an unreferenced blob is kept before garbage collection may delete it (default
+    /// 1 hour): the time a client has between uploading layers and pushing their manifest.
+    pub gc_grace: Duration,
+    /// Upload sessions idle this long are removed (default 24 hours).
+    pub upload_idle_limit: Duration,
+    /// How often [`Registry::run_gc`] collects (default 1 hour).
+    pub gc_interval: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -50,6 +59,9 @@ impl Default for RegistryConfig {
             max_manifest_size: 4 << 20,
             pull_flush_interval: Duration::from_secs(5),
             manifest_cache_bytes: 64 << 20,
+            gc_grace: Duration::from_secs(3600),
+            upload_idle_limit: Duration::from_secs(24 * 3600),
+            gc_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -180,6 +192,34 @@ impl Registry {
             }
         }
         let _ = self.flush_pulls().await;
+    }
+}
+
+impl Registry {
+    /// Records a blob whose bytes were just committed to storage, and checks the bytes are still
+    /// there: a collector that forgot the digest may have deleted them in between (see
+    /// [`MetadataStore::forget_blob`]); the client then uploads again.
+    pub(crate) async fn record_stored_blob(
+        &self,
+        digest: &berth_model::Digest,
+        size: u64,
+    ) -> Result<()> {
+        match self
+            .meta
+            .record_blob(digest, size, berth_model::Timestamp::now())
+            .await
+        {
+            Ok(_) => {}
+            Err(berth_meta::Error::BlobBeingDeleted(d)) => {
+                return Err(Error::BlobBeingCollected(d));
+            }
+            Err(e) => return Err(Error::metadata(e)),
+        }
+        match self.blobs.stat(digest).await {
+            Ok(_) => Ok(()),
+            Err(berth_storage::Error::BlobNotFound(d)) => Err(Error::BlobBeingCollected(d)),
+            Err(e) => Err(Error::storage(e)),
+        }
     }
 }
 

@@ -96,10 +96,7 @@ impl Registry {
             .await
             .map_err(Error::storage)?;
         let now = Timestamp::now();
-        self.meta
-            .record_blob(&digest, size, now)
-            .await
-            .map_err(Error::metadata)?;
+        self.record_stored_blob(&digest, size).await?;
         let push = Push {
             name: name.clone(),
             digest: digest.clone(),
@@ -109,6 +106,8 @@ impl Registry {
             total_size: manifest.total_size(),
             subject: manifest.subject().map(|s| s.digest.clone()),
             annotations: manifest.annotations().clone(),
+            // Its own bytes are listed too, so the push fails (instead of recording an artifact
+            // without bytes) if a collector forgot them since they were stored.
             blobs: manifest
                 .blobs()
                 .filter(|d| d.urls.is_empty()) // foreign layers live elsewhere
@@ -116,6 +115,10 @@ impl Registry {
                     digest: d.digest.clone(),
                     size: d.size,
                 })
+                .chain(std::iter::once(BlobRef {
+                    digest: digest.clone(),
+                    size,
+                }))
                 .collect(),
             children: manifest
                 .manifests()

@@ -375,7 +375,12 @@ fn list_blobs(blobs: &Path) -> io::Result<Vec<BlobInfo>> {
             continue;
         };
         for prefix in prefixes {
-            for entry in fs::read_dir(prefix?.path())? {
+            let entries = match fs::read_dir(prefix?.path()) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
                 let entry = entry?;
                 let name = entry.file_name();
                 // Anything that is not a well-formed digest is not a blob of ours.
@@ -383,7 +388,12 @@ fn list_blobs(blobs: &Path) -> io::Result<Vec<BlobInfo>> {
                 else {
                     continue;
                 };
-                let meta = entry.metadata()?;
+                // A blob deleted while we walk is simply not listed.
+                let meta = match entry.metadata() {
+                    Ok(meta) => meta,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 out.push(BlobInfo {
                     digest,
                     size: meta.len(),
@@ -408,7 +418,12 @@ fn list_sessions(layout: &Layout, idle_since: SystemTime) -> io::Result<Vec<Uplo
             // A directory without a readable state is being created, or is the remains of a
             // crash: its own modification time says how long it has been idle.
             Ok(None) | Err(_) => {
-                let modified = entry.metadata()?.modified()?;
+                // A session committed or aborted while we walk is simply not listed.
+                let modified = match entry.metadata().and_then(|m| m.modified()) {
+                    Ok(modified) => modified,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 if modified < idle_since {
                     out.push(UploadInfo {
                         id,
