@@ -227,6 +227,23 @@ impl Registry {
         Ok(size)
     }
 
+    /// `DELETE` of a blob: blobs are stored once, by digest, and shared, so there is nothing to
+    /// unlink from one image; the bytes go at garbage collection once no artifact references
+    /// them. Answers whether the registry knows the blob.
+    pub async fn delete_blob(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        digest: &Digest,
+    ) -> Result<()> {
+        self.authorize(principal, Action::Delete, name.repository())
+            .await?;
+        match self.meta.blob(digest).await.map_err(Error::metadata)? {
+            Some(_) => Ok(()),
+            None => Err(Error::BlobUnknown(digest.clone())),
+        }
+    }
+
     /// Makes a blob from `from` available in `name` without uploading it, when the caller may pull
     /// `from` and the registry holds the blob; otherwise starts a normal upload.
     pub async fn mount_blob(

@@ -100,6 +100,22 @@ async fn uploads_commit_and_read_back(blobs: Arc<dyn BlobStore>, meta: Arc<dyn M
         registry.metadata().blob(&d2).await.unwrap().is_some(),
         "recorded as known"
     );
+    registry.delete_blob(&who, &image, &d2).await.unwrap();
+    assert_eq!(
+        registry.stat_blob(&who, &image, &d2).await.unwrap(),
+        5000,
+        "bytes go at collection"
+    );
+    let unknown = Digest::sha256(b"never stored");
+    assert!(matches!(
+        registry.delete_blob(&who, &image, &unknown).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    let puller = robot("10042-read", &[("team", Permission::Pull)], None);
+    assert!(matches!(
+        registry.delete_blob(&puller, &image, &d2).await,
+        Err(Error::Denied(_))
+    ));
 }
 
 async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) {
