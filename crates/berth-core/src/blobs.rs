@@ -47,7 +47,17 @@ impl Registry {
     ) -> Result<u64> {
         self.authorize(principal, Action::Pull, name.repository())
             .await?;
-        self.blobs.stat(digest).await.map_err(storage_error)
+        self.linked(name, digest).await
+    }
+
+    /// The size of a blob readable through `name`'s repository: blobs are stored once, but each
+    /// repository reads only those uploaded or mounted into it.
+    async fn linked(&self, name: &Name, digest: &Digest) -> Result<u64> {
+        self.meta
+            .linked_blob(name.repository(), digest)
+            .await
+            .map_err(Error::metadata)?
+            .ok_or_else(|| Error::BlobUnknown(digest.clone()))
     }
 
     /// Reads a blob, or a range of it. Nothing is written.
@@ -60,6 +70,7 @@ impl Registry {
     ) -> Result<BlobRead> {
         self.authorize(principal, Action::Pull, name.repository())
             .await?;
+        self.linked(name, digest).await?;
         self.blobs.get(digest, range).await.map_err(storage_error)
     }
 
@@ -191,6 +202,10 @@ impl Registry {
         }
         let size = self.blobs.commit(id, digest).await.map_err(storage_error)?;
         self.record_stored_blob(digest, size).await?;
+        self.meta
+            .link_blob(name.repository(), digest)
+            .await
+            .map_err(Error::metadata)?;
         self.meta.delete_upload(id).await.map_err(Error::metadata)?;
         Ok(size)
     }
@@ -224,12 +239,15 @@ impl Registry {
             .await?;
         let size = self.blobs.put(digest, body).await.map_err(storage_error)?;
         self.record_stored_blob(digest, size).await?;
+        self.meta
+            .link_blob(name.repository(), digest)
+            .await
+            .map_err(Error::metadata)?;
         Ok(size)
     }
 
-    /// `DELETE` of a blob: blobs are stored once, by digest, and shared, so there is nothing to
-    /// unlink from one image; the bytes go at garbage collection once no artifact references
-    /// them. Answers whether the registry knows the blob.
+    /// `DELETE` of a blob: unlinks it from the repository (it is no longer readable there); the
+    /// bytes go at garbage collection once no artifact references them.
     pub async fn delete_blob(
         &self,
         principal: &Principal,
@@ -238,9 +256,15 @@ impl Registry {
     ) -> Result<()> {
         self.authorize(principal, Action::Delete, name.repository())
             .await?;
-        match self.meta.blob(digest).await.map_err(Error::metadata)? {
-            Some(_) => Ok(()),
-            None => Err(Error::BlobUnknown(digest.clone())),
+        if self
+            .meta
+            .unlink_blob(name.repository(), digest)
+            .await
+            .map_err(Error::metadata)?
+        {
+            Ok(())
+        } else {
+            Err(Error::BlobUnknown(digest.clone()))
         }
     }
 
@@ -263,9 +287,18 @@ impl Registry {
             None => false,
         };
         if may_pull_source
-            && let Some(blob) = self.meta.blob(digest).await.map_err(Error::metadata)?
+            && let Some(from) = from
+            && let Some(size) = self
+                .meta
+                .linked_blob(from.repository(), digest)
+                .await
+                .map_err(Error::metadata)?
         {
-            return Ok(Mount::Mounted(blob.size));
+            self.meta
+                .link_blob(name.repository(), digest)
+                .await
+                .map_err(Error::metadata)?;
+            return Ok(Mount::Mounted(size));
         }
         Ok(Mount::Started(self.start_session(name).await?))
     }

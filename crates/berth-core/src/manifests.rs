@@ -88,6 +88,19 @@ impl Registry {
             }
             None => manifest.digest().clone(),
         };
+        // Every blob must be readable through this repository (uploaded or mounted into it):
+        // a manifest cannot reach into another tenant's blobs by naming their digests.
+        for blob in manifest.blobs().filter(|d| d.urls.is_empty()) {
+            if self
+                .meta
+                .linked_blob(name.repository(), &blob.digest)
+                .await
+                .map_err(Error::metadata)?
+                .is_none()
+            {
+                return Err(Error::ManifestBlobUnknown(blob.digest.clone()));
+            }
+        }
         // Bytes first, metadata second: a recorded artifact always has its bytes; a failed
         // record leaves an unreferenced blob for garbage collection.
         let body = berth_storage::body_from(manifest.bytes().clone());
@@ -97,6 +110,10 @@ impl Registry {
             .map_err(Error::storage)?;
         let now = Timestamp::now();
         self.record_stored_blob(&digest, size).await?;
+        self.meta
+            .link_blob(name.repository(), &digest)
+            .await
+            .map_err(Error::metadata)?;
         let push = Push {
             name: name.clone(),
             digest: digest.clone(),

@@ -100,21 +100,28 @@ async fn uploads_commit_and_read_back(blobs: Arc<dyn BlobStore>, meta: Arc<dyn M
         registry.metadata().blob(&d2).await.unwrap().is_some(),
         "recorded as known"
     );
+    let puller = robot("10042-read", &[("team", Permission::Pull)], None);
+    assert!(matches!(
+        registry.delete_blob(&puller, &image, &d2).await,
+        Err(Error::Denied(_))
+    ));
     registry.delete_blob(&who, &image, &d2).await.unwrap();
+    assert!(
+        matches!(
+            registry.stat_blob(&who, &image, &d2).await,
+            Err(Error::BlobUnknown(_))
+        ),
+        "unlinked"
+    );
     assert_eq!(
-        registry.stat_blob(&who, &image, &d2).await.unwrap(),
+        registry.blob_store().stat(&d2).await.unwrap(),
         5000,
-        "bytes go at collection"
+        "the bytes go at collection"
     );
     let unknown = Digest::sha256(b"never stored");
     assert!(matches!(
         registry.delete_blob(&who, &image, &unknown).await,
         Err(Error::BlobUnknown(_))
-    ));
-    let puller = robot("10042-read", &[("team", Permission::Pull)], None);
-    assert!(matches!(
-        registry.delete_blob(&puller, &image, &d2).await,
-        Err(Error::Denied(_))
     ));
 }
 
@@ -790,4 +797,78 @@ async fn a_multi_platform_pull_counts_once_on_the_image() {
             1
         );
     }
+}
+
+/// Blobs are stored once but read per repository: knowing a digest gives no access to another
+/// repository's blob, through a read or through a manifest that names it.
+#[tokio::test]
+async fn blobs_are_isolated_per_repository() {
+    let registry = registry(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMetadata::new()),
+        None,
+    )
+    .await;
+    let who = pusher();
+    let (secret, size) = upload(&registry, &who, &name("team/app"), data(11, 4000)).await;
+    let err = registry
+        .stat_blob(&Principal::SystemAdmin, &name("public/app"), &secret)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BlobUnknown(_)),
+        "not through another repository: {err:?}"
+    );
+    let err = registry
+        .read_blob(&Principal::Anonymous, &name("public/app"), &secret, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BlobUnknown(_)), "{err:?}");
+    let config = upload(
+        &registry,
+        &who,
+        &name("public/app"),
+        Bytes::from_static(b"{}"),
+    )
+    .await;
+    let manifest = image_manifest(&config, &[(secret.clone(), size)]);
+    let err = registry
+        .put_manifest(
+            &who,
+            &name("public/app"),
+            &Reference::parse("leak").unwrap(),
+            manifest.clone(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ManifestBlobUnknown(d) if *d == secret),
+        "{err:?}"
+    );
+    // A mount by someone who may pull the source makes it readable in the target.
+    assert_eq!(
+        registry
+            .mount_blob(&who, &name("public/app"), &secret, Some(&name("team/app")))
+            .await
+            .unwrap(),
+        Mount::Mounted(size)
+    );
+    registry
+        .put_manifest(
+            &who,
+            &name("public/app"),
+            &Reference::parse("shared").unwrap(),
+            manifest,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        registry
+            .stat_blob(&Principal::Anonymous, &name("public/app"), &secret)
+            .await
+            .unwrap(),
+        size
+    );
 }

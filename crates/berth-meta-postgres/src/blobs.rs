@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use berth_meta::*;
-use berth_model::{Digest, UploadId};
+use berth_model::{Digest, RepositoryName, UploadId};
 use deadpool_postgres::Pool;
 
 use crate::db::{self, exec, get, int, limit, opt, pg, rows, unique};
@@ -121,6 +121,12 @@ pub(crate) async fn forget_blob(pool: &Pool, digest: &Digest, before: Timestamp)
     exec(
         &tx,
         "DELETE FROM blobs WHERE digest = $1",
+        &[&digest.as_str()],
+    )
+    .await?;
+    exec(
+        &tx,
+        "DELETE FROM blob_links WHERE digest = $1",
         &[&digest.as_str()],
     )
     .await?;
@@ -289,4 +295,75 @@ pub(crate) async fn record_pulls(
         exec(&tx, &add, &[ids, counts, lasts]).await?;
     }
     tx.commit().await.map_err(pg)
+}
+
+pub(crate) async fn link_blob(
+    pool: &Pool,
+    repository: &RepositoryName,
+    digest: &Digest,
+) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The digest's lock orders this with `forget_blob`, which unlinks everywhere.
+    exec(&tx, DIGEST_LOCK, &[&digest.as_str()]).await?;
+    let Some(row) = opt(
+        &tx,
+        "SELECT id FROM repositories WHERE name = $1",
+        &[&repository.as_str()],
+    )
+    .await?
+    else {
+        return Err(Error::not_found(Entity::Repository, repository));
+    };
+    let id: i64 = get(&row, "id")?;
+    if opt(
+        &tx,
+        "SELECT 1 FROM blobs WHERE digest = $1",
+        &[&digest.as_str()],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(Error::BlobUnknown(digest.clone()));
+    }
+    exec(
+        &tx,
+        "INSERT INTO blob_links (repository, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&id, &digest.as_str()],
+    )
+    .await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(())
+}
+
+pub(crate) async fn linked_blob(
+    pool: &Pool,
+    repository: &RepositoryName,
+    digest: &Digest,
+) -> Result<Option<u64>> {
+    let client = db::conn(pool).await?;
+    let row = opt(
+        &client,
+        "SELECT b.size FROM blob_links l JOIN repositories r ON r.id = l.repository
+         JOIN blobs b ON b.digest = l.digest WHERE r.name = $1 AND l.digest = $2",
+        &[&repository.as_str(), &digest.as_str()],
+    )
+    .await?;
+    row.map(|row| db::get_u64(&row, "size")).transpose()
+}
+
+pub(crate) async fn unlink_blob(
+    pool: &Pool,
+    repository: &RepositoryName,
+    digest: &Digest,
+) -> Result<bool> {
+    let client = db::conn(pool).await?;
+    let removed = exec(
+        &client,
+        "DELETE FROM blob_links l USING repositories r
+         WHERE r.id = l.repository AND r.name = $1 AND l.digest = $2",
+        &[&repository.as_str(), &digest.as_str()],
+    )
+    .await?;
+    Ok(removed > 0)
 }

@@ -292,6 +292,22 @@ impl MetadataStore for PostgresMetadata {
         blobs::forget_blob(&self.pool, digest, before).await
     }
 
+    async fn link_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {
+        blobs::link_blob(&self.pool, repository, digest).await
+    }
+
+    async fn linked_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        blobs::linked_blob(&self.pool, repository, digest).await
+    }
+
+    async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
+        blobs::unlink_blob(&self.pool, repository, digest).await
+    }
+
     async fn finish_forget(&self, digest: &Digest) -> Result<()> {
         blobs::finish_forget(&self.pool, digest).await
     }

@@ -1,7 +1,7 @@
 //! Blobs (for garbage collection), upload sessions and pull statistics.
 
 use berth_meta::{ArtifactPulls, Blob, Entity, Error, ImagePulls, Timestamp, UploadSession};
-use berth_model::{Digest, UploadId};
+use berth_model::{Digest, RepositoryName, UploadId};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::error::{Res, unique};
@@ -68,6 +68,8 @@ pub(crate) fn forget_blob(c: &Connection, digest: &Digest, before: Timestamp) ->
         )?
         .execute(params![digest.as_str(), before.unix_millis()])?;
     if deleted > 0 {
+        c.prepare_cached("DELETE FROM blob_links WHERE digest = ?1")?
+            .execute([digest.as_str()])?;
         c.prepare_cached(
             "INSERT INTO blob_tombstones (digest, since) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING",
         )?
@@ -172,4 +174,54 @@ pub(crate) fn record_pulls(
         ])?;
     }
     Ok(())
+}
+
+fn repository_id(c: &Connection, repository: &RepositoryName) -> Res<Option<i64>> {
+    Ok(
+        c.prepare_cached("SELECT id FROM repositories WHERE name = ?1")?
+            .query_row([repository.as_str()], |row| row.get(0))
+            .optional()?,
+    )
+}
+
+pub(crate) fn link_blob(c: &Connection, repository: &RepositoryName, digest: &Digest) -> Res<()> {
+    let id = repository_id(c, repository)?
+        .ok_or_else(|| Error::not_found(Entity::Repository, repository))?;
+    if blob(c, digest)?.is_none() {
+        return Err(Error::BlobUnknown(digest.clone()).into());
+    }
+    c.prepare_cached(
+        "INSERT INTO blob_links (repository, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![id, digest.as_str()])?;
+    Ok(())
+}
+
+pub(crate) fn linked_blob(
+    c: &Connection,
+    repository: &RepositoryName,
+    digest: &Digest,
+) -> Res<Option<u64>> {
+    Ok(c.prepare_cached(
+        "SELECT b.size FROM blob_links l JOIN repositories r ON r.id = l.repository \
+         JOIN blobs b ON b.digest = l.digest WHERE r.name = ?1 AND l.digest = ?2",
+    )?
+    .query_row(params![repository.as_str(), digest.as_str()], |row| {
+        row.get(0)
+    })
+    .optional()?)
+}
+
+pub(crate) fn unlink_blob(
+    c: &Connection,
+    repository: &RepositoryName,
+    digest: &Digest,
+) -> Res<bool> {
+    let Some(id) = repository_id(c, repository)? else {
+        return Ok(false);
+    };
+    let removed = c
+        .prepare_cached("DELETE FROM blob_links WHERE repository = ?1 AND digest = ?2")?
+        .execute(params![id, digest.as_str()])?;
+    Ok(removed > 0)
 }

@@ -359,6 +359,28 @@ impl MetadataStore for SqliteMetadata {
         self.read(move |c| blobs::blob(c, &digest)).await
     }
 
+    async fn link_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {
+        let (repository, digest) = (repository.clone(), digest.clone());
+        self.write(move |c| blobs::link_blob(c, &repository, &digest))
+            .await
+    }
+
+    async fn linked_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        let (repository, digest) = (repository.clone(), digest.clone());
+        self.read(move |c| blobs::linked_blob(c, &repository, &digest))
+            .await
+    }
+
+    async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
+        let (repository, digest) = (repository.clone(), digest.clone());
+        self.write(move |c| blobs::unlink_blob(c, &repository, &digest))
+            .await
+    }
+
     async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>> {
         self.read(move |c| blobs::unreferenced_blobs(c, before, limit))
             .await

@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_blob_tombstones.sql",
         sql: include_str!("../migrations/0002_blob_tombstones.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_blob_links.sql",
+        sql: include_str!("../migrations/0003_blob_links.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

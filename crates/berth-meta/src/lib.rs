@@ -18,6 +18,9 @@
 //!   of one repository counts once; a digest one push lists twice counts once, at its smallest
 //!   size. Deleting an artifact (or the last artifact referencing a
 //!   digest) lowers usage in the same transaction.
+//! - **Tenancy of blobs.** Blobs are stored once, by digest, but readable only through the
+//!   repositories they are linked to (uploaded or mounted into); forgetting a blob unlinks it
+//!   everywhere.
 //! - **Garbage collection.** A collector forgets an unreferenced blob (leaving a tombstone),
 //!   deletes its bytes, then finishes the forget. While the tombstone stands, recording the blob
 //!   again is refused, so an upload racing the collector learns to upload again instead of
@@ -256,6 +259,18 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn record_blob(&self, digest: &Digest, size: u64, at: Timestamp) -> Result<Blob>;
     /// A known blob.
     async fn blob(&self, digest: &Digest) -> Result<Option<Blob>>;
+    /// Makes a known blob readable through a repository (it was uploaded or mounted into it).
+    /// Idempotent; [`Error::BlobUnknown`] for an unknown blob, [`Error::NotFound`] for an
+    /// unknown repository.
+    async fn link_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()>;
+    /// The size of a blob, if it is readable through the repository.
+    async fn linked_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>>;
+    /// Makes a blob no longer readable through the repository; whether it was.
+    async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool>;
     /// Blobs no artifact references, last seen before `before`, at most `limit` (GC candidates).
     async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>>;
     /// Forgets a blob if it is still unreferenced and last seen before `before`, and leaves a

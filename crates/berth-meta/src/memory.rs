@@ -39,6 +39,7 @@ struct State {
     global_refs: HashMap<Digest, u64>,
     blobs: HashMap<Digest, Blob>,
     tombstones: BTreeSet<Digest>,
+    links: BTreeSet<(RepositoryId, Digest)>,
     uploads: HashMap<UploadId, UploadSession>,
     users: BTreeMap<String, RepositoryUser>,
     history: Vec<HistoryEvent>,
@@ -682,6 +683,39 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().blobs.get(digest).cloned())
     }
 
+    async fn link_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {
+        let mut s = self.lock();
+        let id = s.repository(repository)?.id;
+        if !s.blobs.contains_key(digest) {
+            return Err(Error::BlobUnknown(digest.clone()));
+        }
+        s.links.insert((id, digest.clone()));
+        Ok(())
+    }
+
+    async fn linked_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        let s = self.lock();
+        let Some(repo) = s.repositories.get(repository) else {
+            return Ok(None);
+        };
+        Ok(s.links
+            .contains(&(repo.id, digest.clone()))
+            .then(|| s.blobs.get(digest).map(|b| b.size))
+            .flatten())
+    }
+
+    async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
+        let mut s = self.lock();
+        let Some(id) = s.repositories.get(repository).map(|r| r.id) else {
+            return Ok(false);
+        };
+        Ok(s.links.remove(&(id, digest.clone())))
+    }
+
     async fn unreferenced_blobs(&self, before: Timestamp, limit: usize) -> Result<Vec<Blob>> {
         let s = self.lock();
         let mut out: Vec<Blob> = s
@@ -708,6 +742,7 @@ impl MetadataStore for MemoryMetadata {
         if forgettable {
             s.blobs.remove(digest);
             s.tombstones.insert(digest.clone());
+            s.links.retain(|(_, d)| d != digest);
         }
         Ok(forgettable)
     }

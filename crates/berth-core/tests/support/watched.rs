@@ -166,6 +166,21 @@ impl MetadataStore for WatchedMeta {
         self.write();
         self.inner.forget_blob(digest, before).await
     }
+    async fn link_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {
+        self.write();
+        self.inner.link_blob(repository, digest).await
+    }
+    async fn linked_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        self.inner.linked_blob(repository, digest).await
+    }
+    async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
+        self.write();
+        self.inner.unlink_blob(repository, digest).await
+    }
     async fn finish_forget(&self, digest: &Digest) -> Result<()> {
         self.write();
         self.inner.finish_forget(digest).await

@@ -403,6 +403,100 @@ pub async fn forgotten_blobs_are_tombstoned_until_finished(h: &Harness) {
     assert_eq!(again.first_seen, at(300), "a new life");
 }
 
+/// Blobs are readable only through the repositories they are linked to; forgetting unlinks.
+pub async fn blobs_are_linked_per_repository(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "alpha", None).await;
+    setup(s, 2, "beta", None).await;
+    s.record_blob(&digest("layer"), 77, at(0))
+        .await
+        .expect("record");
+    assert_eq!(
+        s.linked_blob(&repo("alpha"), &digest("layer"))
+            .await
+            .expect("linked"),
+        None
+    );
+    s.link_blob(&repo("alpha"), &digest("layer"))
+        .await
+        .expect("link");
+    s.link_blob(&repo("alpha"), &digest("layer"))
+        .await
+        .expect("link again");
+    assert_eq!(
+        s.linked_blob(&repo("alpha"), &digest("layer"))
+            .await
+            .expect("linked"),
+        Some(77)
+    );
+    assert_eq!(
+        s.linked_blob(&repo("beta"), &digest("layer"))
+            .await
+            .expect("linked"),
+        None,
+        "another tenant's repository"
+    );
+    assert_eq!(
+        s.linked_blob(&repo("nope"), &digest("layer"))
+            .await
+            .expect("linked"),
+        None
+    );
+    assert!(matches!(
+        s.link_blob(&repo("alpha"), &digest("unknown")).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    assert!(matches!(
+        s.link_blob(&repo("nope"), &digest("layer")).await,
+        Err(Error::NotFound {
+            entity: Entity::Repository,
+            ..
+        })
+    ));
+    s.link_blob(&repo("beta"), &digest("layer"))
+        .await
+        .expect("link into beta");
+    assert!(
+        s.unlink_blob(&repo("beta"), &digest("layer"))
+            .await
+            .expect("unlink")
+    );
+    assert!(
+        !s.unlink_blob(&repo("beta"), &digest("layer"))
+            .await
+            .expect("unlink again")
+    );
+    assert_eq!(
+        s.linked_blob(&repo("beta"), &digest("layer"))
+            .await
+            .expect("linked"),
+        None
+    );
+    assert_eq!(
+        s.linked_blob(&repo("alpha"), &digest("layer"))
+            .await
+            .expect("linked"),
+        Some(77),
+        "other links stay"
+    );
+    assert!(
+        s.forget_blob(&digest("layer"), at(100))
+            .await
+            .expect("forget")
+    );
+    s.finish_forget(&digest("layer")).await.expect("finish");
+    s.record_blob(&digest("layer"), 77, at(200))
+        .await
+        .expect("record again");
+    assert_eq!(
+        s.linked_blob(&repo("alpha"), &digest("layer"))
+            .await
+            .expect("linked"),
+        None,
+        "forgetting unlinked it"
+    );
+}
+
 /// Upload sessions: created once, touched, found idle, deleted idempotently.
 pub async fn upload_sessions(h: &Harness) {
     let s = &*h.store;

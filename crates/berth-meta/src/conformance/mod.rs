@@ -44,7 +44,7 @@ macro_rules! meta_conformance_tests {
             shared_digests_count_once, a_digest_listed_twice_counts_once, quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
             deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last, catalog_respects_scope_and_paging,
             referrers_filter_by_artifact_type, pulls_are_additive_across_handles, artifacts_list_newest_first,
-            blobs_and_garbage_collection_queries, forgotten_blobs_are_tombstoned_until_finished, upload_sessions, repository_users_and_permissions,
+            blobs_and_garbage_collection_queries, forgotten_blobs_are_tombstoned_until_finished, blobs_are_linked_per_repository, upload_sessions, repository_users_and_permissions,
             history_is_newest_first, usage_matches_recomputation_after_random_operations);
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
