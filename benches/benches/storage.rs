@@ -22,16 +22,7 @@ const MIB: usize = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 fn chunk(seed: u64, len: usize) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    Bytes::from(out)
+    berth_storage::conformance::data(seed, len)
 }
 
 /// A 1 GiB body cycling through 16 distinct 1 MiB chunks, and its digest.

@@ -258,29 +258,12 @@ async fn manifests_push_pull_and_delete(blobs: Arc<dyn BlobStore>, meta: Arc<dyn
         .map(ToString::to_string)
         .collect();
     assert_eq!(tags, ["v1"], "delete by tag removes the tag only");
-    let used = registry
-        .metadata()
-        .repository(&repo("team"))
-        .await
-        .unwrap()
-        .unwrap()
-        .used;
-    assert!(used > 20_000);
+    assert!(used(&registry, "team").await > 20_000);
     registry
         .delete_manifest(&who, &image, &Reference::Digest(digest.clone()))
         .await
         .unwrap();
-    assert_eq!(
-        registry
-            .metadata()
-            .repository(&repo("team"))
-            .await
-            .unwrap()
-            .unwrap()
-            .used,
-        0,
-        "usage drops at once"
-    );
+    assert_eq!(used(&registry, "team").await, 0, "usage drops at once");
     let err = registry
         .get_manifest(&who, &image, &Reference::parse("v1").unwrap())
         .await
@@ -386,13 +369,7 @@ async fn quota_refuses_with_a_readable_message(
     )
     .await;
     let manifest = image_manifest(&config, &[layer]);
-    let used_before = registry
-        .metadata()
-        .repository(&repo("team"))
-        .await
-        .unwrap()
-        .unwrap()
-        .used;
+    let used_before = used(&registry, "team").await;
     let _filler = push_image(&registry, &who, &image, 3, 1, 9_000, "filler").await;
     let err = registry
         .put_manifest(
@@ -421,16 +398,7 @@ async fn quota_refuses_with_a_readable_message(
         ["filler", "v1"],
         "earlier tags unchanged, v2 not created"
     );
-    assert!(
-        registry
-            .metadata()
-            .repository(&repo("team"))
-            .await
-            .unwrap()
-            .unwrap()
-            .used
-            > used_before
-    );
+    assert!(used(&registry, "team").await > used_before);
     assert_eq!(
         registry
             .get_manifest(&who, &image, &Reference::parse("v1").unwrap())

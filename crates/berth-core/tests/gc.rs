@@ -321,14 +321,7 @@ async fn concurrent_collection(
     for (image, digest) in &kept {
         assert_pullable(&registry, &who, image, "v1", digest).await;
     }
-    let used = registry
-        .metadata()
-        .repository(&repo("team"))
-        .await
-        .unwrap()
-        .unwrap()
-        .used;
-    assert!(used > 0);
+    assert!(used(&registry, "team").await > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

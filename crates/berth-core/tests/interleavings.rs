@@ -216,14 +216,11 @@ async fn run(ops: Vec<Op>) {
                 );
             }
         }
-        let used = registry
-            .metadata()
-            .repository(&repo("team"))
-            .await
-            .unwrap()
-            .unwrap()
-            .used;
-        assert_eq!(used, model.usage(), "step {step} after {op:?}");
+        assert_eq!(
+            used(&registry, "team").await,
+            model.usage(),
+            "step {step} after {op:?}"
+        );
     }
 }
 

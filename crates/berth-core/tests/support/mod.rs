@@ -164,6 +164,17 @@ pub async fn push_image(
     (pushed.digest, manifest)
 }
 
+/// A repository's recorded usage.
+pub async fn used(registry: &Registry, repository: &str) -> u64 {
+    registry
+        .metadata()
+        .repository(&repo(repository))
+        .await
+        .unwrap()
+        .unwrap()
+        .used
+}
+
 /// Annotations helper for artifacts.
 pub fn no_annotations() -> BTreeMap<String, String> {
     BTreeMap::new()
