@@ -24,6 +24,9 @@ cargo fmt --all -- --check
 step "cargo clippy (deny warnings)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "cargo doc (deny warnings: broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
+
 log_dir=$(mktemp -d)
 trap 'rm -rf "$log_dir"' EXIT
 # Sums every `test result:` line of a cargo test log into the totals printed at the end.

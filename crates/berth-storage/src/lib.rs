@@ -6,7 +6,7 @@
 //!
 //! This crate holds the trait ([`BlobStore`]), its error ([`Error`]), an in-memory backend
 //! ([`MemoryStore`]), a fault-injecting wrapper for reliability tests ([`FaultyStore`]), and,
-//! behind the `conformance` feature, the suite every backend runs ([`conformance`]).
+//! behind the `conformance` feature, the suite every backend runs (module `conformance`).
 //!
 //! # Contract
 //!
