@@ -92,6 +92,11 @@ impl Registry {
         }
     }
 
+    /// The engine's settings.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
     /// The metadata store (for the management API).
     pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
         &self.meta

@@ -113,7 +113,8 @@ impl OciError {
         }
     }
 
-    fn with_status(mut self, status: StatusCode) -> Self {
+    /// The same error answered with another status (416, 413, 503, …).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }

@@ -1,0 +1,504 @@
+//! The OCI Distribution v2 endpoints over one [`Registry`]: request in, response out.
+//!
+//! [`V2::handle`] takes the caller's [`Principal`] (authentication is a separate layer) and an
+//! `http::Request` with any body, parses the route ([`crate::route`]), makes one engine call and
+//! answers with the spec's status and headers. Bodies stream both ways: an upload's chunks go to
+//! the blob store as they arrive, and a blob read is sent as the store produces it. Failures
+//! become the OCI error envelope through [`crate::errors`], the one table.
+
+use std::sync::Arc;
+
+use berth_core::{Mount, Registry};
+use berth_model::{ByteRange, Digest, Name, Reference, UploadId, UploadRange};
+use berth_policy::Principal;
+use berth_storage::ByteStream;
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, StreamBody, combinators::UnsyncBoxBody};
+
+use crate::errors::{ErrorCode, OciError};
+use crate::route::{self, Paging, Route, StartUpload};
+
+/// A response body: bytes, streamed, or failing part-way as an I/O error.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// `Docker-Distribution-API-Version`, on every answer.
+const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
+/// Header names the spec adds to HTTP's.
+const DOCKER_CONTENT_DIGEST: header::HeaderName =
+    header::HeaderName::from_static("docker-content-digest");
+const DOCKER_UPLOAD_UUID: header::HeaderName =
+    header::HeaderName::from_static("docker-upload-uuid");
+const OCI_SUBJECT: header::HeaderName = header::HeaderName::from_static("oci-subject");
+const OCI_FILTERS_APPLIED: header::HeaderName =
+    header::HeaderName::from_static("oci-filters-applied");
+/// Default and largest page for tag lists and the catalog.
+const MAX_PAGE: usize = 10_000;
+
+/// The v2 protocol over a registry engine.
+#[derive(Debug, Clone)]
+pub struct V2 {
+    registry: Arc<Registry>,
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn empty() -> Body {
+    full(Bytes::new())
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(header::HeaderName, String)>,
+    body: Body,
+}
+
+impl Answer {
+    fn new(status: StatusCode) -> Self {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: empty(),
+        }
+    }
+
+    fn header(mut self, name: impl Into<header::HeaderName>, value: impl ToString) -> Self {
+        self.headers.push((name.into(), value.to_string()));
+        self
+    }
+
+    fn json(self, value: serde_json::Value) -> Self {
+        self.header(header::CONTENT_TYPE, "application/json")
+            .body(full(value.to_string()))
+    }
+
+    fn body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(self.body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(API_VERSION.0, HeaderValue::from_static(API_VERSION.1));
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// The answer to a failure: the envelope, with its status.
+pub fn error_response(error: &OciError) -> Response<Body> {
+    Answer::new(error.status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(error.envelope()))
+        .into_response()
+}
+
+/// Turns a request body into the stream the blob store consumes.
+fn byte_stream<B>(body: B) -> ByteStream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let frames = http_body_util::BodyStream::new(body);
+    Box::pin(
+        futures::TryStreamExt::map_err(frames, |e| std::io::Error::other(e.into()))
+            .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok()))),
+    )
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Link: </v2/…?n=N&last=L>; rel="next"` when a page came back full.
+fn next_link(path: &str, n: usize, last: Option<String>) -> Option<String> {
+    last.map(|last| format!("<{path}?n={n}&last={last}>; rel=\"next\""))
+}
+
+fn upload_location(name: &Name, id: &UploadId) -> String {
+    format!("/v2/{name}/blobs/uploads/{id}")
+}
+
+impl V2 {
+    /// The protocol over `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        V2 { registry }
+    }
+
+    /// Answers one request on behalf of `principal`.
+    pub async fn handle<B>(&self, principal: &Principal, request: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let route = match route::parse(&parts.method, parts.uri.path(), parts.uri.query()) {
+            Ok(route) => route,
+            Err(e) => return error_response(&OciError::from(&e)),
+        };
+        match self
+            .dispatch(principal, &parts.method, &parts.headers, route, body)
+            .await
+        {
+            Ok(answer) => answer.into_response(),
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn dispatch<B>(
+        &self,
+        who: &Principal,
+        method: &Method,
+        headers: &HeaderMap,
+        route: Route,
+        body: B,
+    ) -> Result<Answer, OciError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = &self.registry;
+        let engine = |e: berth_core::Error| OciError::from(&e);
+        match route {
+            Route::Base => Ok(Answer::new(StatusCode::OK).json(serde_json::json!({}))),
+            Route::Catalog(Paging { n, last }) => {
+                let n = n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+                let names = r.catalog(who, n, last.as_ref()).await.map_err(engine)?;
+                let link = (names.len() == n && n > 0)
+                    .then(|| next_link("/v2/_catalog", n, names.last().map(ToString::to_string)))
+                    .flatten();
+                let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+                let answer =
+                    Answer::new(StatusCode::OK).json(serde_json::json!({"repositories": names}));
+                Ok(match link {
+                    Some(link) => answer.header(header::LINK, link),
+                    None => answer,
+                })
+            }
+            Route::Tags {
+                name,
+                paging: Paging { n, last },
+            } => {
+                let n = n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+                let tags = r
+                    .list_tags(who, &name, n, last.as_ref())
+                    .await
+                    .map_err(engine)?;
+                let path = format!("/v2/{name}/tags/list");
+                let link = (tags.len() == n && n > 0)
+                    .then(|| next_link(&path, n, tags.last().map(ToString::to_string)))
+                    .flatten();
+                let tags: Vec<String> = tags.iter().map(ToString::to_string).collect();
+                let answer = Answer::new(StatusCode::OK)
+                    .json(serde_json::json!({"name": name.to_string(), "tags": tags}));
+                Ok(match link {
+                    Some(link) => answer.header(header::LINK, link),
+                    None => answer,
+                })
+            }
+            Route::Manifest { name, reference } => {
+                self.manifest(who, method, headers, name, reference, body)
+                    .await
+            }
+            Route::Blob { name, digest } => self.blob(who, method, headers, name, digest).await,
+            Route::StartUpload { name, start } => self.start_upload(who, name, start, body).await,
+            Route::Upload { name, id, digest } => {
+                self.upload(who, method, headers, name, id, digest, body)
+                    .await
+            }
+            Route::Referrers {
+                name,
+                digest,
+                artifact_type,
+            } => {
+                let found = r
+                    .referrers(who, &name, &digest, artifact_type.as_deref())
+                    .await
+                    .map_err(engine)?;
+                let manifests: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|a| {
+                        let mut d = serde_json::json!({"mediaType": a.media_type, "digest": a.digest.to_string(), "size": a.manifest_size});
+                        if let Some(t) = &a.artifact_type {
+                            d["artifactType"] = t.clone().into();
+                        }
+                        if !a.annotations.is_empty() {
+                            d["annotations"] = serde_json::json!(a.annotations);
+                        }
+                        d
+                    })
+                    .collect();
+                let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+                let answer = Answer::new(StatusCode::OK)
+                    .header(
+                        header::CONTENT_TYPE,
+                        "application/vnd.oci.image.index.v1+json",
+                    )
+                    .body(full(index.to_string()));
+                Ok(match artifact_type {
+                    Some(_) => answer.header(OCI_FILTERS_APPLIED, "artifactType"),
+                    None => answer,
+                })
+            }
+        }
+    }
+
+    async fn manifest<B>(
+        &self,
+        who: &Principal,
+        method: &Method,
+        headers: &HeaderMap,
+        name: Name,
+        reference: Reference,
+        body: B,
+    ) -> Result<Answer, OciError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = &self.registry;
+        let engine = |e: berth_core::Error| OciError::from(&e);
+        match *method {
+            Method::GET => {
+                let m = r
+                    .get_manifest(who, &name, &reference)
+                    .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, &m.media_type)
+                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
+                    .header(header::CONTENT_LENGTH, m.bytes.len())
+                    .body(full(m.bytes)))
+            }
+            Method::HEAD => {
+                let m = r
+                    .head_manifest(who, &name, &reference)
+                    .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, &m.media_type)
+                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
+                    .header(header::CONTENT_LENGTH, m.size))
+            }
+            Method::PUT => {
+                // Refuse what is over the limit before reading it all.
+                let limit = usize::try_from(r.config().max_manifest_size).unwrap_or(usize::MAX);
+                let bytes = http_body_util::Limited::new(body, limit)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        OciError::new(ErrorCode::SizeInvalid, format!("manifest body: {e}"))
+                            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                    })?
+                    .to_bytes();
+                let content_type = header_str(headers, header::CONTENT_TYPE);
+                let pushed = r
+                    .put_manifest(who, &name, &reference, bytes, content_type)
+                    .await
+                    .map_err(engine)?;
+                let answer = Answer::new(StatusCode::CREATED)
+                    .header(
+                        header::LOCATION,
+                        format!("/v2/{name}/manifests/{}", pushed.digest),
+                    )
+                    .header(DOCKER_CONTENT_DIGEST, &pushed.digest);
+                Ok(match pushed.subject {
+                    Some(subject) => answer.header(OCI_SUBJECT, subject),
+                    None => answer,
+                })
+            }
+            Method::DELETE => {
+                r.delete_manifest(who, &name, &reference)
+                    .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::ACCEPTED))
+            }
+            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
+        }
+    }
+
+    async fn blob(
+        &self,
+        who: &Principal,
+        method: &Method,
+        headers: &HeaderMap,
+        name: Name,
+        digest: Digest,
+    ) -> Result<Answer, OciError> {
+        let r = &self.registry;
+        let engine = |e: berth_core::Error| OciError::from(&e);
+        match *method {
+            Method::HEAD => {
+                let size = r.stat_blob(who, &name, &digest).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_LENGTH, size)
+                    .header(header::ACCEPT_RANGES, "bytes")
+                    .header(DOCKER_CONTENT_DIGEST, &digest))
+            }
+            Method::GET => {
+                let range = match header_str(headers, header::RANGE) {
+                    Some(value) => Some(ByteRange::parse(value).map_err(|e| {
+                        OciError::new(ErrorCode::BlobUnknown, e.to_string())
+                            .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    })?),
+                    None => None,
+                };
+                let read = r
+                    .read_blob(who, &name, &digest, range)
+                    .await
+                    .map_err(engine)?;
+                let length = read.range.end - read.range.start;
+                let body = StreamBody::new(read.body.map(|chunk| {
+                    chunk
+                        .map(http_body::Frame::data)
+                        .map_err(std::io::Error::other)
+                }));
+                let answer = Answer::new(if range.is_some() {
+                    StatusCode::PARTIAL_CONTENT
+                } else {
+                    StatusCode::OK
+                })
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, length)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header(DOCKER_CONTENT_DIGEST, &digest)
+                .body(http_body_util::BodyExt::boxed_unsync(body));
+                Ok(match range {
+                    Some(_) => answer.header(
+                        header::CONTENT_RANGE,
+                        berth_model::range::content_range(&read.range, read.size),
+                    ),
+                    None => answer,
+                })
+            }
+            Method::DELETE => {
+                r.delete_blob(who, &name, &digest).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::ACCEPTED))
+            }
+            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
+        }
+    }
+
+    async fn start_upload<B>(
+        &self,
+        who: &Principal,
+        name: Name,
+        start: StartUpload,
+        body: B,
+    ) -> Result<Answer, OciError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = &self.registry;
+        let engine = |e: berth_core::Error| OciError::from(&e);
+        let session = |id: UploadId| {
+            Answer::new(StatusCode::ACCEPTED)
+                .header(header::LOCATION, upload_location(&name, &id))
+                .header(header::RANGE, "0-0")
+                .header(DOCKER_UPLOAD_UUID, id)
+        };
+        match start {
+            StartUpload::Session => Ok(session(r.start_upload(who, &name).await.map_err(engine)?)),
+            StartUpload::Monolithic(digest) => {
+                r.put_blob(who, &name, &digest, byte_stream(body))
+                    .await
+                    .map_err(engine)?;
+                Ok(created(&name, &digest))
+            }
+            StartUpload::Mount { digest, from } => match r
+                .mount_blob(who, &name, &digest, from.as_ref())
+                .await
+                .map_err(engine)?
+            {
+                Mount::Mounted(_) => Ok(created(&name, &digest)),
+                Mount::Started(id) => Ok(session(id)),
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // One request's parts, taken apart once by dispatch.
+    async fn upload<B>(
+        &self,
+        who: &Principal,
+        method: &Method,
+        headers: &HeaderMap,
+        name: Name,
+        id: UploadId,
+        digest: Option<Digest>,
+        body: B,
+    ) -> Result<Answer, OciError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = &self.registry;
+        let engine = |e: berth_core::Error| OciError::from(&e);
+        let progress = |offset: u64| {
+            Answer::new(StatusCode::ACCEPTED)
+                .header(header::LOCATION, upload_location(&name, &id))
+                .header(header::RANGE, berth_model::range::upload_progress(offset))
+                .header(DOCKER_UPLOAD_UUID, id)
+        };
+        match *method {
+            Method::GET => {
+                let offset = r.upload_status(who, &name, &id).await.map_err(engine)?;
+                let mut answer = progress(offset);
+                answer.status = StatusCode::NO_CONTENT;
+                Ok(answer)
+            }
+            Method::PATCH => {
+                let start = match header_str(headers, header::CONTENT_RANGE) {
+                    Some(value) => Some(
+                        UploadRange::parse(value)
+                            .map_err(|e| {
+                                OciError::new(ErrorCode::BlobUploadInvalid, e.to_string())
+                                    .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                            })?
+                            .start,
+                    ),
+                    None => None,
+                };
+                let offset = r
+                    .append_upload(who, &name, &id, start, byte_stream(body))
+                    .await
+                    .map_err(engine)?;
+                Ok(progress(offset))
+            }
+            Method::PUT => {
+                let digest = digest.ok_or_else(|| {
+                    OciError::new(
+                        ErrorCode::DigestInvalid,
+                        "the digest query parameter is required",
+                    )
+                })?;
+                r.commit_upload(who, &name, &id, &digest, Some(byte_stream(body)))
+                    .await
+                    .map_err(engine)?;
+                Ok(created(&name, &digest))
+            }
+            Method::DELETE => {
+                r.abort_upload(who, &name, &id).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::NO_CONTENT))
+            }
+            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
+        }
+    }
+}
+
+fn created(name: &Name, digest: &Digest) -> Answer {
+    Answer::new(StatusCode::CREATED)
+        .header(header::LOCATION, format!("/v2/{name}/blobs/{digest}"))
+        .header(DOCKER_CONTENT_DIGEST, digest)
+}
