@@ -121,13 +121,31 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `Link: </v2/…?n=N&last=L>; rel="next"` when a page came back full.
-fn next_link(path: &str, n: usize, last: Option<String>) -> Option<String> {
-    last.map(|last| format!("<{path}?n={n}&last={last}>; rel=\"next\""))
+/// A listing page (tags, catalog): its JSON, and `Link: <…?n=N&last=L>; rel="next"` when the
+/// page came back full, so a client knows to ask for more.
+fn listing(body: serde_json::Value, path: &str, n: usize, entries: &[String]) -> Answer {
+    let answer = Answer::new(StatusCode::OK).json(body);
+    match entries.last() {
+        Some(last) if entries.len() == n => answer.header(
+            header::LINK,
+            format!("<{path}?n={n}&last={last}>; rel=\"next\""),
+        ),
+        _ => answer,
+    }
 }
 
-fn upload_location(name: &Name, id: &UploadId) -> String {
-    format!("/v2/{name}/blobs/uploads/{id}")
+/// Where an upload session continues, and how far it got: `202 Accepted` with `Location`,
+/// `Range: 0-<last byte>` and `Docker-Upload-UUID`.
+fn upload_progress(name: &Name, id: &UploadId, offset: u64) -> Answer {
+    Answer::new(StatusCode::ACCEPTED)
+        .header(header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}"))
+        .header(header::RANGE, berth_model::range::upload_progress(offset))
+        .header(DOCKER_UPLOAD_UUID, id)
+}
+
+/// An engine failure through the one table.
+fn engine(e: berth_core::Error) -> OciError {
+    OciError::from(&e)
 }
 
 impl V2 {
@@ -169,22 +187,14 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = &self.registry;
-        let engine = |e: berth_core::Error| OciError::from(&e);
         match route {
             Route::Base => Ok(Answer::new(StatusCode::OK).json(serde_json::json!({}))),
             Route::Catalog(Paging { n, last }) => {
                 let n = n.unwrap_or(MAX_PAGE).min(MAX_PAGE);
                 let names = r.catalog(who, n, last.as_ref()).await.map_err(engine)?;
-                let link = (names.len() == n && n > 0)
-                    .then(|| next_link("/v2/_catalog", n, names.last().map(ToString::to_string)))
-                    .flatten();
                 let names: Vec<String> = names.iter().map(ToString::to_string).collect();
-                let answer =
-                    Answer::new(StatusCode::OK).json(serde_json::json!({"repositories": names}));
-                Ok(match link {
-                    Some(link) => answer.header(header::LINK, link),
-                    None => answer,
-                })
+                let body = serde_json::json!({"repositories": names});
+                Ok(listing(body, "/v2/_catalog", n, &names))
             }
             Route::Tags {
                 name,
@@ -195,17 +205,9 @@ impl V2 {
                     .list_tags(who, &name, n, last.as_ref())
                     .await
                     .map_err(engine)?;
-                let path = format!("/v2/{name}/tags/list");
-                let link = (tags.len() == n && n > 0)
-                    .then(|| next_link(&path, n, tags.last().map(ToString::to_string)))
-                    .flatten();
                 let tags: Vec<String> = tags.iter().map(ToString::to_string).collect();
-                let answer = Answer::new(StatusCode::OK)
-                    .json(serde_json::json!({"name": name.to_string(), "tags": tags}));
-                Ok(match link {
-                    Some(link) => answer.header(header::LINK, link),
-                    None => answer,
-                })
+                let body = serde_json::json!({"name": name.to_string(), "tags": tags});
+                Ok(listing(body, &format!("/v2/{name}/tags/list"), n, &tags))
             }
             Route::Manifest { name, reference } => {
                 self.manifest(who, method, headers, name, reference, body)
@@ -268,7 +270,6 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = &self.registry;
-        let engine = |e: berth_core::Error| OciError::from(&e);
         match *method {
             Method::GET => {
                 let m = r
@@ -337,7 +338,6 @@ impl V2 {
         digest: Digest,
     ) -> Result<Answer, OciError> {
         let r = &self.registry;
-        let engine = |e: berth_core::Error| OciError::from(&e);
         match *method {
             Method::HEAD => {
                 let size = r.stat_blob(who, &name, &digest).await.map_err(engine)?;
@@ -402,13 +402,7 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = &self.registry;
-        let engine = |e: berth_core::Error| OciError::from(&e);
-        let session = |id: UploadId| {
-            Answer::new(StatusCode::ACCEPTED)
-                .header(header::LOCATION, upload_location(&name, &id))
-                .header(header::RANGE, "0-0")
-                .header(DOCKER_UPLOAD_UUID, id)
-        };
+        let session = |id: UploadId| upload_progress(&name, &id, 0);
         match start {
             StartUpload::Session => Ok(session(r.start_upload(who, &name).await.map_err(engine)?)),
             StartUpload::Monolithic(digest) => {
@@ -444,13 +438,7 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = &self.registry;
-        let engine = |e: berth_core::Error| OciError::from(&e);
-        let progress = |offset: u64| {
-            Answer::new(StatusCode::ACCEPTED)
-                .header(header::LOCATION, upload_location(&name, &id))
-                .header(header::RANGE, berth_model::range::upload_progress(offset))
-                .header(DOCKER_UPLOAD_UUID, id)
-        };
+        let progress = |offset: u64| upload_progress(&name, &id, offset);
         match *method {
             Method::GET => {
                 let offset = r.upload_status(who, &name, &id).await.map_err(engine)?;
