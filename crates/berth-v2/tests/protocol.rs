@@ -187,6 +187,31 @@ async fn push_and_pull_an_image_over_the_protocol() {
         (StatusCode::PARTIAL_CONTENT, "bytes 10-19/10000")
     );
     assert_eq!(&part.body[..], &layer[10..20]);
+    let uri = format!("/v2/team/app/blobs/{layer_digest}");
+    let several = send(
+        &v2,
+        &who,
+        Method::GET,
+        &uri,
+        &[("range", "bytes=0-1,5-6")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(
+        (several.status, several.body.len()),
+        (StatusCode::OK, 10_000),
+        "an unreadable Range is ignored"
+    );
+    let past = send(
+        &v2,
+        &who,
+        Method::GET,
+        &uri,
+        &[("range", "bytes=20000-")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
 
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
