@@ -171,24 +171,21 @@ impl Registry {
             .authorize(principal, Action::Push, name.repository())
             .await?;
         self.session(name, id).await?;
-        if let Some(body) = last {
-            let offset = self
-                .blobs
-                .upload_status(id)
-                .await
-                .map_err(storage_error)?
-                .offset;
-            self.blobs
-                .append(id, offset, body)
-                .await
-                .map_err(storage_error)?;
-        }
-        let size = self
+        let offset = self
             .blobs
             .upload_status(id)
             .await
             .map_err(storage_error)?
             .offset;
+        // The size is where the session stands after the last chunk, if any.
+        let size = match last {
+            Some(body) => self
+                .blobs
+                .append(id, offset, body)
+                .await
+                .map_err(storage_error)?,
+            None => offset,
+        };
         // The definitive check is at manifest put; this one spares uploading what cannot fit.
         // A blob the registry holds already may count nothing, so only new ones are refused.
         if self

@@ -102,18 +102,27 @@ impl Registry {
             }
         }
         // Bytes first, metadata second: a recorded artifact always has its bytes; a failed
-        // record leaves an unreferenced blob for garbage collection.
-        let body = berth_storage::body_from(manifest.bytes().clone());
-        self.blobs
-            .put(&digest, body)
-            .await
-            .map_err(Error::storage)?;
-        let now = Timestamp::now();
-        self.record_stored_blob(&digest, size).await?;
-        self.meta
-            .link_blob(name.repository(), &digest)
+        // record leaves an unreferenced blob for garbage collection. A re-push of a manifest this
+        // repository holds stores nothing again (no fsyncs); should a collector take the bytes
+        // meanwhile, `record_push` finds them unknown and the client pushes again.
+        let held = self
+            .meta
+            .linked_blob(name.repository(), &digest)
             .await
             .map_err(Error::metadata)?;
+        if held.is_none() {
+            let body = berth_storage::body_from(manifest.bytes().clone());
+            self.blobs
+                .put(&digest, body)
+                .await
+                .map_err(Error::storage)?;
+            self.record_stored_blob(&digest, size).await?;
+            self.meta
+                .link_blob(name.repository(), &digest)
+                .await
+                .map_err(Error::metadata)?;
+        }
+        let now = Timestamp::now();
         let push = Push {
             name: name.clone(),
             digest: digest.clone(),
