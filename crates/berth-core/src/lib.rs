@@ -9,6 +9,7 @@
 //!   [`Registry::start_upload`], [`Registry::append_upload`], [`Registry::commit_upload`],
 //!   [`Registry::put_blob`], [`Registry::mount_blob`] and friends (`blobs.rs`).
 //! - Manifests, tags, catalog and referrers (`manifests.rs`).
+//! - Logins and credentials: [`identity::Identity`], reached by [`Registry::identity`].
 //! - Pull statistics, counted in memory and flushed in batches by [`Registry::flush_pulls`]
 //!   (`stats.rs`): the pull path never writes to the metadata store.
 //!
@@ -19,6 +20,7 @@ mod blobs;
 mod cache;
 mod error;
 mod gc;
+pub mod identity;
 mod manifests;
 mod stats;
 
@@ -74,6 +76,7 @@ pub struct Registry {
     config: RegistryConfig,
     pulls: stats::PullCounter,
     manifests: cache::ManifestCache,
+    identity: identity::Identity,
 }
 
 impl Registry {
@@ -85,6 +88,7 @@ impl Registry {
     ) -> Self {
         Registry {
             blobs,
+            identity: identity::Identity::new(meta.clone()),
             meta,
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
             config,
@@ -100,6 +104,11 @@ impl Registry {
     /// The metadata store (for the management API).
     pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
         &self.meta
+    }
+
+    /// Logins and credentials, over the same metadata store.
+    pub fn identity(&self) -> &identity::Identity {
+        &self.identity
     }
 
     /// The blob store.
@@ -129,6 +138,17 @@ impl Registry {
         Ok(repository)
     }
 
+    /// Whether `principal` may perform `action` on repository `name`: the check every operation
+    /// makes, for a token endpoint deciding what to grant.
+    pub async fn check(
+        &self,
+        principal: &Principal,
+        action: Action,
+        name: &RepositoryName,
+    ) -> Result<()> {
+        self.authorize(principal, action, name).await.map(|_| ())
+    }
+
     /// Which repositories `principal` may list in the catalog.
     async fn catalog_scope(&self, principal: &Principal) -> Result<CatalogScope> {
         Ok(match principal {
@@ -145,6 +165,18 @@ impl Registry {
                     .await
                     .map_err(Error::metadata)?;
                 CatalogScope::Visible(repositories.items.into_iter().map(|r| r.id).collect())
+            }
+            Principal::Token(token) => {
+                let mut ids = Vec::new();
+                let pulls = token.grants.iter().filter(|(_, a)| *a == Action::Pull);
+                for (name, _) in pulls {
+                    if let Some(repository) =
+                        self.meta.repository(name).await.map_err(Error::metadata)?
+                    {
+                        ids.push(repository.id);
+                    }
+                }
+                CatalogScope::Visible(ids)
             }
             Principal::RepositoryUser(user) => {
                 let now = berth_model::Timestamp::now();
@@ -235,5 +267,7 @@ pub(crate) fn actor(principal: &Principal) -> String {
         Principal::RepositoryUser(user) => user.name.clone(),
         Principal::ConsoleUser { account } => format!("console:{account}"),
         Principal::SystemAdmin => "admin".to_owned(),
+        Principal::Token(token) if token.subject.is_empty() => "anonymous".to_owned(),
+        Principal::Token(token) => token.subject.clone(),
     }
 }

@@ -42,6 +42,43 @@ impl Timestamp {
         )
     }
 
+    /// Midnight UTC at the start of a `YYYY-MM-DD` date (a day of the proleptic Gregorian
+    /// calendar, years 1970 to 9999).
+    pub fn parse_date(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+            s.get(r.clone())
+                .filter(|d| d.bytes().all(|c| c.is_ascii_digit()))?
+                .parse()
+                .ok()
+        };
+        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let days_in_month = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if y < 1970 || d < 1 || d > days_in_month {
+            return None;
+        }
+        Some(Timestamp(days_from_civil(y, m, d) * 86_400_000))
+    }
+
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-23T07:36:09.123Z`.
+    pub fn rfc3339(self) -> String {
+        let days = self.0.div_euclid(86_400_000);
+        let ms = self.0.rem_euclid(86_400_000);
+        let (y, m, d) = civil_from_days(days);
+        let (h, min, sec, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{milli:03}Z")
+    }
+
     /// This time minus `d`.
     pub fn minus(self, d: Duration) -> Self {
         Timestamp(
@@ -68,6 +105,38 @@ impl From<Timestamp> for SystemTime {
             UNIX_EPOCH - Duration::from_millis(t.0.unsigned_abs())
         }
     }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// Who may pull a repository without credentials.
@@ -139,6 +208,43 @@ mod tests {
             assert_eq!(Permission::parse(p.as_str()), Some(p));
         }
         assert_eq!(Permission::parse("push"), None);
+    }
+
+    #[test]
+    fn dates_parse_and_times_print_in_utc() {
+        let t = Timestamp::parse_date("2026-11-23").unwrap();
+        assert_eq!(t.rfc3339(), "2026-11-23T00:00:00.000Z");
+        assert_eq!(t.unix_millis(), 1_795_392_000_000);
+        assert_eq!(
+            Timestamp::from_unix_millis(0).rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::parse_date("2024-02-29")
+                .unwrap()
+                .plus(Duration::from_millis(86_399_999))
+                .rfc3339(),
+            "2024-02-29T23:59:59.999Z"
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "26-11-23",
+            "x",
+        ] {
+            assert_eq!(Timestamp::parse_date(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_day_prints_as_the_date_it_parses_from(days in 0i64..2_932_896) {
+            let t = Timestamp::from_unix_millis(days * 86_400_000);
+            let date = &t.rfc3339()[..10];
+            proptest::prop_assert_eq!(Timestamp::parse_date(date), Some(t));
+        }
     }
 
     #[test]

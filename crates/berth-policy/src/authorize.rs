@@ -8,6 +8,7 @@
 //! | repository user, `pull` on it | pull | — | — |
 //! | repository user, no permission on it | pull if public | pull | nothing |
 //! | anonymous | pull if public | pull | nothing |
+//! | token bearer | what the token grants, pull if public | pull | nothing |
 //!
 //! An expired or disabled repository user can do nothing at all, public repositories included:
 //! its credentials are refused, so its client learns at once rather than half-way through.
@@ -80,6 +81,22 @@ pub enum Principal {
     },
     /// The system administrator.
     SystemAdmin,
+    /// The bearer of a token the registry issued: the grants were decided when it was issued.
+    Token(TokenFacts),
+}
+
+/// What a registry token carries: who it was issued to and what it grants, per repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// Whom it was issued to (empty for an anonymous token), for history and messages.
+    pub subject: String,
+    /// The account of the subject, if any.
+    pub account: Option<AccountId>,
+    /// What the token allows.
+    pub grants: Vec<(RepositoryName, Action)>,
+    /// What was asked for and refused when it was issued, with the reason: the bearer is told
+    /// that reason (a refusal) rather than asked to log in again (a missing scope).
+    pub refusals: Vec<(RepositoryName, Action, String)>,
 }
 
 /// The repository the action is on.
@@ -124,6 +141,21 @@ pub enum Denial {
         action: Action,
         /// Where.
         repository: RepositoryName,
+    },
+    /// The token was issued without this action, and it was not asked for: the client should
+    /// ask the token endpoint for it.
+    #[error("the token does not grant {action} on {repository}")]
+    InsufficientScope {
+        /// What was asked.
+        action: Action,
+        /// Where.
+        repository: RepositoryName,
+    },
+    /// The token endpoint refused this action when it issued the token.
+    #[error("{reason}")]
+    Refused {
+        /// The refusal given when the token was issued.
+        reason: String,
     },
     /// The repository user may only pull here.
     #[error("repository user {user} may only pull from {repository}, not {action}")]
@@ -185,6 +217,26 @@ pub fn authorize(
         Principal::Anonymous => {
             Decision::Deny(Denial::AuthenticationRequired { action, repository })
         }
+        Principal::Token(token) => {
+            if token
+                .grants
+                .iter()
+                .any(|(r, a)| *r == repository && *a == action)
+                || public_pull
+            {
+                return Decision::Allow;
+            }
+            match token
+                .refusals
+                .iter()
+                .find(|(r, a, _)| *r == repository && *a == action)
+            {
+                Some((_, _, reason)) => Decision::Deny(Denial::Refused {
+                    reason: reason.clone(),
+                }),
+                None => Decision::Deny(Denial::InsufficientScope { action, repository }),
+            }
+        }
         Principal::RepositoryUser(user) => {
             if user.disabled {
                 return Decision::Deny(Denial::Disabled {
@@ -243,6 +295,51 @@ mod tests {
                 .map(|p| vec![(repo("mine"), p)])
                 .unwrap_or_default(),
         })
+    }
+
+    /// A token allows exactly its grants (and public pulls); an action refused at issue time
+    /// answers with that refusal, one never asked for asks for a new token.
+    #[test]
+    fn tokens_allow_their_grants_only() {
+        let mine = repo("mine");
+        let token = Principal::Token(TokenFacts {
+            subject: "1-ci".into(),
+            account: Some(OWN),
+            grants: vec![(mine.clone(), Action::Pull)],
+            refusals: vec![(mine.clone(), Action::Push, "pull only".into())],
+        });
+        let target = |access| Target {
+            repository: &mine,
+            account: OTHER,
+            access,
+        };
+        let decide = |action, access| authorize(&token, action, target(access), NOW);
+        assert!(decide(Action::Pull, Access::Private).is_allowed());
+        assert_eq!(
+            decide(Action::Push, Access::Private),
+            Decision::Deny(Denial::Refused {
+                reason: "pull only".into()
+            })
+        );
+        assert_eq!(
+            decide(Action::Delete, Access::Public),
+            Decision::Deny(Denial::InsufficientScope {
+                action: Action::Delete,
+                repository: mine.clone()
+            })
+        );
+        let other = repo("other");
+        let public = Target {
+            repository: &other,
+            account: OTHER,
+            access: Access::Public,
+        };
+        assert!(authorize(&token, Action::Pull, public, NOW).is_allowed());
+        let private = Target {
+            access: Access::Private,
+            ..public
+        };
+        assert!(!authorize(&token, Action::Pull, private, NOW).is_allowed());
     }
 
     /// What each principal may do, over every action, access level and ownership: the module's

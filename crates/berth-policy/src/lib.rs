@@ -9,5 +9,7 @@
 mod authorize;
 mod quota;
 
-pub use authorize::{Action, Decision, Denial, Principal, RepositoryUserFacts, Target, authorize};
+pub use authorize::{
+    Action, Decision, Denial, Principal, RepositoryUserFacts, Target, TokenFacts, authorize,
+};
 pub use quota::{QuotaExceeded, admit, human_bytes};

@@ -150,9 +150,9 @@ impl From<&Error> for OciError {
     fn from(e: &Error) -> Self {
         let message = e.to_string();
         match e {
-            Error::Denied(Denial::AuthenticationRequired { .. }) => {
-                OciError::new(ErrorCode::Unauthorized, message)
-            }
+            Error::Denied(
+                Denial::AuthenticationRequired { .. } | Denial::InsufficientScope { .. },
+            ) => OciError::new(ErrorCode::Unauthorized, message),
             Error::Denied(_) => OciError::new(ErrorCode::Denied, message),
             Error::NameUnknown(_) => OciError::new(ErrorCode::NameUnknown, message),
             Error::BlobUnknown(_) => OciError::new(ErrorCode::BlobUnknown, message),

@@ -1,0 +1,601 @@
+//! Who is calling: logins for repository users, console users and the system administrator,
+//! and the lifecycle of their credentials.
+//!
+//! Repository-user secrets are random, shown once (the return value of
+//! [`Identity::create_repository_user`] and [`Identity::refresh_secret`]), stored as a keyed
+//! hash, and compared in constant time. Console passwords are argon2id hashes; a verified
+//! password is remembered in memory (as a keyed digest) so that clients sending Basic
+//! credentials on every request pay for argon2 once, until the stored hash changes.
+//!
+//! Records are cached for [`Identity::CACHE_TTL`]: a change made through this `Identity` is seen
+//! at once on this node, and by other nodes (or a CLI process) within that time. Expiry and the
+//! disabled flag are checked at every login against that record.
+
+mod secret;
+mod throttle;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_meta::{
+    ConsoleUser, MetadataStore, NewRepositoryUser, Page, Paged, RepositoryUser,
+    RepositoryUserUpdate,
+};
+use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
+use berth_policy::{Principal, RepositoryUserFacts};
+
+use throttle::Throttle;
+
+/// Why a login or a credential operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// Unknown user or wrong secret (which of the two is not told).
+    #[error("invalid username or password")]
+    BadCredentials,
+    /// The repository user's expiry date has passed.
+    #[error("repository user {user} expired; extend its expiration date to use it again")]
+    Expired {
+        /// The user.
+        user: String,
+    },
+    /// The repository user is disabled.
+    #[error("repository user {user} is disabled")]
+    Disabled {
+        /// The user.
+        user: String,
+    },
+    /// Too many failed logins from this source; try again later.
+    #[error("too many failed logins; try again in {} s", retry_after.as_secs().max(1))]
+    TooManyAttempts {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// A name or value given is not acceptable; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such user or account.
+    #[error("{what} {name} does not exist")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// Which one.
+        name: String,
+    },
+    /// The name is taken.
+    #[error("{what} {name} already exists")]
+    AlreadyExists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Which one.
+        name: String,
+    },
+    /// A permission names a repository of another account (or none).
+    #[error("repository {0} does not exist in this account")]
+    ForeignRepository(RepositoryName),
+    /// The metadata store failed.
+    #[error("metadata failed: {0}")]
+    Backend(#[source] berth_meta::Error),
+}
+
+impl IdentityError {
+    fn backend(e: berth_meta::Error) -> Self {
+        match e {
+            berth_meta::Error::ForeignRepository(r) => IdentityError::ForeignRepository(r),
+            berth_meta::Error::NotFound { entity, name } => IdentityError::NotFound {
+                what: entity_word(entity),
+                name,
+            },
+            berth_meta::Error::AlreadyExists { entity, name } => IdentityError::AlreadyExists {
+                what: entity_word(entity),
+                name,
+            },
+            e => IdentityError::Backend(e),
+        }
+    }
+}
+
+fn entity_word(entity: berth_meta::Entity) -> &'static str {
+    match entity {
+        berth_meta::Entity::Account => "account",
+        berth_meta::Entity::ConsoleUser => "console user",
+        berth_meta::Entity::RepositoryUser => "repository user",
+        berth_meta::Entity::Repository => "repository",
+        _ => "record",
+    }
+}
+
+/// What creating a repository user takes.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryUserSpec {
+    /// Its name; the account prefix (`10042-`) is added when missing. Generated when `None`.
+    pub name: Option<String>,
+    /// A description.
+    pub description: String,
+    /// When it locks, if ever (a time in the past creates it locked).
+    pub expires: Option<Timestamp>,
+    /// Its permissions; each repository must belong to the account.
+    pub permissions: Vec<(RepositoryName, Permission)>,
+}
+
+/// A credential and the secret that goes with it, which exists only in this value.
+#[derive(Debug, Clone)]
+pub struct WithSecret<T> {
+    /// The record.
+    pub record: T,
+    /// The secret, to show once.
+    pub secret: String,
+}
+
+/// The name and password of the system administrator after [`Identity::bootstrap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// Whether the account was created now.
+    pub account_created: bool,
+    /// The administrator's password when it was generated now (shown once).
+    pub generated_admin_password: Option<String>,
+}
+
+/// The system administrator's login name.
+pub const ADMIN: &str = "admin";
+
+#[derive(Debug)]
+struct Cached<T> {
+    at: Instant,
+    value: T,
+}
+
+/// Entries kept per cache before stale ones are swept.
+const CACHE_SWEEP_AT: usize = 8192;
+
+#[derive(Debug)]
+struct Cache<T> {
+    entries: Mutex<HashMap<String, Cached<T>>>,
+}
+
+impl<T: Clone> Cache<T> {
+    fn new() -> Self {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &str, ttl: Duration) -> Option<T> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|c| c.at.elapsed() < ttl)
+            .map(|c| c.value.clone())
+    }
+
+    fn put(&self, key: &str, value: T, ttl: Duration) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= CACHE_SWEEP_AT {
+            entries.retain(|_, c| c.at.elapsed() < ttl);
+            if entries.len() >= CACHE_SWEEP_AT {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key.to_owned(),
+            Cached {
+                at: Instant::now(),
+                value,
+            },
+        );
+    }
+
+    fn forget(&self, key: &str) {
+        self.entries.lock().expect("cache lock").remove(key);
+    }
+}
+
+/// Logins and credentials over a metadata store.
+#[derive(Debug)]
+pub struct Identity {
+    meta: Arc<dyn MetadataStore>,
+    repository_users: Cache<Option<RepositoryUser>>,
+    console_users: Cache<Option<ConsoleUser>>,
+    /// Console user name → (the PHC hash it was verified against, the keyed digest of the
+    /// password that matched it).
+    verified: Mutex<HashMap<String, (String, [u8; 32])>>,
+    remember_key: [u8; 32],
+    throttle: Throttle,
+}
+
+impl Identity {
+    /// How stale a cached user record may be.
+    pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+    /// Logins over `meta`.
+    pub fn new(meta: Arc<dyn MetadataStore>) -> Self {
+        let mut remember_key = [0u8; 32];
+        getrandom::fill(&mut remember_key).expect("the operating system's random generator failed");
+        Identity {
+            meta,
+            repository_users: Cache::new(),
+            console_users: Cache::new(),
+            verified: Mutex::new(HashMap::new()),
+            remember_key,
+            throttle: Throttle::default(),
+        }
+    }
+
+    /// Creates the account `account` (named `account_name`) and the system administrator
+    /// [`ADMIN`] when they do not exist yet. The password is `admin_password`, or generated and
+    /// returned once. Safe to run on every start, and from several nodes at once.
+    pub async fn bootstrap(
+        &self,
+        account: AccountId,
+        account_name: &str,
+        admin_password: Option<&str>,
+    ) -> Result<Bootstrap, IdentityError> {
+        let now = Timestamp::now();
+        let account_created = match self.meta.account(account).await {
+            Ok(Some(_)) => false,
+            Ok(None) => match self.meta.create_account(account, account_name, now).await {
+                Ok(_) => true,
+                Err(berth_meta::Error::AlreadyExists { .. }) => false,
+                Err(e) => return Err(IdentityError::backend(e)),
+            },
+            Err(e) => return Err(IdentityError::backend(e)),
+        };
+        let mut generated_admin_password = None;
+        if self
+            .meta
+            .console_user(ADMIN)
+            .await
+            .map_err(IdentityError::backend)?
+            .is_none()
+        {
+            let password = match admin_password {
+                Some(p) => p.to_owned(),
+                None => secret::random_string(24, b"abcdefghijkmnpqrstuvwxyz23456789"),
+            };
+            match self.create_console_user(None, ADMIN, &password).await {
+                Ok(_) => {
+                    if admin_password.is_none() {
+                        generated_admin_password = Some(password);
+                    }
+                }
+                // Another node won the race; its password stands.
+                Err(IdentityError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Bootstrap {
+            account_created,
+            generated_admin_password,
+        })
+    }
+
+    /// Logs in with a name and a secret or password (HTTP Basic, or the token endpoint), from
+    /// `source` when known (repeated failures from one source are held back).
+    pub async fn login(
+        &self,
+        source: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, IdentityError> {
+        let now = Instant::now();
+        if let Some(source) = source {
+            self.throttle
+                .check(source, now)
+                .map_err(|retry_after| IdentityError::TooManyAttempts { retry_after })?;
+        }
+        let outcome = self.verify(username, password).await;
+        if let Some(source) = source {
+            match &outcome {
+                Ok(_) => self.throttle.succeeded(source),
+                Err(IdentityError::BadCredentials) => self.throttle.failed(source, now),
+                Err(_) => {}
+            }
+        }
+        outcome
+    }
+
+    async fn verify(&self, username: &str, password: &str) -> Result<Principal, IdentityError> {
+        if let Some(user) = self.cached_repository_user(username).await? {
+            if !secret::secret_matches(&user.name, password, &user.secret_hash) {
+                return Err(IdentityError::BadCredentials);
+            }
+            return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
+        }
+        if let Some(user) = self.cached_console_user(username).await? {
+            if !self.console_password_matches(&user, password) {
+                return Err(IdentityError::BadCredentials);
+            }
+            return Ok(match user.account {
+                Some(account) => Principal::ConsoleUser { account },
+                None => Principal::SystemAdmin,
+            });
+        }
+        Err(IdentityError::BadCredentials)
+    }
+
+    fn console_password_matches(&self, user: &ConsoleUser, password: &str) -> bool {
+        let digest = secret::remembered(&self.remember_key, &user.username, password);
+        {
+            let verified = self.verified.lock().expect("verified lock");
+            if let Some((phc, remembered)) = verified.get(&user.username)
+                && *phc == user.password_hash
+            {
+                return subtle::ConstantTimeEq::ct_eq(&digest[..], &remembered[..]).into();
+            }
+        }
+        let ok = secret::password_matches(password, &user.password_hash);
+        if ok {
+            let mut verified = self.verified.lock().expect("verified lock");
+            if verified.len() >= CACHE_SWEEP_AT {
+                verified.clear();
+            }
+            verified.insert(user.username.clone(), (user.password_hash.clone(), digest));
+        }
+        ok
+    }
+
+    async fn cached_repository_user(
+        &self,
+        name: &str,
+    ) -> Result<Option<RepositoryUser>, IdentityError> {
+        if let Some(user) = self.repository_users.get(name, Self::CACHE_TTL) {
+            return Ok(user);
+        }
+        let user = self
+            .meta
+            .repository_user(name)
+            .await
+            .map_err(IdentityError::backend)?;
+        self.repository_users
+            .put(name, user.clone(), Self::CACHE_TTL);
+        Ok(user)
+    }
+
+    async fn cached_console_user(&self, name: &str) -> Result<Option<ConsoleUser>, IdentityError> {
+        if let Some(user) = self.console_users.get(name, Self::CACHE_TTL) {
+            return Ok(user);
+        }
+        let user = self
+            .meta
+            .console_user(name)
+            .await
+            .map_err(IdentityError::backend)?;
+        self.console_users.put(name, user.clone(), Self::CACHE_TTL);
+        Ok(user)
+    }
+
+    /// The principal `name` stands for now, without its password: for a token's subject whose
+    /// current record decides (the catalog of a token bearer). Unknown names are anonymous.
+    pub async fn principal_of(&self, name: &str) -> Result<Principal, IdentityError> {
+        if let Some(user) = self.cached_repository_user(name).await? {
+            return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
+        }
+        Ok(match self.cached_console_user(name).await? {
+            Some(ConsoleUser {
+                account: Some(account),
+                ..
+            }) => Principal::ConsoleUser { account },
+            Some(_) => Principal::SystemAdmin,
+            None => Principal::Anonymous,
+        })
+    }
+
+    /// A repository user's current record (from the cache when fresh), for checks made when a
+    /// token is issued.
+    pub async fn repository_user(
+        &self,
+        name: &str,
+    ) -> Result<Option<RepositoryUser>, IdentityError> {
+        self.cached_repository_user(name).await
+    }
+
+    /// Creates a repository user in `account` and returns it with its secret.
+    pub async fn create_repository_user(
+        &self,
+        account: AccountId,
+        spec: RepositoryUserSpec,
+    ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
+        let name = match spec.name {
+            Some(name) => prefixed_name(account, &name)?,
+            None => format!(
+                "{account}-{}",
+                secret::random_string(8, b"abcdefghijklmnopqrstuvwxyz0123456789")
+            ),
+        };
+        let secret = secret::new_secret();
+        let new = NewRepositoryUser {
+            account,
+            secret_hash: secret::secret_hash(&name, &secret),
+            name,
+            description: spec.description,
+            expires: spec.expires,
+            permissions: normalised(spec.permissions)?,
+        };
+        let record = self
+            .meta
+            .create_repository_user(new, Timestamp::now())
+            .await
+            .map_err(IdentityError::backend)?;
+        self.repository_users.forget(&record.name);
+        Ok(WithSecret { record, secret })
+    }
+
+    /// Changes a repository user's expiry, description, permissions or disabled flag; the
+    /// change applies to its next request on this node.
+    pub async fn update_repository_user(
+        &self,
+        name: &str,
+        mut update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser, IdentityError> {
+        update.secret_hash = None;
+        if let Some(permissions) = update.permissions.take() {
+            update.permissions = Some(normalised(permissions)?);
+        }
+        let record = self
+            .meta
+            .update_repository_user(name, update)
+            .await
+            .map_err(IdentityError::backend)?;
+        self.repository_users.forget(name);
+        Ok(record)
+    }
+
+    /// Replaces a repository user's secret; the old one stops working at once on this node.
+    pub async fn refresh_secret(
+        &self,
+        name: &str,
+    ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
+        let secret = secret::new_secret();
+        let update = RepositoryUserUpdate {
+            secret_hash: Some(secret::secret_hash(name, &secret)),
+            ..RepositoryUserUpdate::default()
+        };
+        let record = self
+            .meta
+            .update_repository_user(name, update)
+            .await
+            .map_err(IdentityError::backend)?;
+        self.repository_users.forget(name);
+        Ok(WithSecret { record, secret })
+    }
+
+    /// An account's repository users, by name.
+    pub async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>, IdentityError> {
+        self.meta
+            .list_repository_users(account, page)
+            .await
+            .map_err(IdentityError::backend)
+    }
+
+    /// Creates a console user (`account: None` makes a system administrator).
+    pub async fn create_console_user(
+        &self,
+        account: Option<AccountId>,
+        username: &str,
+        password: &str,
+    ) -> Result<ConsoleUser, IdentityError> {
+        if username.is_empty() || username.len() > 64 || username.contains(':') {
+            return Err(IdentityError::Invalid(format!(
+                "console user name {username:?} must be 1 to 64 characters without ':'"
+            )));
+        }
+        if password.len() < 8 {
+            return Err(IdentityError::Invalid(
+                "a console password needs at least 8 characters".into(),
+            ));
+        }
+        let hash = secret::password_hash(password);
+        let user = self
+            .meta
+            .create_console_user(account, username, &hash, Timestamp::now())
+            .await
+            .map_err(IdentityError::backend)?;
+        self.console_users.forget(username);
+        Ok(user)
+    }
+}
+
+/// The policy's view of a repository user, once it may log in at `now`.
+pub fn facts(user: &RepositoryUser, now: Timestamp) -> Result<RepositoryUserFacts, IdentityError> {
+    if user.disabled {
+        return Err(IdentityError::Disabled {
+            user: user.name.clone(),
+        });
+    }
+    if user.expires.is_some_and(|e| e <= now) {
+        return Err(IdentityError::Expired {
+            user: user.name.clone(),
+        });
+    }
+    Ok(RepositoryUserFacts {
+        name: user.name.clone(),
+        account: user.account,
+        expires: user.expires,
+        disabled: user.disabled,
+        permissions: user.permissions.clone(),
+    })
+}
+
+/// Whether a repository user has locked itself by its expiry date.
+pub fn is_expired(user: &RepositoryUser, now: Timestamp) -> bool {
+    user.expires.is_some_and(|e| e <= now)
+}
+
+/// `name` with the account prefix, once it is a valid user name: lowercase letters, digits and
+/// single `.`, `_` or `-` between them, at most 64 characters in all.
+pub fn prefixed_name(account: AccountId, name: &str) -> Result<String, IdentityError> {
+    let prefix = format!("{account}-");
+    let full = if name.starts_with(&prefix) {
+        name.to_owned()
+    } else {
+        format!("{prefix}{name}")
+    };
+    let rest = &full[prefix.len()..];
+    let valid = !rest.is_empty()
+        && full.len() <= 64
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && rest
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
+        && rest
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_alphanumeric);
+    if valid {
+        Ok(full)
+    } else {
+        Err(IdentityError::Invalid(format!(
+            "repository user name {name:?} must be lowercase letters, digits, '.', '_' or '-', \
+             start and end with a letter or digit, and be at most 64 characters with the \
+             account prefix"
+        )))
+    }
+}
+
+/// Permissions sorted by repository, one per repository.
+fn normalised(
+    mut permissions: Vec<(RepositoryName, Permission)>,
+) -> Result<Vec<(RepositoryName, Permission)>, IdentityError> {
+    permissions.sort();
+    if let Some(w) = permissions.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(IdentityError::Invalid(format!(
+            "repository {} is listed twice",
+            w[0].0
+        )));
+    }
+    Ok(permissions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_get_the_account_prefix_once() {
+        let a = AccountId(10042);
+        assert_eq!(prefixed_name(a, "ci").unwrap(), "10042-ci");
+        assert_eq!(prefixed_name(a, "10042-ci").unwrap(), "10042-ci");
+        assert_eq!(prefixed_name(a, "team.a_b-1").unwrap(), "10042-team.a_b-1");
+        for bad in [
+            "",
+            "10042-",
+            "CI",
+            "-ci",
+            "ci-",
+            "a b",
+            "a:b",
+            &"x".repeat(60),
+        ] {
+            assert!(prefixed_name(a, bad).is_err(), "{bad:?}");
+        }
+    }
+}

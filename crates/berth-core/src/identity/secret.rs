@@ -1,0 +1,110 @@
+//! Secrets, and how they are kept: repository-user secrets are high-entropy
+//! random strings, so a fast keyed hash identifies them (no brute force can walk 238 bits);
+//! console passwords are chosen by people, so they alone get argon2id.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use hmac::{KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// `len` characters drawn uniformly from `alphabet`, from the operating system's generator.
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
+    // Rejection sampling keeps every character equally likely.
+    let limit = u8::MAX - (u8::MAX % alphabet.len() as u8);
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buf).expect("the operating system's random generator failed");
+        for b in buf {
+            if b < limit && out.len() < len {
+                out.push(alphabet[usize::from(b) % alphabet.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+/// A new repository-user secret: 40 letters and digits (238 bits), safe on any command line.
+pub(crate) fn new_secret() -> String {
+    random_string(40, ALPHABET)
+}
+
+/// The stored form of a repository user's secret: HMAC-SHA256 keyed by the user's name, so a
+/// hash copied onto another user's record does not verify.
+pub(crate) fn secret_hash(user: &str, secret: &str) -> Vec<u8> {
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(user.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(secret.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Whether `secret` is the one whose hash is `stored`, in time independent of where they differ.
+pub(crate) fn secret_matches(user: &str, secret: &str, stored: &[u8]) -> bool {
+    secret_hash(user, secret).ct_eq(stored).into()
+}
+
+/// A console password's argon2id hash in PHC string form.
+pub(crate) fn password_hash(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system's random generator failed");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password with default parameters")
+        .to_string()
+}
+
+/// Whether `password` matches a PHC string made by [`password_hash`]; a malformed hash matches
+/// nothing.
+pub(crate) fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// A digest of a presented password that stays in memory to skip argon2 on the next request
+/// with the same password: keyed by a per-process random key, so the cache is useless outside
+/// the process.
+pub(crate) fn remembered(key: &[u8; 32], username: &str, password: &str) -> [u8; 32] {
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(username.as_bytes());
+    mac.update(&[0]);
+    mac.update(password.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_alphanumerics() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_eq!(a.len(), 40);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn secret_hashes_bind_the_user() {
+        let stored = secret_hash("1-ci", "s3cret");
+        assert!(secret_matches("1-ci", "s3cret", &stored));
+        assert!(!secret_matches("1-ci", "s3creT", &stored));
+        assert!(!secret_matches("1-cd", "s3cret", &stored));
+        assert!(!secret_matches("1-ci", "s3cret", &stored[..31]));
+    }
+
+    #[test]
+    fn passwords_verify_against_their_argon2_hash() {
+        let phc = password_hash("correct horse");
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(password_matches("correct horse", &phc));
+        assert!(!password_matches("correct horsE", &phc));
+        assert!(!password_matches("correct horse", "not a hash"));
+    }
+}

@@ -1,0 +1,574 @@
+//! The registry's front door: who is calling, the token endpoint, and the challenge.
+//!
+//! [`Gateway::handle`] answers `/token` itself and everything under `/v2` through [`V2`], after
+//! resolving the caller's [`Principal`] from the `Authorization` header:
+//! - none: anonymous (it may pull public repositories; `GET /v2/` asks it to log in);
+//! - `Basic`: a repository user's name and secret, or a console user's or the system
+//!   administrator's name and password, checked against the current record at every request
+//!   (expiry and permissions included);
+//! - `Bearer`: a token from `/token`, verified by signature alone.
+//!
+//! Every 401 carries the `WWW-Authenticate` challenge of the configured [`AuthMode`]; in token
+//! mode it names the scope the request needs, so a client knows what token to fetch.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use berth_core::identity::IdentityError;
+use berth_core::{Error as EngineError, Registry};
+use berth_model::{Name, Timestamp};
+use berth_policy::{Action, Denial, Principal};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+
+use crate::errors::{ErrorCode, OciError};
+use crate::handlers::{Body, V2, error_response, full};
+use crate::route::{self, Route, StartUpload};
+use crate::token::{self, Claims, TokenKey};
+
+/// How clients are asked to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `WWW-Authenticate: Basic`: credentials on every request.
+    Basic,
+    /// `WWW-Authenticate: Bearer realm=.../token`: the Docker token flow. Basic credentials are
+    /// still accepted on requests, for simple clients.
+    Token,
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The challenge clients get.
+    pub mode: AuthMode,
+    /// The service name in challenges and tokens.
+    pub service: String,
+    /// The registry's public base URL (`https://registry.example.com`) for the token realm; when
+    /// `None`, the realm is built from the request's `Host` and [`AuthConfig::tls`].
+    pub public_url: Option<String>,
+    /// Whether clients reach this server over TLS (for a realm built from `Host`).
+    pub tls: bool,
+    /// How long a token lives.
+    pub token_ttl: Duration,
+    /// The key tokens are signed with; nodes sharing a store must share it.
+    pub key: TokenKey,
+}
+
+impl AuthConfig {
+    /// Token mode, service `berth`, tokens of 5 minutes, signed with `key`.
+    pub fn new(key: TokenKey) -> Self {
+        AuthConfig {
+            mode: AuthMode::Token,
+            service: "berth".to_owned(),
+            public_url: None,
+            tls: false,
+            token_ttl: Duration::from_secs(300),
+            key,
+        }
+    }
+}
+
+/// Authentication in front of the v2 protocol.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    v2: V2,
+    registry: Arc<Registry>,
+    config: Arc<AuthConfig>,
+}
+
+/// An answer made here rather than by the protocol.
+type Refusal = Box<Response<Body>>;
+
+impl Gateway {
+    /// The front door of `registry`.
+    pub fn new(registry: Arc<Registry>, config: AuthConfig) -> Self {
+        Gateway {
+            v2: V2::new(registry.clone()),
+            registry,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Whether `path` is the gateway's to answer (`/v2`, `/v2/...`, `/token`).
+    pub fn owns(path: &str) -> bool {
+        path == "/v2" || path.starts_with("/v2/") || path == "/token"
+    }
+
+    /// Answers one request from `source` (the peer address, for slowing down failed logins).
+    pub async fn handle<B>(&self, source: Option<IpAddr>, request: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = request.uri().path();
+        if path == "/token" {
+            return self
+                .issue_token(source, request.method(), request.uri(), request.headers())
+                .await;
+        }
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let host = host(request.headers());
+        let (principal, claims) = match self.principal(source, request.headers()).await {
+            Ok(found) => found,
+            Err(refusal) => return self.challenge(*refusal, &method, &uri, &host, None),
+        };
+        let is_base = path == "/v2" || path == "/v2/";
+        if is_base && principal == Principal::Anonymous {
+            let e = OciError::new(ErrorCode::Unauthorized, "authentication required");
+            return self.challenge(error_response(&e), &method, &uri, &host, None);
+        }
+        let principal = match (&claims, path == "/v2/_catalog") {
+            // A token for the catalog lists what its subject may see now.
+            (Some(claims), true) if claims.allows("registry", "catalog", "*") => {
+                match self.registry.identity().principal_of(&claims.sub).await {
+                    Ok(p) => p,
+                    Err(e) => return identity_refusal(&e),
+                }
+            }
+            _ => principal,
+        };
+        let response = self.v2.handle(&principal, request).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let error = claims.is_some().then_some("insufficient_scope");
+            return self.challenge(response, &method, &uri, &host, error);
+        }
+        response
+    }
+
+    /// The caller, from the `Authorization` header; the token's claims when it is a token.
+    async fn principal(
+        &self,
+        source: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<(Principal, Option<Claims>), Refusal> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok((Principal::Anonymous, None));
+        };
+        let value = value.to_str().unwrap_or_default();
+        if let Some(token) = strip_scheme(value, "Bearer") {
+            let claims = token::verify(
+                &self.config.key,
+                &self.config.service,
+                token.trim(),
+                Timestamp::now(),
+            )
+            .map_err(|e| {
+                Box::new(error_response(&OciError::new(
+                    ErrorCode::Unauthorized,
+                    e.to_string(),
+                )))
+            })?;
+            return Ok((Principal::Token(claims.facts()), Some(claims)));
+        }
+        let (user, password) = basic_credentials(value).ok_or_else(|| {
+            Box::new(error_response(&OciError::new(
+                ErrorCode::Unauthorized,
+                "the Authorization header must be Basic credentials or a Bearer token",
+            )))
+        })?;
+        match self
+            .registry
+            .identity()
+            .login(source, &user, &password)
+            .await
+        {
+            Ok(principal) => Ok((principal, None)),
+            Err(e) => Err(Box::new(identity_refusal(&e))),
+        }
+    }
+
+    /// Adds the challenge to a 401 answer.
+    fn challenge(
+        &self,
+        mut response: Response<Body>,
+        method: &Method,
+        uri: &Uri,
+        host: &str,
+        error: Option<&str>,
+    ) -> Response<Body> {
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return response;
+        }
+        let challenge = match self.config.mode {
+            AuthMode::Basic => format!("Basic realm=\"{}\"", self.config.service),
+            AuthMode::Token => {
+                let mut c = format!(
+                    "Bearer realm=\"{}\",service=\"{}\"",
+                    self.realm(host),
+                    self.config.service
+                );
+                let scopes = scopes(method, uri);
+                if !scopes.is_empty() {
+                    c.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
+                }
+                if let Some(error) = error {
+                    c.push_str(&format!(",error=\"{error}\""));
+                }
+                c
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    fn realm(&self, host: &str) -> String {
+        match &self.config.public_url {
+            Some(url) => format!("{}/token", url.trim_end_matches('/')),
+            None => {
+                let scheme = if self.config.tls { "https" } else { "http" };
+                format!("{scheme}://{host}/token")
+            }
+        }
+    }
+
+    /// `GET /token?service=...&scope=...`: a token granting what the caller may do of what it
+    /// asks, decided now against the current records.
+    async fn issue_token(
+        &self,
+        source: Option<IpAddr>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Response<Body> {
+        if method != Method::GET {
+            let e = OciError::new(ErrorCode::Unsupported, "the token endpoint takes GET")
+                .with_status(StatusCode::METHOD_NOT_ALLOWED);
+            let mut response = error_response(&e);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            return response;
+        }
+        let mut scopes = Vec::new();
+        for (key, value) in query_pairs(uri.query().unwrap_or_default()) {
+            match key.as_str() {
+                "scope" => scopes.extend(value.split(' ').map(str::to_owned)),
+                "service" if value != self.config.service => {
+                    let e = OciError::new(
+                        ErrorCode::Unsupported,
+                        format!(
+                            "this registry's service is {:?}, not {value:?}",
+                            self.config.service
+                        ),
+                    )
+                    .with_status(StatusCode::BAD_REQUEST);
+                    return error_response(&e);
+                }
+                _ => {}
+            }
+        }
+        let principal = match headers.get(header::AUTHORIZATION) {
+            None => Principal::Anonymous,
+            Some(value) => {
+                let Some((user, password)) = basic_credentials(value.to_str().unwrap_or_default())
+                else {
+                    let e = OciError::new(
+                        ErrorCode::Unauthorized,
+                        "the token endpoint takes Basic credentials",
+                    );
+                    return self.basic_challenge(error_response(&e));
+                };
+                match self
+                    .registry
+                    .identity()
+                    .login(source, &user, &password)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => return self.basic_challenge(identity_refusal(&e)),
+                }
+            }
+        };
+        let (subject, account) = match &principal {
+            Principal::Anonymous => (String::new(), None),
+            Principal::RepositoryUser(u) => (u.name.clone(), Some(u.account)),
+            Principal::ConsoleUser { account } => (login_name(headers), Some(*account)),
+            Principal::SystemAdmin => (login_name(headers), None),
+            Principal::Token(t) => (t.subject.clone(), t.account),
+        };
+        let now = Timestamp::now();
+        let mut claims = Claims::new(
+            &self.config.service,
+            &subject,
+            account,
+            now,
+            self.config.token_ttl,
+        );
+        for scope in scopes.iter().filter(|s| !s.is_empty()) {
+            if let Err(e) = self.decide(&principal, scope, &mut claims).await {
+                return error_response(&OciError::from(&e));
+            }
+        }
+        let token = token::sign(&self.config.key, &claims);
+        let body = serde_json::json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": claims.expires_in(),
+            "issued_at": now.rfc3339(),
+        });
+        let mut response = Response::new(full(body.to_string()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    /// Grants or refuses each action of one `type:name:actions` scope.
+    async fn decide(
+        &self,
+        principal: &Principal,
+        scope: &str,
+        claims: &mut Claims,
+    ) -> Result<(), EngineError> {
+        let Some((kind, rest)) = scope.split_once(':') else {
+            return Ok(());
+        };
+        let Some((name, actions)) = rest.rsplit_once(':') else {
+            return Ok(());
+        };
+        match kind {
+            "registry" if name == "catalog" => {
+                if *principal != Principal::Anonymous {
+                    claims.grant("registry", "catalog", vec!["*".to_owned()]);
+                }
+                Ok(())
+            }
+            "repository" => {
+                let Ok(oci_name) = Name::parse(name) else {
+                    return Ok(());
+                };
+                let mut wanted = Vec::new();
+                for action in actions.split(',') {
+                    match action {
+                        "pull" => wanted.push(Action::Pull),
+                        "push" => wanted.push(Action::Push),
+                        "delete" => wanted.push(Action::Delete),
+                        "*" => wanted.extend([Action::Pull, Action::Push, Action::Delete]),
+                        _ => {}
+                    }
+                }
+                wanted.sort_by_key(|a| a.as_str());
+                wanted.dedup();
+                let mut granted = Vec::new();
+                for action in wanted {
+                    match self
+                        .registry
+                        .check(principal, action, oci_name.repository())
+                        .await
+                    {
+                        Ok(()) => granted.push(action.as_str().to_owned()),
+                        // Not logged in, or no such repository: nothing to grant, and the
+                        // request answers for itself (401, or 404 NAME_UNKNOWN).
+                        Err(EngineError::NameUnknown(_))
+                        | Err(EngineError::Denied(
+                            Denial::AuthenticationRequired { .. }
+                            | Denial::InsufficientScope { .. },
+                        )) => {}
+                        Err(EngineError::Denied(denial)) => {
+                            claims.refuse(name, action, denial.to_string());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                if !granted.is_empty() {
+                    claims.grant("repository", name, granted);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn basic_challenge(&self, mut response: Response<Body>) -> Response<Body> {
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let value = format!("Basic realm=\"{}\"", self.config.service);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+/// The answer to a failed login.
+fn identity_refusal(e: &IdentityError) -> Response<Body> {
+    let error = match e {
+        IdentityError::TooManyAttempts { retry_after } => {
+            let mut response =
+                error_response(&OciError::new(ErrorCode::TooManyRequests, e.to_string()));
+            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return response;
+        }
+        IdentityError::Backend(_) => OciError::new(ErrorCode::Unknown, e.to_string()),
+        _ => OciError::new(ErrorCode::Unauthorized, e.to_string()),
+    };
+    error_response(&error)
+}
+
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = value.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+/// The name and password of a `Basic` header.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let encoded = strip_scheme(value, "Basic")?;
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The login name of a request's Basic credentials.
+fn login_name(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| basic_credentials(v.to_str().ok()?))
+        .map(|(user, _)| user)
+        .unwrap_or_default()
+}
+
+fn host(headers: &HeaderMap) -> String {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned()
+}
+
+/// The scopes a request needs, for the challenge.
+fn scopes(method: &Method, uri: &Uri) -> Vec<String> {
+    let Ok(route) = route::parse(method, uri.path(), uri.query()) else {
+        return Vec::new();
+    };
+    let actions = if *method == Method::GET || *method == Method::HEAD {
+        "pull"
+    } else if *method == Method::DELETE {
+        "delete"
+    } else {
+        "pull,push"
+    };
+    let repository = |name: &Name| format!("repository:{name}:{actions}");
+    match route {
+        Route::Base => Vec::new(),
+        Route::Catalog(_) => vec!["registry:catalog:*".to_owned()],
+        Route::StartUpload {
+            name,
+            start: StartUpload::Mount {
+                from: Some(from), ..
+            },
+        } => vec![repository(&name), format!("repository:{from}:pull")],
+        Route::Tags { name, .. }
+        | Route::Manifest { name, .. }
+        | Route::Blob { name, .. }
+        | Route::StartUpload { name, .. }
+        | Route::Upload { name, .. }
+        | Route::Referrers { name, .. } => vec![repository(&name)],
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode_like_forms() {
+        assert_eq!(
+            query_pairs("service=berth&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush&x"),
+            vec![
+                ("service".into(), "berth".into()),
+                ("scope".into(), "repository:team-a/app:pull,push".into()),
+                ("x".into(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("a+b%20c%zz%4"), "a b c%zz%4");
+    }
+
+    #[test]
+    fn basic_credentials_split_at_the_first_colon() {
+        let value = format!("Basic {}", STANDARD.encode("10042-ci:se:cret"));
+        assert_eq!(
+            basic_credentials(&value),
+            Some(("10042-ci".into(), "se:cret".into()))
+        );
+        assert_eq!(basic_credentials("basic !!!"), None);
+        assert_eq!(basic_credentials("Bearer abc"), None);
+    }
+
+    #[test]
+    fn challenges_name_the_scope_a_request_needs() {
+        let uri: Uri = "/v2/team-a/app/blobs/uploads/?mount=sha256:0000000000000000000000000000000000000000000000000000000000000000&from=team-b/base"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            scopes(&Method::POST, &uri),
+            vec![
+                "repository:team-a/app:pull,push".to_owned(),
+                "repository:team-b/base:pull".to_owned()
+            ]
+        );
+        let uri: Uri = "/v2/team-a/app/manifests/latest".parse().unwrap();
+        assert_eq!(
+            scopes(&Method::HEAD, &uri),
+            vec!["repository:team-a/app:pull".to_owned()]
+        );
+        assert_eq!(
+            scopes(&Method::GET, &"/v2/_catalog".parse().unwrap()),
+            vec!["registry:catalog:*".to_owned()]
+        );
+        assert!(scopes(&Method::GET, &"/v2/".parse().unwrap()).is_empty());
+    }
+}

@@ -1,0 +1,485 @@
+//! Authentication through the gateway's public surface: Basic credentials, the token flow and
+//! its challenge, expiry and permissions at every request and token issue, refreshed secrets,
+//! forged tokens, and failed-login throttling. In-memory backends, `http` requests.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use berth_core::identity::RepositoryUserSpec;
+use berth_core::{Registry, RegistryConfig};
+use berth_meta::{
+    Access, AccountId, MemoryMetadata, MetadataStore, NewRepository, Permission,
+    RepositoryUserUpdate, Timestamp,
+};
+use berth_model::RepositoryName;
+use berth_storage::MemoryStore;
+use berth_v2::token::TokenKey;
+use berth_v2::{AuthConfig, AuthMode, Gateway};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+
+const ACCOUNT: AccountId = AccountId(10042);
+
+struct Fixture {
+    gateway: Gateway,
+    registry: Arc<Registry>,
+}
+
+async fn fixture(mode: AuthMode) -> Fixture {
+    let meta = Arc::new(MemoryMetadata::new());
+    meta.create_account(ACCOUNT, "acme", Timestamp::now())
+        .await
+        .unwrap();
+    meta.create_account(AccountId(7), "other", Timestamp::now())
+        .await
+        .unwrap();
+    for (account, name, access) in [
+        (ACCOUNT, "team-a", Access::Private),
+        (ACCOUNT, "team-b", Access::Private),
+        (ACCOUNT, "open", Access::Public),
+        (AccountId(7), "theirs", Access::Private),
+    ] {
+        let new = NewRepository {
+            account,
+            name: RepositoryName::parse(name).unwrap(),
+            access,
+            quota: None,
+        };
+        meta.create_repository(new, "admin", Timestamp::now())
+            .await
+            .unwrap();
+    }
+    let registry = Arc::new(Registry::new(
+        Arc::new(MemoryStore::new()),
+        meta,
+        RegistryConfig::default(),
+    ));
+    registry
+        .identity()
+        .bootstrap(ACCOUNT, "acme", Some("admin-password"))
+        .await
+        .unwrap();
+    let mut config = AuthConfig::new(TokenKey::generate());
+    config.mode = mode;
+    Fixture {
+        gateway: Gateway::new(registry.clone(), config),
+        registry,
+    }
+}
+
+impl Fixture {
+    async fn user(&self, name: &str, permissions: &[(&str, Permission)]) -> (String, String) {
+        let spec = RepositoryUserSpec {
+            name: Some(name.into()),
+            permissions: permissions
+                .iter()
+                .map(|(r, p)| (RepositoryName::parse(r).unwrap(), *p))
+                .collect(),
+            ..RepositoryUserSpec::default()
+        };
+        let created = self
+            .registry
+            .identity()
+            .create_repository_user(ACCOUNT, spec)
+            .await
+            .unwrap();
+        (created.record.name, created.secret)
+    }
+
+    async fn send(&self, method: Method, uri: &str, auth: Option<String>) -> Answer {
+        self.send_from(None, method, uri, auth, Bytes::new()).await
+    }
+
+    async fn send_from(
+        &self,
+        source: Option<IpAddr>,
+        method: Method,
+        uri: &str,
+        auth: Option<String>,
+        body: Bytes,
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "registry.test");
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = self
+            .gateway
+            .handle(source, request.body(Full::new(body)).unwrap())
+            .await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A token for `scope` (Basic credentials `user:secret`, or anonymous).
+    async fn token(&self, creds: Option<(&str, &str)>, scope: &str) -> Result<String, Answer> {
+        let uri = format!("/token?service=berth&scope={scope}");
+        let answer = self
+            .send(Method::GET, &uri, creds.map(|(u, p)| basic(u, p)))
+            .await;
+        if answer.status != StatusCode::OK {
+            return Err(answer);
+        }
+        Ok(answer.json()["token"].as_str().unwrap().to_owned())
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn code(&self) -> String {
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn message(&self) -> String {
+        self.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+const START: &str = "/v2/team-a/app/blobs/uploads/";
+
+#[tokio::test]
+async fn anonymous_base_gets_the_challenge_of_its_mode() {
+    let f = fixture(AuthMode::Token).await;
+    let a = f.send(Method::GET, "/v2/", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.code(), "UNAUTHORIZED");
+    assert_eq!(
+        a.header("www-authenticate"),
+        r#"Bearer realm="http://registry.test/token",service="berth""#
+    );
+    assert_eq!(a.header("docker-distribution-api-version"), "registry/2.0");
+    let a = f
+        .send(Method::GET, "/v2/team-a/app/manifests/latest", None)
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.header("www-authenticate"),
+        r#"Bearer realm="http://registry.test/token",service="berth",scope="repository:team-a/app:pull""#
+    );
+
+    let f = fixture(AuthMode::Basic).await;
+    let a = f.send(Method::GET, "/v2/", None).await;
+    assert_eq!(a.header("www-authenticate"), r#"Basic realm="berth""#);
+}
+
+#[tokio::test]
+async fn basic_logins_check_the_secret_and_the_record() {
+    let f = fixture(AuthMode::Basic).await;
+    let (name, secret) = f.user("ci", &[("team-a", Permission::PushPull)]).await;
+    assert_eq!(name, "10042-ci");
+    let ok = f
+        .send(Method::GET, "/v2/", Some(basic(&name, &secret)))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let wrong = f
+        .send(Method::GET, "/v2/", Some(basic(&name, "nope")))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.header("www-authenticate"), r#"Basic realm="berth""#);
+    let start = f
+        .send(Method::POST, START, Some(basic(&name, &secret)))
+        .await;
+    assert_eq!(start.status, StatusCode::ACCEPTED);
+    // Not attached to team-b.
+    let other = f
+        .send(
+            Method::POST,
+            "/v2/team-b/app/blobs/uploads/",
+            Some(basic(&name, &secret)),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.code(), "DENIED");
+
+    // Expired: refused at the next request, with the reason.
+    let update = RepositoryUserUpdate {
+        expires: Some(Some(
+            Timestamp::now().minus(std::time::Duration::from_secs(1)),
+        )),
+        ..RepositoryUserUpdate::default()
+    };
+    f.registry
+        .identity()
+        .update_repository_user(&name, update)
+        .await
+        .unwrap();
+    let expired = f
+        .send(Method::POST, START, Some(basic(&name, &secret)))
+        .await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        expired.message().contains("expired"),
+        "{}",
+        expired.message()
+    );
+    let update = RepositoryUserUpdate {
+        expires: Some(None),
+        ..RepositoryUserUpdate::default()
+    };
+    f.registry
+        .identity()
+        .update_repository_user(&name, update)
+        .await
+        .unwrap();
+    let again = f
+        .send(Method::POST, START, Some(basic(&name, &secret)))
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+
+    // A refreshed secret replaces the old one at once.
+    let fresh = f.registry.identity().refresh_secret(&name).await.unwrap();
+    let old = f
+        .send(Method::GET, "/v2/", Some(basic(&name, &secret)))
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = f
+        .send(Method::GET, "/v2/", Some(basic(&name, &fresh.secret)))
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tokens_grant_what_the_user_may_do_and_say_why_not() {
+    let f = fixture(AuthMode::Token).await;
+    let (name, secret) = f.user("reader", &[("team-a", Permission::Pull)]).await;
+    let token = f
+        .token(Some((&name, &secret)), "repository:team-a/app:pull,push")
+        .await
+        .unwrap();
+    let pull = f
+        .send(Method::GET, "/v2/team-a/app/tags/list", bearer(&token))
+        .await;
+    assert_eq!(pull.status, StatusCode::OK, "{:?}", pull);
+    let push = f.send(Method::POST, START, bearer(&token)).await;
+    assert_eq!(push.status, StatusCode::FORBIDDEN);
+    assert_eq!(push.code(), "DENIED");
+    assert!(
+        push.message().contains("may only pull"),
+        "{}",
+        push.message()
+    );
+    // Not asked for: 401 with the scope to ask for.
+    let delete = f
+        .send(
+            Method::DELETE,
+            "/v2/team-a/app/manifests/latest",
+            bearer(&token),
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        delete
+            .header("www-authenticate")
+            .ends_with(r#"scope="repository:team-a/app:delete",error="insufficient_scope""#),
+        "{}",
+        delete.header("www-authenticate")
+    );
+    // Another account's repository: nothing granted.
+    let token = f
+        .token(Some((&name, &secret)), "repository:theirs/app:pull")
+        .await
+        .unwrap();
+    let theirs = f
+        .send(Method::GET, "/v2/theirs/app/tags/list", bearer(&token))
+        .await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn anonymous_tokens_pull_public_repositories_only() {
+    let f = fixture(AuthMode::Token).await;
+    let token = f
+        .token(None, "repository:open/app:pull,push")
+        .await
+        .unwrap();
+    let open = f
+        .send(Method::GET, "/v2/open/app/tags/list", bearer(&token))
+        .await;
+    assert_eq!(open.status, StatusCode::OK);
+    let push = f
+        .send(Method::POST, "/v2/open/app/blobs/uploads/", bearer(&token))
+        .await;
+    assert_eq!(push.status, StatusCode::UNAUTHORIZED);
+    let token = f.token(None, "repository:team-a/app:pull").await.unwrap();
+    let private = f
+        .send(Method::GET, "/v2/team-a/app/tags/list", bearer(&token))
+        .await;
+    assert_eq!(private.status, StatusCode::UNAUTHORIZED);
+    // Without any token, the same.
+    let plain = f.send(Method::GET, "/v2/open/app/tags/list", None).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    let plain = f.send(Method::GET, "/v2/team-a/app/tags/list", None).await;
+    assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_users_get_no_token_until_extended() {
+    let f = fixture(AuthMode::Token).await;
+    let (name, secret) = f.user("ci", &[("team-a", Permission::PushPull)]).await;
+    let lock = RepositoryUserUpdate {
+        expires: Some(Some(Timestamp::from_unix_millis(0))),
+        ..RepositoryUserUpdate::default()
+    };
+    f.registry
+        .identity()
+        .update_repository_user(&name, lock)
+        .await
+        .unwrap();
+    let refused = f
+        .token(Some((&name, &secret)), "repository:team-a/app:pull")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.message().contains("expired"));
+    let extend = RepositoryUserUpdate {
+        expires: Some(Some(
+            Timestamp::now().plus(std::time::Duration::from_secs(86_400)),
+        )),
+        ..RepositoryUserUpdate::default()
+    };
+    f.registry
+        .identity()
+        .update_repository_user(&name, extend)
+        .await
+        .unwrap();
+    assert!(
+        f.token(Some((&name, &secret)), "repository:team-a/app:pull")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn forged_and_foreign_tokens_are_refused() {
+    let f = fixture(AuthMode::Token).await;
+    let other = fixture(AuthMode::Token).await;
+    let (name, secret) = f.user("ci", &[("team-a", Permission::PushPull)]).await;
+    let token = f
+        .token(Some((&name, &secret)), "repository:team-a/app:pull,push")
+        .await
+        .unwrap();
+    // Signed by another deployment's key.
+    let a = other.send(Method::POST, START, bearer(&token)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = f.send(Method::POST, START, bearer("x.y.z")).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.header("www-authenticate").starts_with("Bearer realm="));
+}
+
+#[tokio::test]
+async fn console_users_and_the_admin_log_in_too() {
+    let f = fixture(AuthMode::Token).await;
+    let admin = basic("admin", "admin-password");
+    let token = f
+        .token(
+            Some(("admin", "admin-password")),
+            "repository:theirs/x:push",
+        )
+        .await
+        .unwrap();
+    let a = f
+        .send(Method::POST, "/v2/theirs/x/blobs/uploads/", bearer(&token))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let a = f.send(Method::GET, "/v2/", Some(admin)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let token = f
+        .token(Some(("admin", "admin-password")), "registry:catalog:*")
+        .await
+        .unwrap();
+    let catalog = f.send(Method::GET, "/v2/_catalog", bearer(&token)).await;
+    assert_eq!(catalog.status, StatusCode::OK);
+    let wrong = f
+        .token(Some(("admin", "admin-passwore")), "registry:catalog:*")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.header("www-authenticate").starts_with("Basic"));
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_source_are_held_back() {
+    let f = fixture(AuthMode::Basic).await;
+    let (name, secret) = f.user("ci", &[("team-a", Permission::PushPull)]).await;
+    let attacker: IpAddr = "192.0.2.7".parse().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let a = f
+            .send_from(
+                Some(attacker),
+                Method::GET,
+                "/v2/",
+                Some(basic(&name, &format!("guess{i}"))),
+                Bytes::new(),
+            )
+            .await;
+        statuses.push(a.status.as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+    // Even the right secret waits; another source does not.
+    let right = f
+        .send_from(
+            Some(attacker),
+            Method::GET,
+            "/v2/",
+            Some(basic(&name, &secret)),
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(right.code(), "TOOMANYREQUESTS");
+    assert!(right.header("retry-after").parse::<u64>().unwrap() > 0);
+    let elsewhere = f
+        .send_from(
+            Some("192.0.2.8".parse().unwrap()),
+            Method::GET,
+            "/v2/",
+            Some(basic(&name, &secret)),
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+}
