@@ -1,22 +1,296 @@
 //! The `berth` binary: configuration, wiring of concrete backends, sockets and the CLI.
 //!
-//! It is the only crate that names concrete storage and metadata backends. The `serve`, `gc` and
-//! `admin` commands arrive with the protocol issue; until then it only reports its version.
+//! It is the only crate that names concrete storage and metadata backends (`backends.rs`).
+//! `berth serve` runs the registry (`serve.rs`); `berth gc` and `berth admin ...` work on the same
+//! store from the command line (`admin.rs`); configuration merges defaults, a TOML file,
+//! `BERTH_*` variables and flags (`config.rs`).
 
+mod admin;
+mod backends;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use berth_meta::{AccountId, Permission};
+use berth_model::RepositoryName;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, LogFormat, Overrides};
+
+/// A multi-tenant OCI container registry.
+#[derive(Parser)]
+#[command(name = "berth", version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// A TOML configuration file.
+    #[arg(long, global = true, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where SQLite, blobs and the token key live [default: ./berth-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the registry.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:5000].
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Deletes unreferenced blobs and idle uploads now.
+    Gc {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manages repositories and repository users.
+    Admin {
+        #[command(subcommand)]
+        what: Admin,
+    },
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Repositories of the account.
+    Repository {
+        #[command(subcommand)]
+        command: RepositoryCommand,
+    },
+    /// Repository users (robot credentials) of the account.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Args)]
+struct Scope {
+    /// The account [default: the configured default account, 10000].
+    #[arg(long)]
+    account: Option<i64>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum RepositoryCommand {
+    /// Creates a repository.
+    Create {
+        /// Its name (lowercase letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// Who may pull without credentials.
+        #[arg(long, default_value = "private", value_parser = ["private", "public"])]
+        access: String,
+        /// A storage limit such as 10GiB, or none.
+        #[arg(long, value_parser = admin::parse_quota)]
+        quota: Option<admin::Quota>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Lists the account's repositories.
+    List {
+        #[command(flatten)]
+        scope: Scope,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates a repository user and prints its secret, once.
+    Create {
+        /// Its name; the account prefix is added. Generated when omitted.
+        #[arg(long)]
+        name: Option<String>,
+        /// REPOSITORY=push_pull or REPOSITORY=pull; repeat for several.
+        #[arg(long = "repository", value_parser = admin::parse_permission, required = true)]
+        repositories: Vec<(RepositoryName, Permission)>,
+        /// An expiry date YYYY-MM-DD (a past date creates it locked), or never.
+        #[arg(long, value_parser = admin::parse_expiry)]
+        expires: Option<admin::Expiry>,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Changes a repository user's expiry, description or repositories.
+    Update {
+        /// Its account-prefixed name.
+        name: String,
+        /// REPOSITORY=push_pull or REPOSITORY=pull; replaces every permission when given.
+        #[arg(long = "repository", value_parser = admin::parse_permission)]
+        repositories: Vec<(RepositoryName, Permission)>,
+        /// An expiry date YYYY-MM-DD (a past date locks it), or never (unlocks it).
+        #[arg(long, value_parser = admin::parse_expiry)]
+        expires: Option<admin::Expiry>,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Replaces a repository user's secret and prints the new one, once.
+    RefreshSecret {
+        /// Its account-prefixed name.
+        name: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Lists the account's repository users.
+    List {
+        #[command(flatten)]
+        scope: Scope,
+    },
+}
+
 fn main() -> ExitCode {
-    let version = env!("CARGO_PKG_VERSION");
-    match std::env::args().nth(1).as_deref() {
-        Some("--version" | "-V") => {
-            println!("berth {version}");
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        config: cli.common.config.clone(),
+        data_dir: cli.common.data_dir.clone(),
+        listen,
+    };
+    let config = match Config::load(&overrides, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return ExitCode::from(2);
         }
-        _ => {
-            eprintln!(
-                "berth {version}: no commands are available yet (`berth serve` arrives with the server)"
-            );
-            ExitCode::from(2)
+    };
+    init_logs(
+        config.log_format,
+        matches!(cli.command, Command::Serve { .. }),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    let default_account = config.default_account;
+    let account = |scope: &Scope| AccountId(scope.account.unwrap_or(default_account));
+    let (output, json) = match command {
+        Command::Serve { .. } => return serve::serve(config).await,
+        Command::Gc { json } => {
+            let registry = backends::registry(&config).await?;
+            (admin::gc(&registry).await?, json)
+        }
+        Command::Admin { what } => {
+            let registry = backends::registry(&config).await?;
+            let r = &registry;
+            match what {
+                Admin::Repository { command } => match command {
+                    RepositoryCommand::Create {
+                        name,
+                        access,
+                        quota,
+                        scope,
+                    } => {
+                        let quota = quota.and_then(|q| q.0);
+                        let out =
+                            admin::create_repository(r, account(&scope), &name, &access, quota)
+                                .await?;
+                        (out, scope.json)
+                    }
+                    RepositoryCommand::List { scope } => (
+                        admin::list_repositories(r, account(&scope)).await?,
+                        scope.json,
+                    ),
+                },
+                Admin::User { command } => match command {
+                    UserCommand::Create {
+                        name,
+                        repositories,
+                        expires,
+                        description,
+                        scope,
+                    } => {
+                        let args = admin::UserArgs {
+                            name,
+                            repositories,
+                            expires: expires.map(|e| e.0),
+                            description,
+                        };
+                        (
+                            admin::create_user(r, account(&scope), args).await?,
+                            scope.json,
+                        )
+                    }
+                    UserCommand::Update {
+                        name,
+                        repositories,
+                        expires,
+                        description,
+                        scope,
+                    } => {
+                        let args = admin::UserArgs {
+                            name: Some(name),
+                            repositories,
+                            expires: expires.map(|e| e.0),
+                            description,
+                        };
+                        (admin::update_user(r, args).await?, scope.json)
+                    }
+                    UserCommand::RefreshSecret { name, scope } => {
+                        (admin::refresh_secret(r, &name).await?, scope.json)
+                    }
+                    UserCommand::List { scope } => {
+                        (admin::list_users(r, account(&scope)).await?, scope.json)
+                    }
+                },
+            }
+        }
+    };
+    if json {
+        println!("{}", output.json);
+    } else {
+        println!("{}", output.text);
+    }
+    Ok(())
+}
+
+/// Logs go to stderr: text by default, JSON when configured; `BERTH_LOG` filters
+/// (`info`, `debug`, `berth=debug,warn`). Commands other than `serve` log warnings only.
+fn init_logs(format: LogFormat, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }

@@ -1,0 +1,336 @@
+//! `berth admin ...` and `berth gc`: the same store as `serve`, from the command line, with
+//! `--json` for scripts.
+
+use std::sync::Arc;
+
+use berth_core::Registry;
+use berth_core::identity::RepositoryUserSpec;
+use berth_meta::{
+    Access, AccountId, NewRepository, Page, Permission, Repository, RepositoryUser,
+    RepositoryUserUpdate, Timestamp,
+};
+use berth_model::RepositoryName;
+use berth_policy::human_bytes;
+use serde_json::{Value, json};
+
+use crate::config::parse_size;
+
+/// An expiry as given on the command line: a date, or `never` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Expiry(pub(crate) Option<Timestamp>);
+
+pub(crate) fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    if s == "never" {
+        return Ok(Expiry(None));
+    }
+    Timestamp::parse_date(s)
+        .map(|t| Expiry(Some(t)))
+        .ok_or_else(|| format!("expiry {s:?} must be a date YYYY-MM-DD or `never`"))
+}
+
+/// `REPO=push_pull` or `REPO=pull`.
+pub(crate) fn parse_permission(s: &str) -> Result<(RepositoryName, Permission), String> {
+    let (repo, permission) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write REPOSITORY=push_pull or REPOSITORY=pull"))?;
+    let repo = RepositoryName::parse(repo).map_err(|e| format!("repository {repo:?}: {e}"))?;
+    let permission = Permission::parse(permission)
+        .ok_or_else(|| format!("{s:?}: the permission is push_pull or pull"))?;
+    Ok((repo, permission))
+}
+
+/// The quota flag: a size, or `none` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quota(pub(crate) Option<u64>);
+
+pub(crate) fn parse_quota(s: &str) -> Result<Quota, String> {
+    if s == "none" || s == "unlimited" {
+        return Ok(Quota(None));
+    }
+    parse_size(s).map(|b| Quota(Some(b)))
+}
+
+/// What one admin command prints.
+pub(crate) struct Output {
+    /// For `--json`.
+    pub(crate) json: Value,
+    /// For people.
+    pub(crate) text: String,
+}
+
+pub(crate) async fn repository_json(registry: &Registry, r: &Repository) -> Result<Value, String> {
+    let images = registry
+        .metadata()
+        .list_images(&r.name, Page { page: 1, size: 1 })
+        .await
+        .map_err(|e| format!("cannot count images of {}: {e}", r.name))?;
+    Ok(json!({
+        "name": r.name.to_string(),
+        "access_level": r.access.as_str(),
+        "quota_bytes": r.quota,
+        "used_bytes": r.used,
+        "image_count": images.total,
+        "created_at": r.created.rfc3339(),
+    }))
+}
+
+fn repository_line(value: &Value) -> String {
+    let quota = value["quota_bytes"]
+        .as_u64()
+        .map(human_bytes)
+        .unwrap_or_else(|| "no limit".into());
+    format!(
+        "{}\t{}\t{} used of {}\t{} images",
+        value["name"].as_str().unwrap_or_default(),
+        value["access_level"].as_str().unwrap_or_default(),
+        human_bytes(value["used_bytes"].as_u64().unwrap_or(0)),
+        quota,
+        value["image_count"]
+    )
+}
+
+pub(crate) async fn create_repository(
+    registry: &Registry,
+    account: AccountId,
+    name: &str,
+    access: &str,
+    quota: Option<u64>,
+) -> Result<Output, String> {
+    let name = RepositoryName::parse(name).map_err(|e| format!("repository name {name:?}: {e}"))?;
+    let access =
+        Access::parse(access).ok_or_else(|| format!("access {access:?}: use private or public"))?;
+    let new = NewRepository {
+        account,
+        name,
+        access,
+        quota,
+    };
+    let repository = registry
+        .metadata()
+        .create_repository(new, "admin", Timestamp::now())
+        .await
+        .map_err(|e| format!("cannot create the repository: {e}"))?;
+    let json = repository_json(registry, &repository).await?;
+    Ok(Output {
+        text: format!("created repository {}", repository_line(&json)),
+        json,
+    })
+}
+
+pub(crate) async fn list_repositories(
+    registry: &Registry,
+    account: AccountId,
+) -> Result<Output, String> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let found = registry
+            .metadata()
+            .list_repositories(account, Page { page, size: 500 })
+            .await
+            .map_err(|e| format!("cannot list repositories: {e}"))?;
+        let done = found.items.len() < 500;
+        for r in &found.items {
+            items.push(repository_json(registry, r).await?);
+        }
+        if done {
+            break;
+        }
+    }
+    let text = items
+        .iter()
+        .map(repository_line)
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(Output {
+        json: Value::Array(items),
+        text: if text.is_empty() {
+            "no repositories".into()
+        } else {
+            text
+        },
+    })
+}
+
+pub(crate) fn user_json(user: &RepositoryUser, secret: Option<&str>) -> Value {
+    let mut value = json!({
+        "name": user.name,
+        "description": user.description,
+        "expires_at": user.expires.map(Timestamp::rfc3339),
+        "expired": berth_core::identity::is_expired(user, Timestamp::now()),
+        "repositories": user.permissions.iter().map(|(r, p)| json!({
+            "repository": r.to_string(),
+            "permission": p.as_str(),
+        })).collect::<Vec<_>>(),
+        "created_at": user.created.rfc3339(),
+    });
+    if let Some(secret) = secret {
+        value["secret"] = Value::String(secret.to_owned());
+    }
+    value
+}
+
+fn user_line(value: &Value) -> String {
+    let repositories = value["repositories"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    format!(
+                        "{}={}",
+                        r["repository"].as_str().unwrap_or_default(),
+                        r["permission"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let expiry = match (value["expired"].as_bool(), value["expires_at"].as_str()) {
+        (Some(true), Some(at)) => format!("locked (expired {at})"),
+        (_, Some(at)) => format!("expires {at}"),
+        _ => "never expires".into(),
+    };
+    format!(
+        "{}\t{repositories}\t{expiry}",
+        value["name"].as_str().unwrap_or_default()
+    )
+}
+
+fn with_secret(value: Value, secret: &str, verb: &str) -> Output {
+    let text = format!(
+        "{verb} repository user {}\nsecret: {secret}\n(the secret is shown once; keep it now)",
+        user_line(&value)
+    );
+    Output { json: value, text }
+}
+
+/// What `admin user create` and `update` take.
+pub(crate) struct UserArgs {
+    pub(crate) name: Option<String>,
+    pub(crate) repositories: Vec<(RepositoryName, Permission)>,
+    pub(crate) expires: Option<Option<Timestamp>>,
+    pub(crate) description: Option<String>,
+}
+
+pub(crate) async fn create_user(
+    registry: &Registry,
+    account: AccountId,
+    args: UserArgs,
+) -> Result<Output, String> {
+    if args.repositories.is_empty() {
+        return Err("give at least one --repository REPOSITORY=push_pull|pull".into());
+    }
+    let spec = RepositoryUserSpec {
+        name: args.name,
+        description: args.description.unwrap_or_default(),
+        expires: args.expires.flatten(),
+        permissions: args.repositories,
+    };
+    let created = registry
+        .identity()
+        .create_repository_user(account, spec)
+        .await
+        .map_err(|e| format!("cannot create the user: {e}"))?;
+    let value = user_json(&created.record, Some(&created.secret));
+    Ok(with_secret(value, &created.secret, "created"))
+}
+
+pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<Output, String> {
+    let name = args.name.expect("the name is a required argument");
+    let update = RepositoryUserUpdate {
+        description: args.description,
+        expires: args.expires,
+        permissions: (!args.repositories.is_empty()).then_some(args.repositories),
+        ..RepositoryUserUpdate::default()
+    };
+    let user = registry
+        .identity()
+        .update_repository_user(&name, update)
+        .await
+        .map_err(|e| format!("cannot update {name}: {e}"))?;
+    let json = user_json(&user, None);
+    Ok(Output {
+        text: format!("updated repository user {}", user_line(&json)),
+        json,
+    })
+}
+
+pub(crate) async fn refresh_secret(registry: &Registry, name: &str) -> Result<Output, String> {
+    let fresh = registry
+        .identity()
+        .refresh_secret(name)
+        .await
+        .map_err(|e| format!("cannot refresh the secret of {name}: {e}"))?;
+    let value = user_json(&fresh.record, Some(&fresh.secret));
+    Ok(with_secret(value, &fresh.secret, "new secret for"))
+}
+
+pub(crate) async fn list_users(registry: &Registry, account: AccountId) -> Result<Output, String> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let found = registry
+            .identity()
+            .list_repository_users(account, Page { page, size: 500 })
+            .await
+            .map_err(|e| format!("cannot list users: {e}"))?;
+        let done = found.items.len() < 500;
+        items.extend(found.items.iter().map(|u| user_json(u, None)));
+        if done {
+            break;
+        }
+    }
+    let text = items.iter().map(user_line).collect::<Vec<_>>().join("\n");
+    Ok(Output {
+        json: Value::Array(items),
+        text: if text.is_empty() {
+            "no repository users".into()
+        } else {
+            text
+        },
+    })
+}
+
+pub(crate) async fn gc(registry: &Arc<Registry>) -> Result<Output, String> {
+    let report = registry
+        .collect_garbage()
+        .await
+        .map_err(|e| format!("garbage collection failed: {e}"))?;
+    Ok(Output {
+        json: json!({
+            "blobs_deleted": report.blobs,
+            "bytes_freed": report.bytes,
+            "uploads_removed": report.uploads,
+        }),
+        text: format!(
+            "deleted {} blobs ({}), removed {} idle uploads",
+            report.blobs,
+            human_bytes(report.bytes),
+            report.uploads
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_values_parse_or_say_why_not() {
+        assert_eq!(parse_expiry("never").unwrap(), Expiry(None));
+        assert_eq!(
+            parse_expiry("2030-01-31").unwrap(),
+            Expiry(Timestamp::parse_date("2030-01-31"))
+        );
+        assert!(parse_expiry("tomorrow").unwrap_err().contains("YYYY-MM-DD"));
+        let (repo, permission) = parse_permission("team-a=pull").unwrap();
+        assert_eq!((repo.as_str(), permission), ("team-a", Permission::Pull));
+        assert!(parse_permission("team-a").is_err());
+        assert!(
+            parse_permission("team-a=push")
+                .unwrap_err()
+                .contains("push_pull")
+        );
+        assert_eq!(parse_quota("none").unwrap(), Quota(None));
+        assert_eq!(parse_quota("1KiB").unwrap(), Quota(Some(1024)));
+    }
+}

@@ -1,0 +1,130 @@
+//! The concrete backends a configuration names: the only place that does.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use berth_core::{Registry, RegistryConfig};
+use berth_meta::MetadataStore;
+use berth_meta_postgres::{PostgresMetadata, PostgresOptions};
+use berth_meta_sqlite::SqliteMetadata;
+use berth_storage::BlobStore;
+use berth_storage_fs::FsStore;
+use berth_storage_s3::{S3Config, S3Store};
+use berth_v2::token::TokenKey;
+
+use crate::config::Config;
+
+/// Opens the metadata store: PostgreSQL when configured, else SQLite in the data directory.
+pub(crate) async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, String> {
+    match &config.metadata.postgres_url {
+        Some(url) => {
+            let mut options = PostgresOptions::default();
+            if let Some(n) = config.metadata.max_connections {
+                options.max_connections = n;
+            }
+            let store = PostgresMetadata::connect(url, options)
+                .await
+                .map_err(|e| format!("cannot open PostgreSQL metadata: {e}"))?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            ensure_dir(&config.data_dir)?;
+            let path = config.data_dir.join("berth.db");
+            let store = SqliteMetadata::open(&path)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Opens the blob store: S3 when configured, else files in the data directory.
+pub(crate) fn blobs(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
+    match &config.storage.s3 {
+        Some(s3) => {
+            let mut c = S3Config::new(&s3.bucket, &s3.access_key, &s3.secret_key);
+            c.endpoint = s3.endpoint.clone();
+            c.allow_http = s3
+                .endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"));
+            if let Some(region) = &s3.region {
+                c.region = region.clone();
+            }
+            if let Some(prefix) = &s3.prefix {
+                c.prefix = prefix.clone();
+            }
+            c.virtual_hosted_style = s3.virtual_hosted_style.unwrap_or(false);
+            let store = S3Store::new(c).map_err(|e| format!("cannot open S3 storage: {e}"))?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            let root = config.data_dir.join("blobs");
+            ensure_dir(&root)?;
+            let store = FsStore::open(&root)
+                .map_err(|e| format!("cannot open blob directory {}: {e}", root.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The engine over the configured backends.
+pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
+    let meta = metadata(config).await?;
+    let blobs = blobs(config)?;
+    let engine = RegistryConfig {
+        max_manifest_size: config.limits.max_manifest_bytes,
+        pull_flush_interval: Config::duration(&config.stats.flush_interval),
+        gc_grace: Config::duration(&config.gc.grace),
+        gc_interval: Config::duration(&config.gc.interval),
+        ..RegistryConfig::default()
+    };
+    Ok(Arc::new(Registry::new(blobs, meta, engine)))
+}
+
+/// The token signing key: configured, or kept in `token.key` in the data directory (made on
+/// first use, readable by its owner only).
+pub(crate) fn token_key(config: &Config) -> Result<TokenKey, String> {
+    if let Some(key) = &config.auth.token_key {
+        return TokenKey::new(key.as_bytes().to_vec());
+    }
+    ensure_dir(&config.data_dir)?;
+    let path = config.data_dir.join("token.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => TokenKey::new(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&path, hex.as_bytes())?;
+            // Another process may have won the race: use what is on disk.
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            TokenKey::new(bytes)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match file {
+        Ok(mut f) => f
+            .write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("cannot create {}: {e}", path.display())),
+    }
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))
+}

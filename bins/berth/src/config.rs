@@ -1,0 +1,524 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `BERTH_*` environment variables,
+//! then command-line flags; the later wins.
+//!
+//! With nothing set, berth keeps SQLite and blobs under `./berth-data` and listens on
+//! `127.0.0.1:5000`. PostgreSQL (`metadata.postgres_url`) and S3 (`storage.s3`) replace them for
+//! several nodes, which must then share `auth.token_key`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `serve`, `gc` and `admin` read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Address to listen on.
+    pub(crate) listen: SocketAddr,
+    /// Where SQLite, blobs and the generated token key live.
+    pub(crate) data_dir: PathBuf,
+    /// The registry's public URL (`https://registry.example.com`), for the token realm and the
+    /// commands shown to users; derived from each request's `Host` when unset.
+    pub(crate) public_url: Option<String>,
+    /// The account that `admin` commands act on by default, created on first start.
+    pub(crate) default_account: i64,
+    /// `text` or `json` logs.
+    pub(crate) log_format: LogFormat,
+    /// Metadata backend.
+    pub(crate) metadata: MetadataConfig,
+    /// Blob backend.
+    pub(crate) storage: StorageConfig,
+    /// Authentication.
+    pub(crate) auth: AuthSection,
+    /// TLS; plain HTTP when absent.
+    pub(crate) tls: Option<TlsConfig>,
+    /// Garbage collection.
+    pub(crate) gc: GcConfig,
+    /// Pull statistics.
+    pub(crate) stats: StatsConfig,
+    /// Request limits.
+    pub(crate) limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MetadataConfig {
+    /// `postgres://user:password@host:port/db`; SQLite in the data directory when unset.
+    pub(crate) postgres_url: Option<String>,
+    /// Most PostgreSQL connections per node.
+    pub(crate) max_connections: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StorageConfig {
+    /// S3-compatible storage; local files in the data directory when unset.
+    pub(crate) s3: Option<S3Section>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct S3Section {
+    /// The service URL (`http://127.0.0.1:9000`); Amazon S3 when unset.
+    pub(crate) endpoint: Option<String>,
+    pub(crate) bucket: String,
+    pub(crate) region: Option<String>,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: String,
+    /// Key prefix inside the bucket.
+    pub(crate) prefix: Option<String>,
+    /// Virtual-hosted-style URLs (Amazon S3) rather than path style.
+    pub(crate) virtual_hosted_style: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AuthSection {
+    /// `token` (the Docker token flow) or `basic`.
+    pub(crate) mode: AuthModeName,
+    /// The token signing key (32 characters or more); generated into the data directory when
+    /// unset. Nodes sharing a store must share it.
+    pub(crate) token_key: Option<String>,
+    /// How long a token lives (`5m`).
+    pub(crate) token_ttl: String,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            mode: AuthModeName::Token,
+            token_key: None,
+            token_ttl: "5m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AuthModeName {
+    Token,
+    Basic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsConfig {
+    /// PEM certificate chain.
+    pub(crate) cert: PathBuf,
+    /// PEM private key.
+    pub(crate) key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct GcConfig {
+    /// How often to collect (`1h`).
+    pub(crate) interval: String,
+    /// How long an unreferenced blob is kept (`1h`).
+    pub(crate) grace: String,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            interval: "1h".into(),
+            grace: "1h".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StatsConfig {
+    /// How often pull statistics are written (`5s`).
+    pub(crate) flush_interval: String,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            flush_interval: "5s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LimitsConfig {
+    /// Largest manifest accepted, in bytes.
+    pub(crate) max_manifest_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_manifest_bytes: 4 << 20,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("./berth-data"),
+            public_url: None,
+            default_account: 10000,
+            log_format: LogFormat::Text,
+            metadata: MetadataConfig::default(),
+            storage: StorageConfig::default(),
+            auth: AuthSection::default(),
+            tls: None,
+            gc: GcConfig::default(),
+            stats: StatsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Settings that also come as flags.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) listen: Option<String>,
+}
+
+impl Config {
+    /// Defaults, the file, the environment (`env` is a lookup, so tests pass their own), then
+    /// the flags.
+    pub(crate) fn load(
+        flags: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let file = flags
+            .config
+            .clone()
+            .or_else(|| env("BERTH_CONFIG").map(PathBuf::from));
+        let mut config = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(&env)?;
+        if let Some(dir) = &flags.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = &flags.listen {
+            config.listen = parse_listen(listen)?;
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(v) = get("BERTH_LISTEN") {
+            self.listen = parse_listen(&v)?;
+        }
+        if let Some(v) = get("BERTH_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("BERTH_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = get("BERTH_DEFAULT_ACCOUNT") {
+            self.default_account = v
+                .parse()
+                .map_err(|_| format!("BERTH_DEFAULT_ACCOUNT={v:?} is not a number"))?;
+        }
+        if let Some(v) = get("BERTH_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(format!("BERTH_LOG_FORMAT={v:?}: use text or json")),
+            };
+        }
+        if let Some(v) = get("BERTH_POSTGRES_URL") {
+            self.metadata.postgres_url = Some(v);
+        }
+        if let Some(endpoint) = get("BERTH_S3_ENDPOINT").or_else(|| get("BERTH_S3_BUCKET")) {
+            let s3 = self.storage.s3.get_or_insert_with(S3Section::default);
+            if get("BERTH_S3_ENDPOINT").is_some() {
+                s3.endpoint = Some(endpoint);
+            }
+            if let Some(v) = get("BERTH_S3_BUCKET") {
+                s3.bucket = v;
+            }
+            if let Some(v) = get("BERTH_S3_REGION") {
+                s3.region = Some(v);
+            }
+            if let Some(v) = get("BERTH_S3_ACCESS_KEY") {
+                s3.access_key = v;
+            }
+            if let Some(v) = get("BERTH_S3_SECRET_KEY") {
+                s3.secret_key = v;
+            }
+            if let Some(v) = get("BERTH_S3_PREFIX") {
+                s3.prefix = Some(v);
+            }
+        }
+        if let Some(v) = get("BERTH_AUTH_MODE") {
+            self.auth.mode = match v.as_str() {
+                "token" => AuthModeName::Token,
+                "basic" => AuthModeName::Basic,
+                _ => return Err(format!("BERTH_AUTH_MODE={v:?}: use token or basic")),
+            };
+        }
+        if let Some(v) = get("BERTH_TOKEN_KEY") {
+            self.auth.token_key = Some(v);
+        }
+        if let Some(v) = get("BERTH_TOKEN_TTL") {
+            self.auth.token_ttl = v;
+        }
+        match (get("BERTH_TLS_CERT"), get("BERTH_TLS_KEY")) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some(TlsConfig {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            (None, None) => {}
+            _ => return Err("set both BERTH_TLS_CERT and BERTH_TLS_KEY, or neither".into()),
+        }
+        if let Some(v) = get("BERTH_GC_INTERVAL") {
+            self.gc.interval = v;
+        }
+        if let Some(v) = get("BERTH_GC_GRACE") {
+            self.gc.grace = v;
+        }
+        if let Some(v) = get("BERTH_STATS_FLUSH_INTERVAL") {
+            self.stats.flush_interval = v;
+        }
+        Ok(())
+    }
+
+    /// Values that parse only once everything is merged.
+    fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("auth.token_ttl", &self.auth.token_ttl),
+            ("gc.interval", &self.gc.interval),
+            ("gc.grace", &self.gc.grace),
+            ("stats.flush_interval", &self.stats.flush_interval),
+        ] {
+            let d = parse_duration(value).map_err(|e| format!("{name}: {e}"))?;
+            if d.is_zero() {
+                return Err(format!("{name} must be more than zero"));
+            }
+        }
+        if let Some(key) = &self.auth.token_key
+            && key.len() < 32
+        {
+            return Err(format!(
+                "auth.token_key needs at least 32 characters, got {}",
+                key.len()
+            ));
+        }
+        if let Some(s3) = &self.storage.s3
+            && (s3.bucket.is_empty() || s3.access_key.is_empty() || s3.secret_key.is_empty())
+        {
+            return Err("storage.s3 needs bucket, access_key and secret_key".into());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "public_url {url:?} must start with http:// or https://"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A duration setting already checked by [`Config::load`].
+    pub(crate) fn duration(value: &str) -> Duration {
+        parse_duration(value).expect("checked when the configuration was loaded")
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("listen address {s:?} must be IP:PORT, e.g. 127.0.0.1:5000"))
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, `7d`, or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?} is not a duration such as 30s, 5m or 1h")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+/// `10GiB`, `500MB`, `1.5GiB`, `1073741824`, as bytes.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 10GiB or 500MB"))?;
+    let unit: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{s:?} is not a size such as 10GiB or 500MB")),
+    };
+    let bytes = (n * unit).round();
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn zero_configuration_is_sqlite_and_files_on_loopback() {
+        let c = Config::load(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(c.data_dir, PathBuf::from("./berth-data"));
+        assert!(c.metadata.postgres_url.is_none() && c.storage.s3.is_none());
+        assert_eq!(c.auth.mode, AuthModeName::Token);
+    }
+
+    #[test]
+    fn flags_beat_environment_beats_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("berth.toml");
+        std::fs::write(
+            &file,
+            r#"
+listen = "127.0.0.1:6000"
+data_dir = "/from/file"
+[metadata]
+postgres_url = "postgres://file"
+[storage.s3]
+endpoint = "http://127.0.0.1:9000"
+bucket = "b"
+access_key = "k"
+secret_key = "s"
+[auth]
+mode = "basic"
+token_key = "0123456789abcdef0123456789abcdef"
+[gc]
+interval = "10m"
+"#,
+        )
+        .unwrap();
+        let flags = Overrides {
+            config: Some(file),
+            data_dir: Some("/from/flag".into()),
+            listen: None,
+        };
+        let c = Config::load(
+            &flags,
+            env(&[
+                ("BERTH_LISTEN", "127.0.0.1:7000"),
+                ("BERTH_AUTH_MODE", "token"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.metadata.postgres_url.as_deref(), Some("postgres://file"));
+        assert_eq!(c.storage.s3.as_ref().unwrap().bucket, "b");
+        assert_eq!(c.auth.mode, AuthModeName::Token);
+        assert_eq!(Config::duration(&c.gc.interval), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let bad = |vars: &[(&str, &str)]| Config::load(&Overrides::default(), env(vars));
+        assert!(
+            bad(&[("BERTH_LISTEN", "localhost")])
+                .unwrap_err()
+                .contains("IP:PORT")
+        );
+        assert!(
+            bad(&[("BERTH_TOKEN_KEY", "short")])
+                .unwrap_err()
+                .contains("32")
+        );
+        assert!(
+            bad(&[("BERTH_GC_INTERVAL", "soon")])
+                .unwrap_err()
+                .contains("gc.interval")
+        );
+        assert!(
+            bad(&[("BERTH_AUTH_MODE", "ldap")])
+                .unwrap_err()
+                .contains("basic")
+        );
+        assert!(
+            bad(&[("BERTH_S3_BUCKET", "b")])
+                .unwrap_err()
+                .contains("access_key")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"").unwrap();
+        let flags = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
+        assert!(
+            Config::load(&flags, env(&[]))
+                .unwrap_err()
+                .contains("lisen")
+        );
+    }
+
+    #[test]
+    fn sizes_and_durations_read_like_people_write_them() {
+        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert!(parse_size("ten").is_err() && parse_size("5XB").is_err());
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_duration("1w").is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! `berth serve`: sockets, TLS, the routes around the protocol, background tasks, and a
+//! graceful shutdown that finishes in-flight requests and flushes pull statistics.
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_core::Registry;
+use berth_model::AccountId;
+use berth_v2::{AuthConfig, AuthMode, Body, Gateway};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::backends;
+use crate::config::{AuthModeName, Config, TlsConfig};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) async fn serve(config: Config) -> Result<(), String> {
+    let registry = backends::registry(&config).await?;
+    let account = AccountId(config.default_account);
+    let admin_password = std::env::var("BERTH_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let boot = registry
+        .identity()
+        .bootstrap(account, "default", admin_password.as_deref())
+        .await
+        .map_err(|e| format!("cannot set up the default account: {e}"))?;
+    if boot.account_created {
+        info!(account = account.0, "created the default account");
+    }
+    if let Some(password) = boot.generated_admin_password {
+        // Shown once: only its hash is stored.
+        eprintln!(
+            "\n  berth: created the system administrator `admin` with password\n\n      {password}\n\n  (shown once; set BERTH_ADMIN_PASSWORD on first start to choose it)\n"
+        );
+    }
+    if config.metadata.postgres_url.is_some() && config.auth.token_key.is_none() {
+        warn!(
+            "auth.token_key is not set: tokens from this node are not accepted by other nodes \
+             sharing the store; set the same BERTH_TOKEN_KEY on every node"
+        );
+    }
+    let mut auth = AuthConfig::new(backends::token_key(&config)?);
+    auth.mode = match config.auth.mode {
+        AuthModeName::Token => AuthMode::Token,
+        AuthModeName::Basic => AuthMode::Basic,
+    };
+    auth.public_url = config.public_url.clone();
+    auth.tls = config.tls.is_some();
+    auth.token_ttl = Config::duration(&config.auth.token_ttl);
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(
+        address = %local,
+        metadata = registry.metadata().name(),
+        mode = ?auth.mode,
+        "listening on {scheme}://{local}"
+    );
+
+    let app = Arc::new(App {
+        gateway: Gateway::new(registry.clone(), auth),
+        registry: registry.clone(),
+        account,
+        metrics: Metrics::default(),
+        started: Instant::now(),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let flusher = tokio::spawn({
+        let (registry, rx) = (registry.clone(), stopped.clone());
+        async move { registry.run_pull_flusher(when_stopped(rx)).await }
+    });
+    let collector = tokio::spawn({
+        let (registry, rx) = (registry.clone(), stopped.clone());
+        async move { registry.run_gc(when_stopped(rx)).await }
+    });
+
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut signal = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = {
+            let app = app.clone();
+            service_fn(move |request: Request<Incoming>| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.handle(peer.ip(), request).await) }
+            })
+        };
+        match &tls {
+            None => {
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, builder, watcher) =
+                    (acceptor.clone(), builder.clone(), graceful.watcher());
+                // The handshake runs in the connection's task, so a slow client never holds up
+                // the accept loop.
+                tokio::spawn(async move {
+                    match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            let connection =
+                                builder.serve_connection(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(connection.into_owned()).await {
+                                debug!(error = %e, "connection ended with an error");
+                            }
+                        }
+                        Err(e) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => warn!("requests still running after {DRAIN:?}; stopping anyway"),
+    }
+    let _ = stop.send(true);
+    let _ = flusher.await;
+    let _ = collector.await;
+    info!(
+        pending_pulls = registry.pending_pulls(),
+        "stopped; pull statistics flushed"
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| format!("TLS certificate {}: {e}", tls.cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "TLS certificate {} holds no certificate",
+            tls.cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| format!("TLS key {}: {e}", tls.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS certificate and key do not go together: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Everything a request may reach.
+struct App {
+    gateway: Gateway,
+    registry: Arc<Registry>,
+    account: AccountId,
+    metrics: Metrics,
+    started: Instant,
+}
+
+impl App {
+    async fn handle(&self, peer: IpAddr, request: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let response = match path.as_str() {
+            "/healthz" => text(StatusCode::OK, "ok\n"),
+            "/readyz" => self.ready().await,
+            "/metrics" => self.metrics(),
+            p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
+            _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
+        };
+        let status = response.status();
+        self.metrics.count(&method, status);
+        if status.is_server_error() {
+            warn!(%method, path, status = status.as_u16(), "request failed");
+        } else {
+            debug!(%method, path, status = status.as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+        }
+        response
+    }
+
+    /// Ready when the metadata store answers.
+    async fn ready(&self) -> Response<Body> {
+        match self.registry.metadata().account(self.account).await {
+            Ok(_) => text(StatusCode::OK, "ready\n"),
+            Err(e) => {
+                warn!(error = %e, "not ready: metadata store");
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "metadata store unavailable\n",
+                )
+            }
+        }
+    }
+
+    fn metrics(&self) -> Response<Body> {
+        let mut out = String::new();
+        out.push_str("# HELP berth_http_requests_total HTTP requests answered, by method and status class.\n");
+        out.push_str("# TYPE berth_http_requests_total counter\n");
+        for (i, method) in Metrics::METHODS.iter().enumerate() {
+            for (j, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+                let n = self.metrics.requests[i][j].load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push_str(&format!(
+                        "berth_http_requests_total{{method=\"{method}\",status=\"{class}\"}} {n}\n"
+                    ));
+                }
+            }
+        }
+        out.push_str("# HELP berth_pending_pulls Pulls counted in memory, not yet written.\n");
+        out.push_str("# TYPE berth_pending_pulls gauge\n");
+        out.push_str(&format!(
+            "berth_pending_pulls {}\n",
+            self.registry.pending_pulls()
+        ));
+        out.push_str("# HELP berth_uptime_seconds Seconds since the server started.\n");
+        out.push_str("# TYPE berth_uptime_seconds gauge\n");
+        out.push_str(&format!(
+            "berth_uptime_seconds {}\n",
+            self.started.elapsed().as_secs()
+        ));
+        let mut response = text(StatusCode::OK, out);
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        response
+    }
+}
+
+/// Request counters for `/metrics`.
+#[derive(Default)]
+struct Metrics {
+    requests: [[AtomicU64; 5]; 7],
+}
+
+impl Metrics {
+    const METHODS: [&'static str; 7] = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"];
+
+    fn count(&self, method: &Method, status: StatusCode) {
+        let m = Self::METHODS
+            .iter()
+            .position(|m| *m == method.as_str())
+            .unwrap_or(Self::METHODS.len() - 1);
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        self.requests[m][class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    let mut response = text(status, body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
