@@ -23,6 +23,7 @@ mod gc;
 pub mod identity;
 mod manifests;
 mod stats;
+mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,7 @@ pub struct Registry {
     pulls: stats::PullCounter,
     manifests: cache::ManifestCache,
     identity: identity::Identity,
+    repositories: ttl::Cache<Option<Repository>>,
 }
 
 impl Registry {
@@ -89,6 +91,7 @@ impl Registry {
         Registry {
             blobs,
             identity: identity::Identity::new(meta.clone()),
+            repositories: ttl::Cache::new(),
             meta,
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
             config,
@@ -124,10 +127,8 @@ impl Registry {
         name: &RepositoryName,
     ) -> Result<Repository> {
         let repository = self
-            .meta
             .repository(name)
-            .await
-            .map_err(Error::metadata)?
+            .await?
             .ok_or_else(|| Error::NameUnknown(name.clone()))?;
         let target = Target {
             repository: &repository.name,
@@ -136,6 +137,28 @@ impl Registry {
         };
         authorize(principal, action, target, berth_model::Timestamp::now()).into_result()?;
         Ok(repository)
+    }
+
+    /// How stale a repository record (access level, quota, usage) may be when an operation is
+    /// authorized: changes made elsewhere (another node, the admin CLI) apply within this time.
+    /// The definitive quota check is in the metadata transaction of each push.
+    pub const REPOSITORY_TTL: Duration = Duration::from_secs(1);
+
+    /// A repository's record, from the cache when fresh.
+    async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>> {
+        if let Some(found) = self.repositories.get(name.as_str(), Self::REPOSITORY_TTL) {
+            return Ok(found);
+        }
+        let found = self.meta.repository(name).await.map_err(Error::metadata)?;
+        self.repositories
+            .put(name.as_str(), found.clone(), Self::REPOSITORY_TTL);
+        Ok(found)
+    }
+
+    /// Forgets the cached record of `name`: call after changing the repository through
+    /// [`Registry::metadata`], so that this node applies the change at once.
+    pub fn forget_repository(&self, name: &RepositoryName) {
+        self.repositories.forget(name.as_str());
     }
 
     /// Whether `principal` may perform `action` on repository `name`: the check every operation

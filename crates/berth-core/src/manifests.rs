@@ -156,6 +156,8 @@ impl Registry {
             at: now,
         };
         self.meta.record_push(push).await.map_err(meta_push_error)?;
+        // Usage changed: this node's next early quota check sees it.
+        self.forget_repository(name.repository());
         Ok(PushedManifest {
             digest,
             subject: manifest.subject().map(|s| s.digest.clone()),
@@ -258,6 +260,7 @@ impl Registry {
                     .await
             }
         };
+        self.forget_repository(name.repository());
         match result {
             Ok(_) => Ok(()),
             Err(berth_meta::Error::NotFound { .. }) => Err(Error::ManifestUnknown {

@@ -26,6 +26,7 @@ use berth_meta::{
 use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
 use berth_policy::{Principal, RepositoryUserFacts};
 
+use crate::ttl::Cache;
 use throttle::Throttle;
 
 /// Why a login or a credential operation failed.
@@ -140,57 +141,6 @@ pub struct Bootstrap {
 
 /// The system administrator's login name.
 pub const ADMIN: &str = "admin";
-
-#[derive(Debug)]
-struct Cached<T> {
-    at: Instant,
-    value: T,
-}
-
-/// Entries kept per cache before stale ones are swept.
-const CACHE_SWEEP_AT: usize = 8192;
-
-#[derive(Debug)]
-struct Cache<T> {
-    entries: Mutex<HashMap<String, Cached<T>>>,
-}
-
-impl<T: Clone> Cache<T> {
-    fn new() -> Self {
-        Cache {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, key: &str, ttl: Duration) -> Option<T> {
-        let entries = self.entries.lock().expect("cache lock");
-        entries
-            .get(key)
-            .filter(|c| c.at.elapsed() < ttl)
-            .map(|c| c.value.clone())
-    }
-
-    fn put(&self, key: &str, value: T, ttl: Duration) {
-        let mut entries = self.entries.lock().expect("cache lock");
-        if entries.len() >= CACHE_SWEEP_AT {
-            entries.retain(|_, c| c.at.elapsed() < ttl);
-            if entries.len() >= CACHE_SWEEP_AT {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            key.to_owned(),
-            Cached {
-                at: Instant::now(),
-                value,
-            },
-        );
-    }
-
-    fn forget(&self, key: &str) {
-        self.entries.lock().expect("cache lock").remove(key);
-    }
-}
 
 /// Logins and credentials over a metadata store.
 #[derive(Debug)]
@@ -328,7 +278,7 @@ impl Identity {
         let ok = secret::password_matches(password, &user.password_hash);
         if ok {
             let mut verified = self.verified.lock().expect("verified lock");
-            if verified.len() >= CACHE_SWEEP_AT {
+            if verified.len() >= crate::ttl::SWEEP_AT {
                 verified.clear();
             }
             verified.insert(user.username.clone(), (user.password_hash.clone(), digest));

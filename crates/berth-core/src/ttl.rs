@@ -1,0 +1,57 @@
+//! A small map of records that go stale: what several nodes may see a second late.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct Cached<T> {
+    at: Instant,
+    value: T,
+}
+
+/// Entries kept per cache before stale ones are swept.
+pub(crate) const SWEEP_AT: usize = 8192;
+
+/// Records by name, each fresh for a time-to-live given at lookup.
+#[derive(Debug)]
+pub(crate) struct Cache<T> {
+    entries: Mutex<HashMap<String, Cached<T>>>,
+}
+
+impl<T: Clone> Cache<T> {
+    pub(crate) fn new() -> Self {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<T> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|c| c.at.elapsed() < ttl)
+            .map(|c| c.value.clone())
+    }
+
+    pub(crate) fn put(&self, key: &str, value: T, ttl: Duration) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= SWEEP_AT {
+            entries.retain(|_, c| c.at.elapsed() < ttl);
+            if entries.len() >= SWEEP_AT {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key.to_owned(),
+            Cached {
+                at: Instant::now(),
+                value,
+            },
+        );
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        self.entries.lock().expect("cache lock").remove(key);
+    }
+}
