@@ -7,16 +7,18 @@
 //! exposes a partial blob, and an interrupted session is recovered as [`session`] explains.
 //!
 //! The async side of each write only hashes and forwards chunks; a blocking thread owns the file,
-//! so hashing and disk writes overlap. Reads stream 1 MiB chunks read by a blocking thread
-//! straight into the response's buffers, and [`LocalFiles`] hands out the file itself for
-//! zero-copy serving.
+//! so hashing and disk writes overlap. Reads stream 512 KiB chunks read by a blocking thread
+//! into pooled buffers the response sends as they are (one chunk queued, one being read), and
+//! [`LocalFiles`] hands out the file itself for zero-copy serving.
 
+mod buffers;
 pub mod layout;
 pub mod session;
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -34,7 +36,7 @@ use crate::session::State;
 
 const STORE: &str = "fs";
 /// Size of the reads that feed a blob response.
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 512 << 10;
 
 fn backend(e: io::Error) -> Error {
     Error::backend(STORE, e)
@@ -51,6 +53,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 #[derive(Debug, Clone)]
 pub struct FsStore {
     layout: Layout,
+    read_buffers: Arc<buffers::Pool>,
 }
 
 impl FsStore {
@@ -59,7 +62,10 @@ impl FsStore {
         let layout = Layout::new(root.into());
         fs::create_dir_all(layout.blobs())?;
         fs::create_dir_all(layout.uploads())?;
-        Ok(FsStore { layout })
+        Ok(FsStore {
+            layout,
+            read_buffers: buffers::Pool::new(READ_CHUNK),
+        })
     }
 
     /// The root directory.
@@ -212,7 +218,8 @@ impl BlobStore for FsStore {
     async fn get(&self, digest: &Digest, range: Option<ByteRange>) -> Result<BlobRead> {
         let path = self.layout.blob(digest);
         let digest = digest.clone();
-        let (tx, mut rx) = mpsc::channel::<Result<Bytes>>(2);
+        let (tx, mut rx) = mpsc::channel::<Result<Bytes>>(1);
+        let pool = self.read_buffers.clone();
         let (head_tx, head_rx) = oneshot::channel::<Result<(u64, std::ops::Range<u64>)>>();
         // One blocking task opens, answers with the size, then reads chunk after chunk.
         tokio::task::spawn_blocking(move || {
@@ -233,13 +240,19 @@ impl BlobStore for FsStore {
             }
             let mut remaining = range.end - range.start;
             while remaining > 0 {
-                let n = remaining.min(READ_CHUNK as u64) as usize;
-                let mut buf = vec![0u8; n];
-                if let Err(e) = file.read_exact(&mut buf) {
-                    return drop(tx.blocking_send(Err(backend(e))));
+                let n = remaining.min(READ_CHUNK as u64);
+                let mut buf = pool.take();
+                // `read_to_end` fills the spare capacity without zeroing it first.
+                match (&mut file).take(n).read_to_end(&mut buf) {
+                    Ok(read) if read as u64 == n => {}
+                    Ok(_) => {
+                        let e = io::Error::new(io::ErrorKind::UnexpectedEof, "blob file shrank");
+                        return drop(tx.blocking_send(Err(backend(e))));
+                    }
+                    Err(e) => return drop(tx.blocking_send(Err(backend(e)))),
                 }
-                remaining -= n as u64;
-                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                remaining -= n;
+                if tx.blocking_send(Ok(pool.share(buf))).is_err() {
                     return; // The reader went away.
                 }
             }
