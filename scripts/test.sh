@@ -2,7 +2,8 @@
 # The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
 # the suites against real servers and clients, which this script installs where missing and
 # which the tests start on loopback: s3s-fs for the S3 blob backend, PostgreSQL 15 for the
-# PostgreSQL metadata backend.
+# PostgreSQL metadata backend, and skopeo, podman, buildah and oras against the berth binary
+# (scripts/integration.sh).
 #
 # Usage: scripts/test.sh            everything
 #        BERTH_TEST_QUICK=1 ...     skip the fuzz-workspace build check
@@ -54,6 +55,10 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${BERTH_TEST_PG_URL:-}" ]
 fi
 cargo test -p berth-meta-postgres --features postgres-server-tests 2>&1 | tee "$log_dir/postgres.log"
 count "$log_dir/postgres.log"
+
+step "real clients against the berth binary (skopeo, podman, buildah, oras; two nodes on PostgreSQL + S3)"
+scripts/integration.sh 2>&1 | tee "$log_dir/integration.log"
+count "$log_dir/integration.log"
 
 if [ -z "${BERTH_TEST_QUICK:-}" ]; then
   step "fuzz targets build (stable check of the detached fuzz workspace)"

@@ -163,6 +163,9 @@ impl Gateway {
             })?;
             return Ok((Principal::Token(claims.facts()), Some(claims)));
         }
+        if is_empty_basic(value) {
+            return Ok((Principal::Anonymous, None));
+        }
         let (user, password) = basic_credentials(value).ok_or_else(|| {
             Box::new(error_response(&OciError::new(
                 ErrorCode::Unauthorized,
@@ -266,6 +269,9 @@ impl Gateway {
         }
         let principal = match headers.get(header::AUTHORIZATION) {
             None => Principal::Anonymous,
+            Some(value) if is_empty_basic(value.to_str().unwrap_or_default()) => {
+                Principal::Anonymous
+            }
             Some(value) => {
                 let Some((user, password)) = basic_credentials(value.to_str().unwrap_or_default())
                 else {
@@ -278,7 +284,7 @@ impl Gateway {
                 match self
                     .registry
                     .identity()
-                    .login(source, &user, &password)
+                    .login_current(source, &user, &password)
                     .await
                 {
                     Ok(p) => p,
@@ -432,6 +438,12 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
+}
+
+/// `Basic` with an empty name and password (`Og==`), which skopeo and podman send when they have
+/// no credentials for a registry that challenged them: anonymous, not a failed login.
+fn is_empty_basic(value: &str) -> bool {
+    basic_credentials(value).is_some_and(|(user, password)| user.is_empty() && password.is_empty())
 }
 
 /// The login name of a request's Basic credentials.

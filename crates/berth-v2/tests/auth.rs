@@ -347,6 +347,20 @@ async fn anonymous_tokens_pull_public_repositories_only() {
         .send(Method::GET, "/v2/team-a/app/tags/list", bearer(&token))
         .await;
     assert_eq!(private.status, StatusCode::UNAUTHORIZED);
+    // Empty Basic credentials (what skopeo and podman send when they have none) are anonymous.
+    let empty = f
+        .send(Method::GET, "/v2/open/app/tags/list", Some(basic("", "")))
+        .await;
+    assert_eq!(empty.status, StatusCode::OK);
+    let empty = f
+        .send(Method::GET, "/v2/team-a/app/tags/list", Some(basic("", "")))
+        .await;
+    assert_eq!(empty.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        f.token(Some(("", "")), "repository:open/app:pull")
+            .await
+            .is_ok()
+    );
     // Without any token, the same.
     let plain = f.send(Method::GET, "/v2/open/app/tags/list", None).await;
     assert_eq!(plain.status, StatusCode::OK);
@@ -482,4 +496,52 @@ async fn repeated_failures_from_one_source_are_held_back() {
         )
         .await;
     assert_eq!(elsewhere.status, StatusCode::OK);
+}
+
+/// Two nodes over one metadata store: a secret refreshed on one works on the other at once,
+/// and the other's token endpoint refuses the old secret at once (Basic requests may accept it
+/// for up to the cache's second, as DESIGN allows between nodes).
+#[tokio::test]
+async fn a_secret_refreshed_on_another_node_applies_at_once() {
+    let node1 = fixture(AuthMode::Token).await;
+    let meta = node1.registry.metadata().clone();
+    let node2_registry = Arc::new(Registry::new(
+        Arc::new(MemoryStore::new()),
+        meta,
+        RegistryConfig::default(),
+    ));
+    let node2 = Fixture {
+        gateway: Gateway::new(
+            node2_registry.clone(),
+            AuthConfig::new(TokenKey::generate()),
+        ),
+        registry: node2_registry,
+    };
+    let (name, old) = node1.user("ci", &[("team-a", Permission::PushPull)]).await;
+    // Node 2 has the record cached from a login.
+    let a = node2
+        .send(Method::GET, "/v2/", Some(basic(&name, &old)))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let fresh = node1
+        .registry
+        .identity()
+        .refresh_secret(&name)
+        .await
+        .unwrap();
+    let new = node2
+        .send(Method::GET, "/v2/", Some(basic(&name, &fresh.secret)))
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+    let refused = node2
+        .token(Some((&name, &old)), "repository:team-a/app:pull")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        node2
+            .token(Some((&name, &fresh.secret)), "repository:team-a/app:pull")
+            .await
+            .is_ok()
+    );
 }

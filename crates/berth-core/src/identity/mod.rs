@@ -9,7 +9,9 @@
 //!
 //! Records are cached for [`Identity::CACHE_TTL`]: a change made through this `Identity` is seen
 //! at once on this node, and by other nodes (or a CLI process) within that time. Expiry and the
-//! disabled flag are checked at every login against that record.
+//! disabled flag are checked at every login against that record; a login about to be refused
+//! reads the current record first, and the token endpoint always does
+//! ([`Identity::login_current`]).
 
 mod secret;
 mod throttle;
@@ -139,6 +141,15 @@ pub struct Bootstrap {
     pub generated_admin_password: Option<String>,
 }
 
+/// Which user records a login reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Records {
+    /// From the cache when fresh enough.
+    Cached,
+    /// From the store, now.
+    Current,
+}
+
 /// The system administrator's login name.
 pub const ADMIN: &str = "admin";
 
@@ -221,13 +232,37 @@ impl Identity {
         })
     }
 
-    /// Logs in with a name and a secret or password (HTTP Basic, or the token endpoint), from
-    /// `source` when known (repeated failures from one source are held back).
+    /// Logs in with a name and a secret or password (HTTP Basic on every request), from
+    /// `source` when known (repeated failures from one source are held back). A success may rest
+    /// on a record up to [`Identity::CACHE_TTL`] old; a refusal never does: the current record is
+    /// read before refusing, so a secret just refreshed or an expiry just extended elsewhere
+    /// works at once.
     pub async fn login(
         &self,
         source: Option<IpAddr>,
         username: &str,
         password: &str,
+    ) -> Result<Principal, IdentityError> {
+        self.throttled(source, self.verify_cached(username, password))
+            .await
+    }
+
+    /// Logs in against the current record, read now (the token endpoint: a token outlives the
+    /// request, so it is issued only on what holds at this instant).
+    pub async fn login_current(
+        &self,
+        source: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, IdentityError> {
+        self.throttled(source, self.verify(username, password, Records::Current))
+            .await
+    }
+
+    async fn throttled(
+        &self,
+        source: Option<IpAddr>,
+        verify: impl std::future::Future<Output = Result<Principal, IdentityError>>,
     ) -> Result<Principal, IdentityError> {
         let now = Instant::now();
         if let Some(source) = source {
@@ -235,7 +270,7 @@ impl Identity {
                 .check(source, now)
                 .map_err(|retry_after| IdentityError::TooManyAttempts { retry_after })?;
         }
-        let outcome = self.verify(username, password).await;
+        let outcome = verify.await;
         if let Some(source) = source {
             match &outcome {
                 Ok(_) => self.throttle.succeeded(source),
@@ -246,7 +281,31 @@ impl Identity {
         outcome
     }
 
-    async fn verify(&self, username: &str, password: &str) -> Result<Principal, IdentityError> {
+    async fn verify_cached(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, IdentityError> {
+        match self.verify(username, password, Records::Cached).await {
+            Err(
+                IdentityError::BadCredentials
+                | IdentityError::Expired { .. }
+                | IdentityError::Disabled { .. },
+            ) => self.verify(username, password, Records::Current).await,
+            outcome => outcome,
+        }
+    }
+
+    async fn verify(
+        &self,
+        username: &str,
+        password: &str,
+        records: Records,
+    ) -> Result<Principal, IdentityError> {
+        if records == Records::Current {
+            self.repository_users.forget(username);
+            self.console_users.forget(username);
+        }
         if let Some(user) = self.cached_repository_user(username).await? {
             if !secret::secret_matches(&user.name, password, &user.secret_hash) {
                 return Err(IdentityError::BadCredentials);
