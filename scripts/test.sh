@@ -2,8 +2,8 @@
 # The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
 # the suites against real servers and clients, which this script installs where missing and
 # which the tests start on loopback: s3s-fs for the S3 blob backend, PostgreSQL 15 for the
-# PostgreSQL metadata backend, and skopeo, podman, buildah and oras against the berth binary
-# (scripts/integration.sh).
+# PostgreSQL metadata backend, skopeo, podman, buildah and oras against the berth binary
+# (scripts/integration.sh), and Chromium driving the web console (scripts/browser.sh).
 #
 # Usage: scripts/test.sh            everything
 #        BERTH_TEST_QUICK=1 ...     skip the fuzz-workspace build check
@@ -59,6 +59,10 @@ count "$log_dir/postgres.log"
 step "real clients against the berth binary (skopeo, podman, buildah, oras; two nodes on PostgreSQL + S3)"
 scripts/integration.sh 2>&1 | tee "$log_dir/integration.log"
 count "$log_dir/integration.log"
+
+step "the web console in Chromium (playwright-core), with skopeo pushing through what it shows"
+scripts/browser.sh 2>&1 | tee "$log_dir/browser.log"
+count "$log_dir/browser.log"
 
 if [ -z "${BERTH_TEST_QUICK:-}" ]; then
   step "fuzz targets build (stable check of the detached fuzz workspace)"

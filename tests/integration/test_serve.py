@@ -2,6 +2,7 @@
 server, SIGTERM as a clean exit, and what was pushed surviving a restart on the same data dir.
 """
 
+import json
 import re
 
 from harness import Berth, BerthCase, Http, random_layer, sha256_digest
@@ -88,3 +89,47 @@ class Serve(BerthCase):
             blob = http.get_blob("gcrepo/app", sha256_digest(layer))
             self.assertEqual(blob.status, 200, (blob, report))
             self.assertEqual(blob.body, layer)
+
+
+class AdminAndApiAgree(BerthCase):
+    """What `berth admin` creates, the management API lists, and the other way round, with the
+    same objects (the CLI prints the API's JSON)."""
+
+    def api(self, method: str, path: str, body=None):
+        headers = {"Authorization": Http(self.berth.host)._basic(("admin", self.berth.admin_password))}
+        data = b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        r = Http(self.berth.host).send(method, path, data, headers)
+        return r.status, (r.json() if r.body else None)
+
+    def test_cli_and_api_see_the_same_repositories_and_users(self):
+        cli_repo = self.berth.create_repository("from-cli", access="public", quota="1GiB")
+        status, listed = self.api("GET", "/api/v1/repositories?size=100")
+        self.assertEqual(status, 200)
+        self.assertIn(cli_repo, listed["items"])
+
+        status, api_repo = self.api("POST", "/api/v1/repositories",
+                                    {"name": "from-api", "access_level": "private", "quota_bytes": 1000})
+        self.assertEqual(status, 201, api_repo)
+        self.assertIn(api_repo, self.berth.admin("repository", "list"))
+
+        cli_user = self.berth.admin("user", "create", "--name", "cli-made", "--repository", "from-api=pull",
+                                    "--expires", "2099-12-31")
+        status, api_view = self.api("GET", "/api/v1/repository-users/" + cli_user["name"])
+        self.assertEqual(status, 200)
+        del cli_user["secret"]
+        self.assertEqual(api_view, cli_user)
+
+        status, api_user = self.api("POST", "/api/v1/repository-users", {
+            "name": "api-made", "repositories": [{"repository": "from-cli", "permission": "push_pull"}]})
+        self.assertEqual(status, 201, api_user)
+        del api_user["secret"]
+        self.assertIn(api_user, self.berth.admin("user", "list"))
+        # The secret the API showed works on the registry, like one the CLI showed.
+        status, refreshed = self.api("POST", f"/api/v1/repository-users/{api_user['name']}/secret")
+        r = Http(self.berth.host, creds=(api_user["name"], refreshed["secret"])).send(
+            "GET", "/v2/", headers={"Authorization": Http(self.berth.host)._basic(
+                (api_user["name"], refreshed["secret"]))})
+        self.assertEqual(r.status, 200, r)

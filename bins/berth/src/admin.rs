@@ -1,17 +1,18 @@
 //! `berth admin ...` and `berth gc`: the same store as `serve`, from the command line, with
-//! `--json` for scripts.
+//! `--json` for scripts. The JSON objects are the management API's (`berth_console::json`), so
+//! what one creates the other lists alike.
 
 use std::sync::Arc;
 
+use berth_console::json;
 use berth_core::Registry;
 use berth_core::identity::RepositoryUserSpec;
 use berth_meta::{
-    Access, AccountId, NewRepository, Page, Permission, Repository, RepositoryUser,
-    RepositoryUserUpdate, Timestamp,
+    Access, AccountId, NewRepository, Page, Permission, RepositoryUserUpdate, Timestamp,
 };
 use berth_model::RepositoryName;
 use berth_policy::human_bytes;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::parse_size;
 
@@ -58,22 +59,6 @@ pub(crate) struct Output {
     pub(crate) text: String,
 }
 
-pub(crate) async fn repository_json(registry: &Registry, r: &Repository) -> Result<Value, String> {
-    let images = registry
-        .metadata()
-        .list_images(&r.name, Page { page: 1, size: 1 })
-        .await
-        .map_err(|e| format!("cannot count images of {}: {e}", r.name))?;
-    Ok(json!({
-        "name": r.name.to_string(),
-        "access_level": r.access.as_str(),
-        "quota_bytes": r.quota,
-        "used_bytes": r.used,
-        "image_count": images.total,
-        "created_at": r.created.rfc3339(),
-    }))
-}
-
 fn repository_line(value: &Value) -> String {
     let quota = value["quota_bytes"]
         .as_u64()
@@ -110,7 +95,7 @@ pub(crate) async fn create_repository(
         .create_repository(new, "admin", Timestamp::now())
         .await
         .map_err(|e| format!("cannot create the repository: {e}"))?;
-    let json = repository_json(registry, &repository).await?;
+    let json = json::repository(&repository);
     Ok(Output {
         text: format!("created repository {}", repository_line(&json)),
         json,
@@ -130,7 +115,7 @@ pub(crate) async fn list_repositories(
             .map_err(|e| format!("cannot list repositories: {e}"))?;
         let done = found.items.len() < 500;
         for r in &found.items {
-            items.push(repository_json(registry, r).await?);
+            items.push(json::repository(r));
         }
         if done {
             break;
@@ -149,24 +134,6 @@ pub(crate) async fn list_repositories(
             text
         },
     })
-}
-
-pub(crate) fn user_json(user: &RepositoryUser, secret: Option<&str>) -> Value {
-    let mut value = json!({
-        "name": user.name,
-        "description": user.description,
-        "expires_at": user.expires.map(Timestamp::rfc3339),
-        "expired": berth_core::identity::is_expired(user, Timestamp::now()),
-        "repositories": user.permissions.iter().map(|(r, p)| json!({
-            "repository": r.to_string(),
-            "permission": p.as_str(),
-        })).collect::<Vec<_>>(),
-        "created_at": user.created.rfc3339(),
-    });
-    if let Some(secret) = secret {
-        value["secret"] = Value::String(secret.to_owned());
-    }
-    value
 }
 
 fn user_line(value: &Value) -> String {
@@ -231,7 +198,7 @@ pub(crate) async fn create_user(
         .create_repository_user(account, spec)
         .await
         .map_err(|e| format!("cannot create the user: {e}"))?;
-    let value = user_json(&created.record, Some(&created.secret));
+    let value = json::repository_user(&created.record, Some(&created.secret), Timestamp::now());
     Ok(with_secret(value, &created.secret, "created"))
 }
 
@@ -248,7 +215,7 @@ pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<O
         .update_repository_user(&name, update)
         .await
         .map_err(|e| format!("cannot update {name}: {e}"))?;
-    let json = user_json(&user, None);
+    let json = json::repository_user(&user, None, Timestamp::now());
     Ok(Output {
         text: format!("updated repository user {}", user_line(&json)),
         json,
@@ -261,7 +228,7 @@ pub(crate) async fn refresh_secret(registry: &Registry, name: &str) -> Result<Ou
         .refresh_secret(name)
         .await
         .map_err(|e| format!("cannot refresh the secret of {name}: {e}"))?;
-    let value = user_json(&fresh.record, Some(&fresh.secret));
+    let value = json::repository_user(&fresh.record, Some(&fresh.secret), Timestamp::now());
     Ok(with_secret(value, &fresh.secret, "new secret for"))
 }
 
@@ -274,7 +241,13 @@ pub(crate) async fn list_users(registry: &Registry, account: AccountId) -> Resul
             .await
             .map_err(|e| format!("cannot list users: {e}"))?;
         let done = found.items.len() < 500;
-        items.extend(found.items.iter().map(|u| user_json(u, None)));
+        let now = Timestamp::now();
+        items.extend(
+            found
+                .items
+                .iter()
+                .map(|u| json::repository_user(u, None, now)),
+        );
         if done {
             break;
         }
@@ -290,13 +263,90 @@ pub(crate) async fn list_users(registry: &Registry, account: AccountId) -> Resul
     })
 }
 
+pub(crate) async fn create_account(
+    registry: &Registry,
+    id: AccountId,
+    name: &str,
+) -> Result<Output, String> {
+    let account = registry
+        .metadata()
+        .create_account(id, name, Timestamp::now())
+        .await
+        .map_err(|e| format!("cannot create account {id}: {e}"))?;
+    Ok(Output {
+        text: format!("created account {} ({})", account.id, account.name),
+        json: json::account(&account),
+    })
+}
+
+pub(crate) async fn list_accounts(registry: &Registry) -> Result<Output, String> {
+    let mut items = Vec::new();
+    let mut lines = Vec::new();
+    for page in 1.. {
+        let found = registry
+            .metadata()
+            .list_accounts(Page { page, size: 500 })
+            .await
+            .map_err(|e| format!("cannot list accounts: {e}"))?;
+        let done = found.items.len() < 500;
+        for a in &found.items {
+            lines.push(format!("{}\t{}", a.id, a.name));
+            items.push(json::account(a));
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(Output {
+        json: Value::Array(items),
+        text: lines.join("\n"),
+    })
+}
+
+/// Creates a console user of `account` (`None`: a system administrator) with a password read
+/// from the first line of standard input, so it never shows in a process listing.
+pub(crate) async fn create_console_user(
+    registry: &Registry,
+    account: Option<AccountId>,
+    username: &str,
+) -> Result<Output, String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if let Some(account) = account {
+        let exists = registry
+            .metadata()
+            .account(account)
+            .await
+            .map_err(|e| format!("cannot read account {account}: {e}"))?;
+        if exists.is_none() {
+            return Err(format!("account {account} does not exist"));
+        }
+    }
+    let user = registry
+        .identity()
+        .create_console_user(account, username, password)
+        .await
+        .map_err(|e| format!("cannot create console user {username}: {e}"))?;
+    let role = match user.account {
+        Some(a) => format!("console user of account {a}"),
+        None => "system administrator".to_owned(),
+    };
+    Ok(Output {
+        text: format!("created {role} {}", user.username),
+        json: json::console_user(&user),
+    })
+}
+
 pub(crate) async fn gc(registry: &Arc<Registry>) -> Result<Output, String> {
     let report = registry
         .collect_garbage()
         .await
         .map_err(|e| format!("garbage collection failed: {e}"))?;
     Ok(Output {
-        json: json!({
+        json: serde_json::json!({
             "blobs_deleted": report.blobs,
             "bytes_freed": report.bytes,
             "uploads_removed": report.uploads,

@@ -83,24 +83,30 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
 }
 
 /// The token signing key: configured, or kept in `token.key` in the data directory (made on
-/// first use, readable by its owner only).
-pub(crate) fn token_key(config: &Config) -> Result<TokenKey, String> {
+/// first use, readable by its owner only). Console sessions are signed with a key derived from
+/// it.
+pub(crate) fn token_key(config: &Config) -> Result<Vec<u8>, String> {
+    let key = read_token_key(config)?;
+    // Checks the length.
+    TokenKey::new(key.clone())?;
+    Ok(key)
+}
+
+fn read_token_key(config: &Config) -> Result<Vec<u8>, String> {
     if let Some(key) = &config.auth.token_key {
-        return TokenKey::new(key.as_bytes().to_vec());
+        return Ok(key.as_bytes().to_vec());
     }
     ensure_dir(&config.data_dir)?;
     let path = config.data_dir.join("token.key");
     match std::fs::read(&path) {
-        Ok(bytes) => TokenKey::new(bytes),
+        Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
             write_private(&path, hex.as_bytes())?;
             // Another process may have won the race: use what is on disk.
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            TokenKey::new(bytes)
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }

@@ -62,6 +62,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Admin {
+    /// Accounts (tenants).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Console users: people who manage an account in the web console.
+    ConsoleUser {
+        #[command(subcommand)]
+        command: ConsoleUserCommand,
+    },
     /// Repositories of the account.
     Repository {
         #[command(subcommand)]
@@ -82,6 +92,45 @@ struct Scope {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Creates an account.
+    Create {
+        /// Its id, e.g. 10042.
+        id: i64,
+        /// A display name.
+        #[arg(long)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the accounts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsoleUserCommand {
+    /// Creates a console user; the password is the first line of standard input.
+    Create {
+        /// Its login name.
+        username: String,
+        /// The account it manages [default: the default account].
+        #[arg(long, conflicts_with = "admin")]
+        account: Option<i64>,
+        /// Make a system administrator instead.
+        #[arg(long)]
+        admin: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +258,27 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             let registry = backends::registry(&config).await?;
             let r = &registry;
             match what {
+                Admin::Account { command } => match command {
+                    AccountCommand::Create { id, name, json } => {
+                        (admin::create_account(r, AccountId(id), &name).await?, json)
+                    }
+                    AccountCommand::List { json } => (admin::list_accounts(r).await?, json),
+                },
+                Admin::ConsoleUser { command } => match command {
+                    ConsoleUserCommand::Create {
+                        username,
+                        account,
+                        admin,
+                        json,
+                    } => {
+                        let account =
+                            (!admin).then(|| AccountId(account.unwrap_or(default_account)));
+                        (
+                            admin::create_console_user(r, account, &username).await?,
+                            json,
+                        )
+                    }
+                },
                 Admin::Repository { command } => match command {
                     RepositoryCommand::Create {
                         name,

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use berth_console::{Console, ConsoleConfig};
 use berth_core::Registry;
 use berth_model::AccountId;
+use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Body, Gateway};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -55,7 +57,8 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
              sharing the store; set the same BERTH_TOKEN_KEY on every node"
         );
     }
-    let mut auth = AuthConfig::new(backends::token_key(&config)?);
+    let key = backends::token_key(&config)?;
+    let mut auth = AuthConfig::new(TokenKey::new(key.clone())?);
     auth.mode = match config.auth.mode {
         AuthModeName::Token => AuthMode::Token,
         AuthModeName::Basic => AuthMode::Basic,
@@ -79,7 +82,17 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         "listening on {scheme}://{local}"
     );
 
+    let console = ConsoleConfig {
+        public_host: config
+            .public_url
+            .as_deref()
+            .map(|url| url.split_once("://").map_or(url, |(_, host)| host))
+            .map(|host| host.trim_end_matches('/').to_owned()),
+        default_account: account,
+        tls: config.tls.is_some(),
+    };
     let app = Arc::new(App {
+        console: Console::new(registry.clone(), console, &key),
         gateway: Gateway::new(registry.clone(), auth),
         registry: registry.clone(),
         account,
@@ -211,6 +224,7 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
 
 /// Everything a request may reach.
 struct App {
+    console: Console,
     gateway: Gateway,
     registry: Arc<Registry>,
     account: AccountId,
@@ -228,6 +242,7 @@ impl App {
             "/readyz" => self.ready().await,
             "/metrics" => self.metrics(),
             p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
+            p if Console::owns(p) => self.console.handle(Some(peer), request).await,
             _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
         };
         let status = response.status();

@@ -48,6 +48,31 @@ pub(crate) async fn account(pool: &Pool, id: AccountId) -> Result<Option<Account
     }))
 }
 
+pub(crate) async fn list_accounts(pool: &Pool, page: Page) -> Result<Paged<Account>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    let items = rows(
+        &client,
+        "SELECT id, name, created FROM accounts ORDER BY id LIMIT $1 OFFSET $2",
+        &[&limit, &offset],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(Account {
+            id: AccountId(get(row, "id")?),
+            name: get(row, "name")?,
+            created: db::get_time(row, "created")?,
+        })
+    })
+    .collect::<Result<_>>()?;
+    let total = one(&client, "SELECT count(*) AS n FROM accounts", &[]).await?;
+    Ok(Paged {
+        items,
+        total: db::get_u64(&total, "n")?,
+    })
+}
+
 pub(crate) async fn create_console_user(
     pool: &Pool,
     account: Option<AccountId>,
@@ -108,6 +133,72 @@ pub(crate) async fn console_user(pool: &Pool, username: &str) -> Result<Option<C
     .transpose()
 }
 
+pub(crate) async fn console_user_by_id(
+    pool: &Pool,
+    id: ConsoleUserId,
+) -> Result<Option<ConsoleUser>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        "SELECT id, account, username, password_hash, created FROM console_users WHERE id = $1",
+        &[&id.0],
+    )
+    .await?
+    .as_ref()
+    .map(rows::console_user)
+    .transpose()
+}
+
+pub(crate) async fn list_console_users(
+    pool: &Pool,
+    account: Option<AccountId>,
+    page: Page,
+) -> Result<Paged<ConsoleUser>> {
+    let client = db::conn(pool).await?;
+    let (limit, offset) = limit_offset(page);
+    // Two statements rather than `account IS NOT DISTINCT FROM $1`, which no index serves: both
+    // are a range of console_users_account_username in username order.
+    let (items, total) = match account {
+        Some(account) => (
+            rows(
+                &client,
+                "SELECT id, account, username, password_hash, created FROM console_users
+                 WHERE account = $1 ORDER BY username LIMIT $2 OFFSET $3",
+                &[&account.0, &limit, &offset],
+            )
+            .await?,
+            one(
+                &client,
+                "SELECT count(*) AS n FROM console_users WHERE account = $1",
+                &[&account.0],
+            )
+            .await?,
+        ),
+        None => (
+            rows(
+                &client,
+                "SELECT id, account, username, password_hash, created FROM console_users
+                 WHERE account IS NULL ORDER BY username LIMIT $1 OFFSET $2",
+                &[&limit, &offset],
+            )
+            .await?,
+            one(
+                &client,
+                "SELECT count(*) AS n FROM console_users WHERE account IS NULL",
+                &[],
+            )
+            .await?,
+        ),
+    };
+    Ok(Paged {
+        items: items
+            .iter()
+            .map(rows::console_user)
+            .collect::<Result<_>>()?,
+        total: db::get_u64(&total, "n")?,
+    })
+}
+
 pub(crate) async fn set_console_password(
     pool: &Pool,
     id: ConsoleUserId,
@@ -166,9 +257,39 @@ pub(crate) async fn api_token(pool: &Pool, token_hash: &[u8]) -> Result<Option<A
     .transpose()
 }
 
+pub(crate) async fn list_api_tokens(pool: &Pool, user: ConsoleUserId) -> Result<Vec<ApiToken>> {
+    let client = db::conn(pool).await?;
+    rows(
+        &client,
+        "SELECT token_hash, console_user, description, created, expires FROM api_tokens
+         WHERE console_user = $1 ORDER BY created DESC, token_hash",
+        &[&user.0],
+    )
+    .await?
+    .iter()
+    .map(rows::api_token)
+    .collect()
+}
+
+pub(crate) async fn delete_api_token(pool: &Pool, token_hash: &[u8]) -> Result<bool> {
+    let client = db::conn(pool).await?;
+    let removed = exec(
+        &client,
+        "DELETE FROM api_tokens WHERE token_hash = $1",
+        &[&token_hash],
+    )
+    .await?;
+    Ok(removed > 0)
+}
+
 /// Resolves permissions against the account's repositories, in the caller's transaction: the
 /// first repository that is missing or foreign (in the order given) is the error; a repository
 /// named twice keeps its last permission. Sorted by repository name, with ids.
+///
+/// The repositories are locked `FOR KEY SHARE` (in id order) before any permission row is
+/// touched: the permissions' foreign keys would take that lock later anyway, and taking it
+/// after deleting the user's old permission rows could deadlock with `delete_repository`, which
+/// locks the repository and then deletes its permission rows.
 async fn check_permissions<C: GenericClient>(
     c: &C,
     account: AccountId,
@@ -177,7 +298,8 @@ async fn check_permissions<C: GenericClient>(
     let names: Vec<&str> = permissions.iter().map(|(n, _)| n.as_str()).collect();
     let found: HashMap<String, (i64, i64)> = rows(
         c,
-        "SELECT id, account, name FROM repositories WHERE name = ANY($1)",
+        "SELECT id, account, name FROM repositories WHERE name = ANY($1)
+         ORDER BY id FOR KEY SHARE",
         &[&names],
     )
     .await?
@@ -418,4 +540,19 @@ pub(crate) async fn list_repository_users(
         items,
         total: db::get_u64(&total, "n")?,
     })
+}
+
+pub(crate) async fn delete_repository_user(pool: &Pool, name: &str) -> Result<()> {
+    let client = db::conn(pool).await?;
+    // The permissions go with it (ON DELETE CASCADE).
+    let removed = exec(
+        &client,
+        "DELETE FROM repository_users WHERE name = $1",
+        &[&name],
+    )
+    .await?;
+    if removed == 0 {
+        return Err(Error::not_found(Entity::RepositoryUser, name));
+    }
+    Ok(())
 }

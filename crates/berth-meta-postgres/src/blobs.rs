@@ -306,9 +306,10 @@ pub(crate) async fn link_blob(
     let tx = client.transaction().await.map_err(pg)?;
     // The digest's lock orders this with `forget_blob`, which unlinks everywhere.
     exec(&tx, DIGEST_LOCK, &[&digest.as_str()]).await?;
+    // `FOR KEY SHARE`, as the link's foreign key would: ordered with `delete_repository`.
     let Some(row) = opt(
         &tx,
-        "SELECT id FROM repositories WHERE name = $1",
+        "SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE",
         &[&repository.as_str()],
     )
     .await?

@@ -28,6 +28,12 @@
 //!   references the first committed (each READ COMMITTED statement takes a fresh snapshot
 //!   after the lock is granted) and is refused if both together would exceed the quota.
 //!   Pushes to different repositories do not wait for each other.
+//! - **Deleting a repository.** [`delete_repository`](MetadataStore::delete_repository) locks
+//!   the repository's row `FOR UPDATE`, which waits for (and makes wait) every push and delete
+//!   of it, and every writer about to insert a row referring to it (those take `FOR KEY SHARE`
+//!   on the repository first, before touching other rows, so that no cycle of waits forms):
+//!   a push that locked first has committed its artifact when the delete looks, and the delete
+//!   is refused; a push that waits finds no repository.
 //! - **Blobs.** A push takes `FOR KEY SHARE` on the blob rows it references, and
 //!   [`forget_blob`](MetadataStore::forget_blob) takes `FOR UPDATE` on its blob before it
 //!   looks for references: garbage collection cannot forget a blob that a concurrent push is
@@ -157,6 +163,10 @@ impl MetadataStore for PostgresMetadata {
         accounts::account(&self.pool, id).await
     }
 
+    async fn list_accounts(&self, page: Page) -> Result<Paged<Account>> {
+        accounts::list_accounts(&self.pool, page).await
+    }
+
     async fn create_console_user(
         &self,
         account: Option<AccountId>,
@@ -171,6 +181,18 @@ impl MetadataStore for PostgresMetadata {
         accounts::console_user(&self.pool, username).await
     }
 
+    async fn console_user_by_id(&self, id: ConsoleUserId) -> Result<Option<ConsoleUser>> {
+        accounts::console_user_by_id(&self.pool, id).await
+    }
+
+    async fn list_console_users(
+        &self,
+        account: Option<AccountId>,
+        page: Page,
+    ) -> Result<Paged<ConsoleUser>> {
+        accounts::list_console_users(&self.pool, account, page).await
+    }
+
     async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
         accounts::set_console_password(&self.pool, id, password_hash).await
     }
@@ -181,6 +203,14 @@ impl MetadataStore for PostgresMetadata {
 
     async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
         accounts::api_token(&self.pool, token_hash).await
+    }
+
+    async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>> {
+        accounts::list_api_tokens(&self.pool, user).await
+    }
+
+    async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
+        accounts::delete_api_token(&self.pool, token_hash).await
     }
 
     async fn create_repository(
@@ -210,12 +240,26 @@ impl MetadataStore for PostgresMetadata {
         repositories::list_repositories(&self.pool, account, page).await
     }
 
+    async fn delete_repository(
+        &self,
+        name: &RepositoryName,
+        _actor: &str,
+        _at: Timestamp,
+    ) -> Result<()> {
+        repositories::delete_repository(&self.pool, name).await
+    }
+
     async fn image(&self, name: &Name) -> Result<Option<Image>> {
         repositories::image(&self.pool, name).await
     }
 
-    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
-        repositories::list_images(&self.pool, repository, page).await
+    async fn list_images(
+        &self,
+        repository: &RepositoryName,
+        name_contains: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Image>> {
+        repositories::list_images(&self.pool, repository, name_contains, page).await
     }
 
     async fn catalog(
@@ -366,6 +410,10 @@ impl MetadataStore for PostgresMetadata {
         page: Page,
     ) -> Result<Paged<RepositoryUser>> {
         accounts::list_repository_users(&self.pool, account, page).await
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        accounts::delete_repository_user(&self.pool, name).await
     }
 
     async fn record_event(&self, event: HistoryEvent) -> Result<()> {

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_blob_tombstones.sql")),
     (3, include_str!("../migrations/0003_blob_links.sql")),
+    (4, include_str!("../migrations/0004_console.sql")),
 ];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is

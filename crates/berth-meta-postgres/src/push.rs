@@ -178,22 +178,31 @@ pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> 
             .await?;
             image
         }
-        None => get(
-            &one(
+        None => {
+            let image: i64 = get(
+                &one(
+                    &tx,
+                    "INSERT INTO images (repository, name, full_name, artifact_count, last_push)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    &[
+                        &repository_id,
+                        &push.name.image().as_str(),
+                        &full_name,
+                        &new_artifacts,
+                        &push.at.unix_millis(),
+                    ],
+                )
+                .await?,
+                "id",
+            )?;
+            exec(
                 &tx,
-                "INSERT INTO images (repository, name, full_name, artifact_count, last_push)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                &[
-                    &repository_id,
-                    &push.name.image().as_str(),
-                    &full_name,
-                    &new_artifacts,
-                    &push.at.unix_millis(),
-                ],
+                "UPDATE repositories SET image_count = image_count + 1 WHERE id = $1",
+                &[&repository_id],
             )
-            .await?,
-            "id",
-        )?,
+            .await?;
+            image
+        }
     };
     let artifact_id: i64 = match existing {
         Some(id) => {

@@ -202,22 +202,43 @@ pub(crate) async fn image(pool: &Pool, name: &Name) -> Result<Option<Image>> {
     .transpose()
 }
 
+/// A `LIKE` pattern (escape character `\`) matching text that contains `needle` literally: the
+/// wildcards `%` and `_`, and the escape character itself, are escaped.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
 pub(crate) async fn list_images(
     pool: &Pool,
     repository: &RepositoryName,
+    name_contains: Option<&str>,
     page: Page,
 ) -> Result<Paged<Image>> {
     let client = db::conn(pool).await?;
     let (limit, offset) = limit_offset(page);
+    // A range scan of images_repository_name_key in name order, the filter checked on each row
+    // of the repository's range. ILIKE under the "C" collation of `name` folds ASCII letters
+    // only, as the contract says.
+    let pattern = name_contains.map(contains_pattern);
     let items = rows(
         &client,
         concat!(
             "SELECT ",
             image_columns!(),
             " FROM images i WHERE i.repository = (SELECT id FROM repositories WHERE name = $1)
+                AND ($4::text IS NULL OR i.name ILIKE $4 ESCAPE '\\')
               ORDER BY i.name LIMIT $2 OFFSET $3"
         ),
-        &[&repository.as_str(), &limit, &offset],
+        &[&repository.as_str(), &limit, &offset, &pattern],
     )
     .await?
     .iter()
@@ -225,15 +246,64 @@ pub(crate) async fn list_images(
     .collect::<Result<_>>()?;
     let total = one(
         &client,
-        "SELECT count(*) AS n FROM images
-         WHERE repository = (SELECT id FROM repositories WHERE name = $1)",
-        &[&repository.as_str()],
+        "SELECT count(*) AS n FROM images i
+         WHERE i.repository = (SELECT id FROM repositories WHERE name = $1)
+           AND ($2::text IS NULL OR i.name ILIKE $2 ESCAPE '\\')",
+        &[&repository.as_str(), &pattern],
     )
     .await?;
     Ok(Paged {
         items,
         total: db::get_u64(&total, "n")?,
     })
+}
+
+pub(crate) async fn delete_repository(pool: &Pool, name: &RepositoryName) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // `FOR UPDATE` conflicts with the `FOR NO KEY UPDATE` every push and artifact delete takes
+    // first, and with the `FOR KEY SHARE` of anything that is about to insert a row referring to
+    // the repository. A push that locked first has committed its artifact by the time the count
+    // below runs (a new statement, a new snapshot); a push that waits finds the row gone and
+    // reports the repository unknown.
+    let id: i64 = get(
+        &opt(
+            &tx,
+            "SELECT id FROM repositories WHERE name = $1 FOR UPDATE",
+            &[&name.as_str()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::Repository, name))?,
+        "id",
+    )?;
+    let images = db::get_u64(
+        &one(
+            &tx,
+            "SELECT count(*) AS n FROM images WHERE repository = $1 AND artifact_count > 0",
+            &[&id],
+        )
+        .await?,
+        "n",
+    )?;
+    if images > 0 {
+        return Err(Error::RepositoryNotEmpty {
+            name: name.clone(),
+            images,
+        });
+    }
+    // Without artifacts there are no tags and no references: what refers to the repository is
+    // its empty images, blob links, permissions and history. A row missed here would fail the
+    // foreign-key check of the last delete rather than be left dangling.
+    for sql in [
+        "DELETE FROM images WHERE repository = $1",
+        "DELETE FROM blob_links WHERE repository = $1",
+        "DELETE FROM repository_user_permissions WHERE repository = $1",
+        "DELETE FROM history WHERE repository = $1",
+        "DELETE FROM repositories WHERE id = $1",
+    ] {
+        exec(&tx, sql, &[&id]).await?;
+    }
+    tx.commit().await.map_err(pg)
 }
 
 pub(crate) async fn catalog(
@@ -267,10 +337,12 @@ pub(crate) async fn catalog(
 pub(crate) async fn record_event(pool: &Pool, event: HistoryEvent) -> Result<()> {
     let mut client = db::conn(pool).await?;
     let tx = client.transaction().await.map_err(pg)?;
+    // `FOR KEY SHARE`, which the history row's foreign key takes anyway, taken first: a
+    // concurrent `delete_repository` makes this a clean `NotFound` instead of a violated key.
     let repository: i64 = get(
         &opt(
             &tx,
-            "SELECT id FROM repositories WHERE name = $1",
+            "SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE",
             &[&event.repository.as_str()],
         )
         .await?

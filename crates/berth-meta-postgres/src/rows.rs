@@ -11,7 +11,7 @@ use crate::db::{corrupt, get, get_opt_time, get_time, get_u64};
 /// The columns [`repository`] decodes, from `repositories r`.
 macro_rules! repository_columns {
     () => {
-        "r.id, r.account, r.name, r.access, r.quota, r.used, r.created"
+        "r.id, r.account, r.name, r.access, r.quota, r.used, r.image_count, r.created"
     };
 }
 
@@ -91,6 +91,7 @@ pub(crate) fn repository(row: &Row) -> Result<Repository> {
             .map(crate::db::uint)
             .transpose()?,
         used: get_u64(row, "used")?,
+        image_count: get_u64(row, "image_count")?,
         created: get_time(row, "created")?,
     })
 }

@@ -5,7 +5,8 @@ mod support;
 
 use std::fmt::Write as _;
 
-use berth_meta_postgres::{MIGRATIONS, migrate};
+use berth_meta::MetadataStore as _;
+use berth_meta_postgres::{MIGRATIONS, PostgresMetadata, migrate};
 use deadpool_postgres::{Manager, Pool};
 use tokio_postgres::NoTls;
 
@@ -147,4 +148,55 @@ async fn concurrent_migrations_apply_each_version_once() {
         migrate(&pools[1]).await.expect("migrate again"),
         Vec::<i32>::new()
     );
+}
+
+/// A database at version 3 with images gets its repositories' image counts filled in by
+/// version 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_counts_are_filled_in_for_repositories_of_version_3() {
+    let db = support::fresh_database().await;
+    let (client, connection) = tokio_postgres::connect(&db.url, NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    // Version 3 as an older berth left it: its migrations, recorded as `migrate` records them.
+    client
+        .batch_execute(
+            "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at bigint NOT NULL)",
+        )
+        .await
+        .expect("schema_version");
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 3) {
+        client.batch_execute(sql).await.expect("old migration");
+        client
+            .execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)",
+                &[version],
+            )
+            .await
+            .expect("record version");
+    }
+    client
+        .batch_execute(
+            "INSERT INTO accounts (id, name, created) VALUES (1, 'acme', 1);
+             INSERT INTO repositories (account, name, access, created)
+                 VALUES (1, 'team', 'private', 1), (1, 'empty', 'private', 1);
+             INSERT INTO images (repository, name, full_name)
+                 SELECT id, 'a', 'team/a' FROM repositories WHERE name = 'team';
+             INSERT INTO images (repository, name, full_name)
+                 SELECT id, 'b/c', 'team/b/c' FROM repositories WHERE name = 'team';",
+        )
+        .await
+        .expect("old data");
+
+    let store = PostgresMetadata::from_pool(pool(&db.url))
+        .await
+        .expect("migrates to the current version");
+    let mut counts = Vec::new();
+    for name in ["team", "empty"] {
+        let name = berth_model::RepositoryName::parse(name).expect("name");
+        let repository = store.repository(&name).await.expect("get").expect("kept");
+        counts.push(repository.image_count);
+    }
+    assert_eq!(counts, [2, 0]);
 }

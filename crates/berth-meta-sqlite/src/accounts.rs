@@ -40,6 +40,22 @@ pub(crate) fn account(c: &Connection, id: AccountId) -> Res<Option<Account>> {
         .optional()?)
 }
 
+pub(crate) fn list_accounts(c: &Connection, page: Page) -> Res<Paged<Account>> {
+    let (limit, offset) = rows::page(page);
+    let sql = format!(
+        "SELECT {} FROM accounts ORDER BY id LIMIT ?1 OFFSET ?2",
+        rows::ACCOUNT
+    );
+    let items = c
+        .prepare_cached(&sql)?
+        .query_map(params![limit, offset], rows::account)?
+        .collect::<rusqlite::Result<_>>()?;
+    let total = c
+        .prepare_cached("SELECT count(*) FROM accounts")?
+        .query_row([], |r| r.get(0))?;
+    Ok(Paged { items, total })
+}
+
 fn account_exists(c: &Connection, id: AccountId) -> Res<bool> {
     Ok(c.prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
         .exists([id.0])?)
@@ -94,6 +110,39 @@ pub(crate) fn console_user(c: &Connection, username: &str) -> Res<Option<Console
         .optional()?)
 }
 
+pub(crate) fn console_user_by_id(c: &Connection, id: ConsoleUserId) -> Res<Option<ConsoleUser>> {
+    let sql = format!(
+        "SELECT {} FROM console_users WHERE id = ?1",
+        rows::CONSOLE_USER
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id.0], rows::console_user)
+        .optional()?)
+}
+
+pub(crate) fn list_console_users(
+    c: &Connection,
+    account: Option<AccountId>,
+    page: Page,
+) -> Res<Paged<ConsoleUser>> {
+    let (limit, offset) = rows::page(page);
+    // `account IS ?1` matches NULL to NULL (the administrators) and is still an equality on
+    // `console_users_by_account`, which then gives the username order.
+    let sql = format!(
+        "SELECT {} FROM console_users WHERE account IS ?1 ORDER BY username LIMIT ?2 OFFSET ?3",
+        rows::CONSOLE_USER
+    );
+    let account = account.map(|a| a.0);
+    let items = c
+        .prepare_cached(&sql)?
+        .query_map(params![account, limit, offset], rows::console_user)?
+        .collect::<rusqlite::Result<_>>()?;
+    let total = c
+        .prepare_cached("SELECT count(*) FROM console_users WHERE account IS ?1")?
+        .query_row([account], |r| r.get(0))?;
+    Ok(Paged { items, total })
+}
+
 pub(crate) fn set_console_password(
     c: &Connection,
     id: ConsoleUserId,
@@ -142,6 +191,25 @@ pub(crate) fn api_token(c: &Connection, token_hash: &[u8]) -> Res<Option<ApiToke
     Ok(c.prepare_cached(&sql)?
         .query_row([token_hash], rows::api_token)
         .optional()?)
+}
+
+pub(crate) fn list_api_tokens(c: &Connection, user: ConsoleUserId) -> Res<Vec<ApiToken>> {
+    let sql = format!(
+        "SELECT {} FROM api_tokens WHERE user = ?1 ORDER BY created DESC, token_hash",
+        rows::API_TOKEN
+    );
+    let tokens = c
+        .prepare_cached(&sql)?
+        .query_map([user.0], rows::api_token)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(tokens)
+}
+
+pub(crate) fn delete_api_token(c: &Connection, token_hash: &[u8]) -> Res<bool> {
+    let removed = c
+        .prepare_cached("DELETE FROM api_tokens WHERE token_hash = ?1")?
+        .execute([token_hash])?;
+    Ok(removed > 0)
 }
 
 /// The id and account of a repository, or `NotFound`.
@@ -295,6 +363,19 @@ pub(crate) fn list_repository_users(
         .prepare_cached("SELECT count(*) FROM repository_users WHERE account = ?1")?
         .query_row([account.0], |r| r.get(0))?;
     Ok(Paged { items, total })
+}
+
+pub(crate) fn delete_repository_user(c: &Connection, name: &str) -> Res<()> {
+    let id: i64 = c
+        .prepare_cached("SELECT id FROM repository_users WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    c.prepare_cached("DELETE FROM repository_user_permissions WHERE user = ?1")?
+        .execute([id])?;
+    c.prepare_cached("DELETE FROM repository_users WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }
 
 /// Appends an event to a repository's history.

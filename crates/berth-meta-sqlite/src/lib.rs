@@ -23,7 +23,9 @@
 //! Every change runs in one `BEGIN IMMEDIATE` transaction on the writer: the write lock is taken
 //! at `BEGIN`, before anything is read. That is what makes a push's quota check hold against a
 //! concurrent push through *another* handle on the same file: the second push waits (busy
-//! timeout) until the first commits, and then reads the new usage. A deferred transaction would
+//! timeout) until the first commits, and then reads the new usage. Deleting a repository is
+//! ordered with pushes the same way: whichever takes the lock second sees the other's outcome
+//! (an artifact that makes the repository not empty, or no repository). A deferred transaction would
 //! read first and fail to upgrade, or, worse, decide on a stale usage. Reads run in a deferred
 //! transaction on a reader, so a call that reads several rows (a page and its total) sees one
 //! snapshot.
@@ -34,8 +36,10 @@
 //! (see `schema.rs`). Times are integer unix milliseconds, digests and names text, annotations
 //! JSON text. Each listing walks an index: tags by `(image, name)` for `n`/`last`, artifacts by
 //! `(image, pushed_at)`, images by `(repository, name)` and by full name for the catalog,
-//! repositories by `(account, name)`, history by `(repository, at)`. Usage is kept by per
-//! repository digest reference counts, and a global count per digest serves garbage collection.
+//! repositories by `(account, name)`, history by `(repository, at)`, console users by
+//! `(account, username)`, API tokens by `(user, created)`. Usage is kept by per repository
+//! digest reference counts, and a global count per digest serves garbage collection; each
+//! repository's image count is a column the push that creates an image raises.
 //!
 //! # Errors
 //!
@@ -192,6 +196,10 @@ impl MetadataStore for SqliteMetadata {
         self.read(move |c| accounts::account(c, id)).await
     }
 
+    async fn list_accounts(&self, page: Page) -> Result<Paged<Account>> {
+        self.read(move |c| accounts::list_accounts(c, page)).await
+    }
+
     async fn create_console_user(
         &self,
         account: Option<AccountId>,
@@ -212,6 +220,20 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
+    async fn console_user_by_id(&self, id: ConsoleUserId) -> Result<Option<ConsoleUser>> {
+        self.read(move |c| accounts::console_user_by_id(c, id))
+            .await
+    }
+
+    async fn list_console_users(
+        &self,
+        account: Option<AccountId>,
+        page: Page,
+    ) -> Result<Paged<ConsoleUser>> {
+        self.read(move |c| accounts::list_console_users(c, account, page))
+            .await
+    }
+
     async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
         let password_hash = password_hash.to_owned();
         self.write(move |c| accounts::set_console_password(c, id, &password_hash))
@@ -226,6 +248,16 @@ impl MetadataStore for SqliteMetadata {
     async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
         let token_hash = token_hash.to_owned();
         self.read(move |c| accounts::api_token(c, &token_hash))
+            .await
+    }
+
+    async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>> {
+        self.read(move |c| accounts::list_api_tokens(c, user)).await
+    }
+
+    async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| accounts::delete_api_token(c, &token_hash))
             .await
     }
 
@@ -262,14 +294,31 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
+    async fn delete_repository(
+        &self,
+        name: &RepositoryName,
+        _actor: &str,
+        _at: Timestamp,
+    ) -> Result<()> {
+        let name = name.clone();
+        self.write(move |c| registry::delete_repository(c, &name))
+            .await
+    }
+
     async fn image(&self, name: &Name) -> Result<Option<Image>> {
         let name = name.clone();
         self.read(move |c| registry::image(c, &name)).await
     }
 
-    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
+    async fn list_images(
+        &self,
+        repository: &RepositoryName,
+        name_contains: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Image>> {
         let repository = repository.clone();
-        self.read(move |c| registry::list_images(c, &repository, page))
+        let name_contains = name_contains.map(str::to_owned);
+        self.read(move |c| registry::list_images(c, &repository, name_contains.as_deref(), page))
             .await
     }
 
@@ -461,6 +510,12 @@ impl MetadataStore for SqliteMetadata {
         page: Page,
     ) -> Result<Paged<RepositoryUser>> {
         self.read(move |c| accounts::list_repository_users(c, account, page))
+            .await
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| accounts::delete_repository_user(c, &name))
             .await
     }
 

@@ -70,6 +70,7 @@ pub(crate) fn create_repository(
         access: new.access,
         quota: new.quota,
         used: 0,
+        image_count: 0,
         created: at,
     })
 }
@@ -163,28 +164,81 @@ fn image_id(c: &Connection, name: &Name) -> Res<Option<ImageId>> {
     )
 }
 
+/// A `LIKE` pattern (with `ESCAPE '\'`) matching text that contains `needle` literally: the
+/// wildcards `%` and `_`, and the escape character itself, are escaped.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
 pub(crate) fn list_images(
     c: &Connection,
     repository: &RepositoryName,
+    name_contains: Option<&str>,
     page: Page,
 ) -> Res<Paged<Image>> {
     let (limit, offset) = rows::page(page);
+    // Walks `images_by_repository` in name order; the filter is checked on each entry of the
+    // repository's range (SQLite's LIKE ignores the case of ASCII letters only, as the contract
+    // says).
+    let pattern = name_contains.map(contains_pattern);
     let sql = format!(
         "SELECT {} FROM images i JOIN repositories r ON r.id = i.repository \
-         WHERE r.name = ?1 ORDER BY i.name LIMIT ?2 OFFSET ?3",
+         WHERE r.name = ?1 AND (?4 IS NULL OR i.name LIKE ?4 ESCAPE '\\') \
+         ORDER BY i.name LIMIT ?2 OFFSET ?3",
         rows::IMAGE
     );
     let items = c
         .prepare_cached(&sql)?
-        .query_map(params![repository.as_str(), limit, offset], rows::image)?
+        .query_map(
+            params![repository.as_str(), limit, offset, pattern],
+            rows::image,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     let total = c
         .prepare_cached(
             "SELECT count(*) FROM images i JOIN repositories r ON r.id = i.repository \
-             WHERE r.name = ?1",
+             WHERE r.name = ?1 AND (?2 IS NULL OR i.name LIKE ?2 ESCAPE '\\')",
         )?
-        .query_row([repository.as_str()], |r| r.get(0))?;
+        .query_row(params![repository.as_str(), pattern], |r| r.get(0))?;
     Ok(Paged { items, total })
+}
+
+pub(crate) fn delete_repository(c: &Connection, name: &RepositoryName) -> Res<()> {
+    // Under the write lock (BEGIN IMMEDIATE): no push, in this process or another, can add an
+    // artifact between this check and the commit; one that waited finds no repository.
+    let (id, _) = repository_key(c, name)?;
+    let images: u64 = c
+        .prepare_cached("SELECT count(*) FROM images WHERE repository = ?1 AND artifact_count > 0")?
+        .query_row([id.0], |r| r.get(0))?;
+    if images > 0 {
+        return Err(Error::RepositoryNotEmpty {
+            name: name.clone(),
+            images,
+        }
+        .into());
+    }
+    // Without artifacts there are no tags and no digest references: what refers to the
+    // repository is its empty images, blob links, permissions and history. A row missed here
+    // would fail the foreign-key check of the last delete rather than be left dangling.
+    for sql in [
+        "DELETE FROM images WHERE repository = ?1",
+        "DELETE FROM blob_links WHERE repository = ?1",
+        "DELETE FROM repository_user_permissions WHERE repository = ?1",
+        "DELETE FROM history WHERE repository = ?1",
+        "DELETE FROM repositories WHERE id = ?1",
+    ] {
+        c.prepare_cached(sql)?.execute([id.0])?;
+    }
+    Ok(())
 }
 
 pub(crate) fn catalog(
@@ -312,20 +366,26 @@ pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
 
     let image = match image {
         Some(image) => image,
-        None => ImageId(
+        None => {
+            let id = c
+                .prepare_cached(
+                    "INSERT INTO images (repository, name, full_name) VALUES (?1, ?2, ?3) \
+                     RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        repository.id.0,
+                        push.name.image().as_str(),
+                        full_name(&push.name)
+                    ],
+                    |r| r.get(0),
+                )?;
             c.prepare_cached(
-                "INSERT INTO images (repository, name, full_name) VALUES (?1, ?2, ?3) \
-                 RETURNING id",
+                "UPDATE repositories SET image_count = image_count + 1 WHERE id = ?1",
             )?
-            .query_row(
-                params![
-                    repository.id.0,
-                    push.name.image().as_str(),
-                    full_name(&push.name)
-                ],
-                |r| r.get(0),
-            )?,
-        ),
+            .execute([repository.id.0])?;
+            ImageId(id)
+        }
     };
     let artifact = match existing {
         Some(id) => {

@@ -126,7 +126,8 @@ pub(crate) fn api_token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 /// Columns of `repositories r`.
-pub(crate) const REPOSITORY: &str = "r.id, r.account, r.name, r.access, r.quota, r.used, r.created";
+pub(crate) const REPOSITORY: &str =
+    "r.id, r.account, r.name, r.access, r.quota, r.used, r.created, r.image_count";
 
 pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
     Ok(Repository {
@@ -136,6 +137,7 @@ pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
         access: word(row, 3, Access::parse)?,
         quota: row.get(4)?,
         used: row.get(5)?,
+        image_count: row.get(7)?,
         created: time(row, 6)?,
     })
 }

@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_blob_links.sql",
         sql: include_str!("../migrations/0003_blob_links.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_console.sql",
+        sql: include_str!("../migrations/0004_console.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

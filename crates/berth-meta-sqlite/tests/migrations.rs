@@ -129,3 +129,32 @@ async fn a_database_from_a_newer_berth_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn image_counts_are_filled_in_for_repositories_of_version_3() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (path, conn) = database_at(dir.path(), 3);
+    conn.execute_batch(
+        "INSERT INTO accounts (id, name, created) VALUES (1, 'acme', 1);
+         INSERT INTO repositories (id, account, name, access, created)
+             VALUES (1, 1, 'team', 'private', 1), (2, 1, 'empty', 'private', 1);
+         INSERT INTO images (repository, name, full_name)
+             VALUES (1, 'a', 'team/a'), (1, 'b/c', 'team/b/c');",
+    )
+    .expect("old data");
+    drop(conn);
+
+    let store = SqliteMetadata::open(&path).await.expect("open migrates");
+    let count = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .repository(&berth_model::RepositoryName::parse(name).expect("name"))
+                .await
+                .expect("repository")
+                .expect("kept")
+                .image_count
+        }
+    };
+    assert_eq!((count("team").await, count("empty").await), (2, 0));
+}

@@ -27,8 +27,14 @@
 //!   recording bytes that are about to disappear.
 //! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds counts and keeps the latest
 //!   time: flushes from several nodes, in any order, lose nothing.
+//! - **Deleting a repository.** [`delete_repository`](MetadataStore::delete_repository) removes
+//!   a repository that holds no artifacts, with its (empty) images, blob links, repository
+//!   users' permissions on it and its history, in one transaction that is atomic with respect to
+//!   pushes: a push racing the delete either lands first (and the delete is refused with
+//!   [`Error::RepositoryNotEmpty`]) or finds no repository ([`Error::NotFound`]); a push is never
+//!   recorded into a deleted repository.
 //! - **Listings.** Tags are listed sorted by name with `n`/`last` (keyset); console listings are
-//!   pages with a total. Every listing is served by an index.
+//!   pages with a total, sorted by a unique key. Every listing is served by an index.
 //! - **Not found** is `Ok(None)` for lookups and [`Error::NotFound`] for changes to something
 //!   missing; names that must be unique give [`Error::AlreadyExists`].
 
@@ -113,6 +119,14 @@ pub enum Error {
     /// A permission names a repository of another account.
     #[error("repository {0} does not belong to this account")]
     ForeignRepository(RepositoryName),
+    /// The repository still has images holding artifacts; nothing was deleted.
+    #[error("repository {name} still holds {images} {}; delete them first", noun(*.images))]
+    RepositoryNotEmpty {
+        /// The repository.
+        name: RepositoryName,
+        /// How many of its images hold artifacts.
+        images: u64,
+    },
     /// The backend failed (database, connection); the cause is in `source`.
     #[error("{store} failed: {source}")]
     Backend {
@@ -122,6 +136,11 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// "image" or "images", for [`Error::RepositoryNotEmpty`]'s message.
+fn noun(images: u64) -> &'static str {
+    if images == 1 { "image" } else { "images" }
 }
 
 impl Error {
@@ -167,6 +186,8 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account>;
     /// An account by id.
     async fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    /// Every account, by id.
+    async fn list_accounts(&self, page: Page) -> Result<Paged<Account>>;
     /// Creates a console user; the username is unique.
     async fn create_console_user(
         &self,
@@ -177,12 +198,25 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ) -> Result<ConsoleUser>;
     /// A console user by username.
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>>;
+    /// A console user by id (an API token names its user by id).
+    async fn console_user_by_id(&self, id: ConsoleUserId) -> Result<Option<ConsoleUser>>;
+    /// The console users of an account (`Some`), or the system administrators (`None`: the
+    /// users of no account), by username. An unknown account has none.
+    async fn list_console_users(
+        &self,
+        account: Option<AccountId>,
+        page: Page,
+    ) -> Result<Paged<ConsoleUser>>;
     /// Replaces a console user's password hash.
     async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()>;
     /// Stores an API token (by hash).
     async fn create_api_token(&self, token: ApiToken) -> Result<()>;
     /// An API token by its hash.
     async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>>;
+    /// A console user's API tokens, newest first (ties by hash, bytewise).
+    async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>>;
+    /// Deletes an API token; whether there was one.
+    async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool>;
 
     // --- repositories and images ---
 
@@ -205,10 +239,33 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Repository>;
     /// An account's repositories, by name.
     async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>>;
+    /// Deletes a repository that holds no artifacts, with its images (all empty), its blob links,
+    /// the repository users' permissions on it and its history, in one transaction (see the
+    /// contract for how it orders with pushes). Images are kept when their last artifact is
+    /// deleted, so "empty" means that no image holds an artifact; the blobs themselves stay,
+    /// for garbage collection to judge.
+    ///
+    /// [`Error::NotFound`] (of [`Entity::Repository`]) when there is no such repository;
+    /// [`Error::RepositoryNotEmpty`], changing nothing, while images hold artifacts. The
+    /// repository's history goes with it, so the deletion is recorded nowhere here: `actor` and
+    /// `at` are for a caller's audit log and backends that keep one.
+    async fn delete_repository(
+        &self,
+        name: &RepositoryName,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<()>;
     /// An image by name.
     async fn image(&self, name: &Name) -> Result<Option<Image>>;
-    /// A repository's images, by name.
-    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>>;
+    /// A repository's images, by name, with the total over all pages; with `name_contains`,
+    /// only those whose name contains it (literally: `%`, `_` and `\` are no wildcards;
+    /// ASCII letters match either case). An unknown repository has none.
+    async fn list_images(
+        &self,
+        repository: &RepositoryName,
+        name_contains: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Image>>;
     /// Image names across repositories, sorted, after `last`, at most `n` (the OCI catalog).
     async fn catalog(
         &self,
@@ -324,6 +381,8 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         account: AccountId,
         page: Page,
     ) -> Result<Paged<RepositoryUser>>;
+    /// Deletes a repository user with its permissions; [`Error::NotFound`] when there is none.
+    async fn delete_repository_user(&self, name: &str) -> Result<()>;
 
     // --- history ---
 

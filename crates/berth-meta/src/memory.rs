@@ -57,6 +57,13 @@ impl MemoryMetadata {
     }
 }
 
+/// Whether `name` contains `needle`, ASCII letters matching either case (the contract of
+/// `list_images`' filter).
+fn contains_ignoring_ascii_case(name: &str, needle: &str) -> bool {
+    name.to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
+}
+
 fn page_of<T: Clone>(all: Vec<T>, page: Page) -> Paged<T> {
     let total = all.len() as u64;
     let items = all
@@ -166,6 +173,13 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().accounts.get(&id).cloned())
     }
 
+    async fn list_accounts(&self, page: Page) -> Result<Paged<Account>> {
+        Ok(page_of(
+            self.lock().accounts.values().cloned().collect(),
+            page,
+        ))
+    }
+
     async fn create_console_user(
         &self,
         account: Option<AccountId>,
@@ -197,6 +211,30 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().console_users.get(username).cloned())
     }
 
+    async fn console_user_by_id(&self, id: ConsoleUserId) -> Result<Option<ConsoleUser>> {
+        Ok(self
+            .lock()
+            .console_users
+            .values()
+            .find(|u| u.id == id)
+            .cloned())
+    }
+
+    async fn list_console_users(
+        &self,
+        account: Option<AccountId>,
+        page: Page,
+    ) -> Result<Paged<ConsoleUser>> {
+        let s = self.lock();
+        let all = s
+            .console_users
+            .values()
+            .filter(|u| u.account == account)
+            .cloned()
+            .collect();
+        Ok(page_of(all, page))
+    }
+
     async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
         let mut s = self.lock();
         let user = s
@@ -221,6 +259,26 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().tokens.get(token_hash).cloned())
     }
 
+    async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>> {
+        let s = self.lock();
+        let mut out: Vec<ApiToken> = s
+            .tokens
+            .values()
+            .filter(|t| t.user == user)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            b.created
+                .cmp(&a.created)
+                .then_with(|| a.token_hash.cmp(&b.token_hash))
+        });
+        Ok(out)
+    }
+
+    async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
+        Ok(self.lock().tokens.remove(token_hash).is_some())
+    }
+
     async fn create_repository(
         &self,
         new: NewRepository,
@@ -241,6 +299,7 @@ impl MetadataStore for MemoryMetadata {
             access: new.access,
             quota: new.quota,
             used: 0,
+            image_count: 0,
             created: at,
         };
         s.repositories.insert(new.name.clone(), repository.clone());
@@ -302,16 +361,54 @@ impl MetadataStore for MemoryMetadata {
         Ok(page_of(all, page))
     }
 
+    async fn delete_repository(
+        &self,
+        name: &RepositoryName,
+        _actor: &str,
+        _at: Timestamp,
+    ) -> Result<()> {
+        let mut s = self.lock();
+        let id = s.repository(name)?.id;
+        let images = s
+            .images
+            .iter()
+            .filter(|((r, _), image)| r == name && image.artifact_count > 0)
+            .count() as u64;
+        if images > 0 {
+            return Err(Error::RepositoryNotEmpty {
+                name: name.clone(),
+                images,
+            });
+        }
+        // No artifacts: no tags, no references, no usage; what is left is the empty images.
+        s.images.retain(|(r, _), _| r != name);
+        s.links.retain(|(r, _)| *r != id);
+        for user in s.users.values_mut() {
+            user.permissions.retain(|(r, _)| r != name);
+        }
+        s.history.retain(|e| e.repository != *name);
+        s.repositories.remove(name);
+        Ok(())
+    }
+
     async fn image(&self, name: &Name) -> Result<Option<Image>> {
         Ok(self.lock().image(name).cloned())
     }
 
-    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
+    async fn list_images(
+        &self,
+        repository: &RepositoryName,
+        name_contains: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Image>> {
         let s = self.lock();
         let all = s
             .images
             .iter()
             .filter(|((r, _), _)| r == repository)
+            .filter(|((_, i), _)| {
+                name_contains.is_none_or(|needle| contains_ignoring_ascii_case(i.as_str(), needle))
+            })
             .map(|(_, image)| image.clone())
             .collect();
         Ok(page_of(all, page))
@@ -407,6 +504,9 @@ impl MetadataStore for MemoryMetadata {
             }
         }
         if image.is_none() {
+            if let Some(repo) = s.repositories.get_mut(push.name.repository()) {
+                repo.image_count += 1;
+            }
             s.images.insert(
                 key.clone(),
                 Image {
@@ -902,6 +1002,14 @@ impl MetadataStore for MemoryMetadata {
             .cloned()
             .collect();
         Ok(page_of(all, page))
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        self.lock()
+            .users
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))
     }
 
     async fn record_event(&self, event: HistoryEvent) -> Result<()> {

@@ -99,6 +99,8 @@ pub struct Repository {
     pub quota: Option<u64>,
     /// Bytes used: distinct blobs and manifests its artifacts reference.
     pub used: u64,
+    /// How many images it holds (an image stays when its last artifact is deleted).
+    pub image_count: u64,
     /// When it was created.
     pub created: Timestamp,
 }

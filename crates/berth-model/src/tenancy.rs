@@ -70,6 +70,59 @@ impl Timestamp {
         Some(Timestamp(days_from_civil(y, m, d) * 86_400_000))
     }
 
+    /// A `YYYY-MM-DD` date (midnight UTC) or an RFC 3339 time in UTC or with an offset
+    /// (`2026-11-23T07:36:09Z`, `2026-11-23T09:36:09.5+02:00`).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        if s.len() == 10 {
+            return Self::parse_date(s);
+        }
+        let (date, rest) = (s.get(..10)?, s.get(10..)?);
+        let day = Self::parse_date(date)?;
+        let rest = rest.strip_prefix(['T', 't', ' '])?;
+        let two = |r: &str| -> Option<i64> {
+            (r.len() == 2 && r.bytes().all(|c| c.is_ascii_digit()))
+                .then(|| r.parse().ok())
+                .flatten()
+        };
+        let (h, m, sec) = (
+            two(rest.get(0..2)?)?,
+            two(rest.get(3..5)?)?,
+            two(rest.get(6..8)?)?,
+        );
+        if rest.get(2..3)? != ":" || rest.get(5..6)? != ":" || h > 23 || m > 59 || sec > 60 {
+            return None;
+        }
+        let mut rest = &rest[8..];
+        let mut millis = 0;
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
+            millis = padded.parse::<i64>().ok()?;
+            rest = &fraction[digits..];
+        }
+        let offset = match rest {
+            "Z" | "z" => 0,
+            _ => {
+                let sign = match rest.get(..1)? {
+                    "+" => 1,
+                    "-" => -1,
+                    _ => return None,
+                };
+                if rest.len() != 6 || rest.get(3..4)? != ":" {
+                    return None;
+                }
+                let (oh, om) = (two(rest.get(1..3)?)?, two(rest.get(4..6)?)?);
+                sign * (oh * 3600 + om * 60) * 1000
+            }
+        };
+        Some(Timestamp(
+            day.0 + ((h * 60 + m) * 60 + sec) * 1000 + millis - offset,
+        ))
+    }
+
     /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-23T07:36:09.123Z`.
     pub fn rfc3339(self) -> String {
         let days = self.0.div_euclid(86_400_000);
@@ -235,6 +288,37 @@ mod tests {
             "x",
         ] {
             assert_eq!(Timestamp::parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_times_parse_with_offsets() {
+        let t = Timestamp::parse_rfc3339("2026-11-23T07:36:09.123Z").unwrap();
+        assert_eq!(t.rfc3339(), "2026-11-23T07:36:09.123Z");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-23T09:36:09.1234+02:00").unwrap(),
+            t
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-23").unwrap().rfc3339(),
+            "2026-11-23T00:00:00.000Z"
+        );
+        for bad in [
+            "2026-11-23T25:00:00Z",
+            "2026-11-23T07:36Z",
+            "2026-11-23T07:36:09",
+            "2026-11-23T07:36:09.Z",
+            "2026-11-23X07:36:09Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printed_times_parse_back(ms in 0i64..253_402_300_799_000) {
+            let t = Timestamp::from_unix_millis(ms);
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.rfc3339()), Some(t));
         }
     }
 

@@ -16,13 +16,15 @@
 mod secret;
 mod throttle;
 
+pub use secret::API_TOKEN_PREFIX;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_meta::{
-    ConsoleUser, MetadataStore, NewRepositoryUser, Page, Paged, RepositoryUser,
+    ApiToken, ConsoleUser, MetadataStore, NewRepositoryUser, Page, Paged, RepositoryUser,
     RepositoryUserUpdate,
 };
 use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
@@ -391,6 +393,74 @@ impl Identity {
         })
     }
 
+    /// Logs in with an API token (`berth_...`): the console user it belongs to, and what that
+    /// user may do. Expired tokens and tokens of deleted users are refused.
+    pub async fn login_with_api_token(
+        &self,
+        source: Option<IpAddr>,
+        token: &str,
+    ) -> Result<(Principal, ConsoleUser), IdentityError> {
+        let verify = async {
+            let stored = self
+                .meta
+                .api_token(&secret::token_hash(token))
+                .await
+                .map_err(IdentityError::backend)?
+                .ok_or(IdentityError::BadCredentials)?;
+            if stored.expires.is_some_and(|e| e <= Timestamp::now()) {
+                return Err(IdentityError::BadCredentials);
+            }
+            let user = self
+                .meta
+                .console_user_by_id(stored.user)
+                .await
+                .map_err(IdentityError::backend)?
+                .ok_or(IdentityError::BadCredentials)?;
+            Ok(user)
+        };
+        let mut found = None;
+        let principal = self
+            .throttled(source, async {
+                let user = verify.await?;
+                let principal = match user.account {
+                    Some(account) => Principal::ConsoleUser { account },
+                    None => Principal::SystemAdmin,
+                };
+                found = Some(user);
+                Ok(principal)
+            })
+            .await?;
+        let user = found.expect("a successful login found its user");
+        Ok((principal, user))
+    }
+
+    /// A console user's record (from the cache when fresh).
+    pub async fn console_user(&self, name: &str) -> Result<Option<ConsoleUser>, IdentityError> {
+        self.cached_console_user(name).await
+    }
+
+    /// Creates an API token for `user`; the token is returned once, only its hash is kept.
+    pub async fn create_api_token(
+        &self,
+        user: &ConsoleUser,
+        description: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<WithSecret<ApiToken>, IdentityError> {
+        let secret = secret::new_api_token();
+        let record = ApiToken {
+            token_hash: secret::token_hash(&secret),
+            user: user.id,
+            description: description.to_owned(),
+            created: Timestamp::now(),
+            expires,
+        };
+        self.meta
+            .create_api_token(record.clone())
+            .await
+            .map_err(IdentityError::backend)?;
+        Ok(WithSecret { record, secret })
+    }
+
     /// A repository user's current record (from the cache when fresh), for checks made when a
     /// token is issued.
     pub async fn repository_user(
@@ -449,6 +519,13 @@ impl Identity {
             .map_err(IdentityError::backend)?;
         self.repository_users.forget(name);
         Ok(record)
+    }
+
+    /// Deletes a repository user; its credentials stop working at once on this node.
+    pub async fn delete_repository_user(&self, name: &str) -> Result<(), IdentityError> {
+        let result = self.meta.delete_repository_user(name).await;
+        self.repository_users.forget(name);
+        result.map_err(IdentityError::backend)
     }
 
     /// Replaces a repository user's secret; the old one stops working at once on this node.

@@ -1,4 +1,4 @@
-//! Secrets, and how they are kept: repository-user secrets are high-entropy
+//! Secrets, and how they are kept: repository-user secrets and API tokens are high-entropy
 //! random strings, so a fast keyed hash identifies them (no brute force can walk 238 bits);
 //! console passwords are chosen by people, so they alone get argon2id.
 
@@ -29,6 +29,21 @@ pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
 /// A new repository-user secret: 40 letters and digits (238 bits), safe on any command line.
 pub(crate) fn new_secret() -> String {
     random_string(40, ALPHABET)
+}
+
+/// A new API token, recognisable by its prefix.
+pub(crate) fn new_api_token() -> String {
+    format!("{API_TOKEN_PREFIX}{}", random_string(40, ALPHABET))
+}
+
+/// What every API token starts with.
+pub const API_TOKEN_PREFIX: &str = "berth_";
+
+/// The stored form of an API token, which is also its lookup key: SHA-256 (the token is random,
+/// so no salt or key is needed to make guessing from the hash hopeless).
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// The stored form of a repository user's secret: HMAC-SHA256 keyed by the user's name, so a
@@ -88,6 +103,8 @@ mod tests {
         assert_eq!(a.len(), 40);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+        assert!(new_api_token().starts_with(API_TOKEN_PREFIX));
+        assert_eq!(token_hash("x").len(), 32);
     }
 
     #[test]

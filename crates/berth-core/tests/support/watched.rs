@@ -43,6 +43,9 @@ impl MetadataStore for WatchedMeta {
     async fn account(&self, id: AccountId) -> Result<Option<Account>> {
         self.inner.account(id).await
     }
+    async fn list_accounts(&self, page: Page) -> Result<Paged<Account>> {
+        self.inner.list_accounts(page).await
+    }
     async fn create_console_user(
         &self,
         account: Option<AccountId>,
@@ -58,6 +61,16 @@ impl MetadataStore for WatchedMeta {
     async fn console_user(&self, username: &str) -> Result<Option<ConsoleUser>> {
         self.inner.console_user(username).await
     }
+    async fn console_user_by_id(&self, id: ConsoleUserId) -> Result<Option<ConsoleUser>> {
+        self.inner.console_user_by_id(id).await
+    }
+    async fn list_console_users(
+        &self,
+        account: Option<AccountId>,
+        page: Page,
+    ) -> Result<Paged<ConsoleUser>> {
+        self.inner.list_console_users(account, page).await
+    }
     async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
         self.write();
         self.inner.set_console_password(id, password_hash).await
@@ -68,6 +81,13 @@ impl MetadataStore for WatchedMeta {
     }
     async fn api_token(&self, token_hash: &[u8]) -> Result<Option<ApiToken>> {
         self.inner.api_token(token_hash).await
+    }
+    async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>> {
+        self.inner.list_api_tokens(user).await
+    }
+    async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
+        self.write();
+        self.inner.delete_api_token(token_hash).await
     }
     async fn create_repository(
         &self,
@@ -94,11 +114,27 @@ impl MetadataStore for WatchedMeta {
     async fn list_repositories(&self, account: AccountId, page: Page) -> Result<Paged<Repository>> {
         self.inner.list_repositories(account, page).await
     }
+    async fn delete_repository(
+        &self,
+        name: &RepositoryName,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.write();
+        self.inner.delete_repository(name, actor, at).await
+    }
     async fn image(&self, name: &Name) -> Result<Option<Image>> {
         self.inner.image(name).await
     }
-    async fn list_images(&self, repository: &RepositoryName, page: Page) -> Result<Paged<Image>> {
-        self.inner.list_images(repository, page).await
+    async fn list_images(
+        &self,
+        repository: &RepositoryName,
+        name_contains: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Image>> {
+        self.inner
+            .list_images(repository, name_contains, page)
+            .await
     }
     async fn catalog(
         &self,
@@ -235,6 +271,10 @@ impl MetadataStore for WatchedMeta {
         page: Page,
     ) -> Result<Paged<RepositoryUser>> {
         self.inner.list_repository_users(account, page).await
+    }
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        self.write();
+        self.inner.delete_repository_user(name).await
     }
     async fn record_event(&self, event: HistoryEvent) -> Result<()> {
         self.write();

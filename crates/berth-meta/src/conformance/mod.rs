@@ -16,10 +16,12 @@ use crate::MetadataStore;
 pub(crate) use crate::types::*;
 
 mod accounts;
+mod console;
 mod property;
 mod registry;
 
 pub use accounts::*;
+pub use console::*;
 pub use property::*;
 pub use registry::*;
 
@@ -45,7 +47,13 @@ macro_rules! meta_conformance_tests {
             deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last, catalog_respects_scope_and_paging,
             referrers_filter_by_artifact_type, pulls_are_additive_across_handles, artifacts_list_newest_first,
             blobs_and_garbage_collection_queries, forgotten_blobs_are_tombstoned_until_finished, blobs_are_linked_per_repository, upload_sessions, repository_users_and_permissions,
-            history_is_newest_first, usage_matches_recomputation_after_random_operations);
+            history_is_newest_first, usage_matches_recomputation_after_random_operations,
+            console_users_and_accounts_are_listed, api_tokens_are_listed_and_deleted,
+            images_are_filtered_by_name, repositories_count_their_images,
+            deleting_a_repository_with_artifacts_is_refused,
+            deleting_an_empty_repository_removes_everything_of_it,
+            deleting_a_repository_races_a_push,
+            deleting_a_repository_races_writes_that_refer_to_it, repository_users_are_deleted);
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
         $(

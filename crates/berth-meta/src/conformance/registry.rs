@@ -560,7 +560,7 @@ pub async fn artifacts_list_newest_first(h: &Harness) {
         [digest("m0")]
     );
     let images = s
-        .list_images(&repo("team"), Page::first(10))
+        .list_images(&repo("team"), None, Page::first(10))
         .await
         .expect("images");
     assert_eq!((images.total, images.items[0].artifact_count), (1, 5));

@@ -1,0 +1,566 @@
+//! The management API under `/api/v1`: routing, who is calling, errors, and request bodies.
+//! The endpoints live by area: repositories and their images (`repositories.rs`), repository
+//! users (`users.rs`), and sessions, accounts, console users and API tokens (`admin.rs`).
+
+mod admin;
+mod repositories;
+mod users;
+
+use std::net::IpAddr;
+
+use berth_core::identity::{API_TOKEN_PREFIX, IdentityError};
+use berth_meta::{AccountId, ConsoleUser, Page};
+use berth_model::RepositoryName;
+use berth_policy::Principal;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::session::{self, COOKIE};
+use crate::{Answer, Console};
+
+/// A failure, as `{"error":{"code","message"}}` with its status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    /// Seconds to wait (429).
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID", message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "CONFLICT", message)
+    }
+
+    fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
+    }
+
+    /// The metadata store's answer, for the API.
+    pub(crate) fn meta(e: berth_meta::Error) -> Self {
+        match e {
+            berth_meta::Error::NotFound { .. } => Self::not_found(e.to_string()),
+            berth_meta::Error::AlreadyExists { .. } => Self::conflict(e.to_string()),
+            berth_meta::Error::RepositoryNotEmpty { .. } => Self::conflict(e.to_string()),
+            berth_meta::Error::ForeignRepository(r) => {
+                Self::invalid(format!("repository {r} does not exist in this account"))
+            }
+            e => Self::internal(e),
+        }
+    }
+
+    /// A login or credential failure, for the API.
+    pub(crate) fn identity(e: IdentityError) -> Self {
+        match e {
+            IdentityError::BadCredentials
+            | IdentityError::Expired { .. }
+            | IdentityError::Disabled { .. } => Self::unauthorized(e.to_string()),
+            IdentityError::TooManyAttempts { retry_after } => ApiError {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    e.to_string(),
+                )
+            },
+            IdentityError::Invalid(m) => Self::invalid(m),
+            IdentityError::NotFound { .. } => Self::not_found(e.to_string()),
+            IdentityError::AlreadyExists { .. } => Self::conflict(e.to_string()),
+            IdentityError::ForeignRepository(r) => {
+                Self::invalid(format!("repository {r} does not exist in this account"))
+            }
+            e => Self::internal(e),
+        }
+    }
+
+    /// An engine failure (artifact and tag deletes), for the API.
+    pub(crate) fn engine(e: berth_core::Error) -> Self {
+        match e {
+            berth_core::Error::ManifestUnknown { .. } | berth_core::Error::NameUnknown(_) => {
+                Self::not_found(e.to_string())
+            }
+            berth_core::Error::Denied(_) => Self::forbidden(e.to_string()),
+            e => Self::internal(e),
+        }
+    }
+}
+
+pub(crate) type ApiResult<T = Answer> = Result<T, ApiError>;
+
+/// Who calls the management API.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// The console user (or administrator) record.
+    pub(crate) user: ConsoleUser,
+    /// What it may do, for the engine's checks.
+    pub(crate) principal: Principal,
+    /// Whether it authenticated with the session cookie (writes then need a same-origin
+    /// JSON request).
+    pub(crate) by_cookie: bool,
+}
+
+impl Caller {
+    pub(crate) fn is_admin(&self) -> bool {
+        self.principal == Principal::SystemAdmin
+    }
+
+    /// The account a request acts on: the console user's own; for the administrator the
+    /// `account` query parameter, else the default account.
+    pub(crate) fn account(&self, query: &Query, default: AccountId) -> ApiResult<AccountId> {
+        match (&self.principal, query.get("account")) {
+            (Principal::ConsoleUser { account }, None) => Ok(*account),
+            (Principal::ConsoleUser { account }, Some(asked)) => {
+                if asked.parse::<i64>().ok() == Some(account.0) {
+                    Ok(*account)
+                } else {
+                    Err(ApiError::forbidden(
+                        "a console user acts on its own account only",
+                    ))
+                }
+            }
+            (_, Some(asked)) => asked
+                .parse()
+                .map(AccountId)
+                .map_err(|_| ApiError::invalid(format!("account {asked:?} is not a number"))),
+            (_, None) => Ok(default),
+        }
+    }
+
+    /// Whether the caller may see and manage things of `account`.
+    pub(crate) fn owns(&self, account: AccountId) -> bool {
+        match &self.principal {
+            Principal::SystemAdmin => true,
+            Principal::ConsoleUser { account: own } => *own == account,
+            _ => false,
+        }
+    }
+
+    /// The name history records.
+    pub(crate) fn actor(&self) -> String {
+        self.user.username.clone()
+    }
+}
+
+/// The query string, decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        Query(
+            query
+                .unwrap_or_default()
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (
+                        percent_decode(k, Plus::Space),
+                        percent_decode(v, Plus::Space),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A required parameter.
+    pub(crate) fn require(&self, name: &str) -> ApiResult<&str> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::invalid(format!("query parameter {name} is required")))
+    }
+
+    /// `page` (from 1, default 1) and `size` (1 to 100, default 20).
+    pub(crate) fn page(&self) -> ApiResult<Page> {
+        let number = |name: &str, default: u32, max: u32| -> ApiResult<u32> {
+            match self.get(name) {
+                None | Some("") => Ok(default),
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(ApiError::invalid(format!(
+                        "{name} must be a whole number from 1 to {max}, not {v:?}"
+                    ))),
+                },
+            }
+        };
+        Ok(Page {
+            page: number("page", 1, u32::MAX)?,
+            size: number("size", 20, 100)?,
+        })
+    }
+}
+
+/// What `+` means: a space in a query (form encoding), itself in a path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plus {
+    Space,
+    Literal,
+}
+
+fn percent_decode(s: &str, plus: Plus) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' if plus == Plus::Space => out.push(b' '),
+            b'%' => match s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One request, as the endpoints see it.
+pub(crate) struct Call<'a> {
+    pub(crate) console: &'a Console,
+    pub(crate) method: Method,
+    pub(crate) headers: HeaderMap,
+    pub(crate) query: Query,
+    pub(crate) body: Bytes,
+    pub(crate) source: Option<IpAddr>,
+}
+
+impl Call<'_> {
+    /// The JSON body as `T`.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    }
+
+    /// The host clients reach the registry at, for commands shown to users.
+    pub(crate) fn registry_host(&self) -> String {
+        match &self.console.config.public_host {
+            Some(host) => host.clone(),
+            None => self
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost")
+                .to_owned(),
+        }
+    }
+
+    /// Who calls: the session cookie, Basic credentials of a console user, or an API token.
+    pub(crate) async fn caller(&self) -> ApiResult<Caller> {
+        let identity = self.console.registry.identity();
+        if let Some(value) = self.headers.get(header::AUTHORIZATION) {
+            let value = value.to_str().unwrap_or_default();
+            if let Some(token) = strip_scheme(value, "Bearer") {
+                let token = token.trim();
+                if !token.starts_with(API_TOKEN_PREFIX) {
+                    return Err(ApiError::unauthorized(
+                        "the management API takes API tokens (berth_...), not registry tokens",
+                    ));
+                }
+                let (principal, user) = identity
+                    .login_with_api_token(self.source, token)
+                    .await
+                    .map_err(ApiError::identity)?;
+                return Ok(Caller {
+                    user,
+                    principal,
+                    by_cookie: false,
+                });
+            }
+            let (name, password) = basic_credentials(value).ok_or_else(|| {
+                ApiError::unauthorized("Authorization must be Basic credentials or an API token")
+            })?;
+            let principal = identity
+                .login(self.source, &name, &password)
+                .await
+                .map_err(ApiError::identity)?;
+            return self.console_caller(principal, &name, false).await;
+        }
+        let cookie = self
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|h| session::cookie(h, COOKIE));
+        let Some(cookie) = cookie else {
+            return Err(ApiError::unauthorized("log in first"));
+        };
+        let session = self
+            .console
+            .sessions
+            .open(cookie, berth_model::Timestamp::now())
+            .ok_or_else(|| ApiError::unauthorized("the session expired; log in again"))?;
+        let user = identity
+            .console_user(&session.username)
+            .await
+            .map_err(ApiError::identity)?
+            .filter(|u| self.console.sessions.fingerprint(&u.password_hash) == session.fingerprint)
+            .ok_or_else(|| ApiError::unauthorized("the session ended; log in again"))?;
+        let principal = match user.account {
+            Some(account) => Principal::ConsoleUser { account },
+            None => Principal::SystemAdmin,
+        };
+        Ok(Caller {
+            user,
+            principal,
+            by_cookie: true,
+        })
+    }
+
+    async fn console_caller(
+        &self,
+        principal: Principal,
+        name: &str,
+        by_cookie: bool,
+    ) -> ApiResult<Caller> {
+        if !matches!(
+            principal,
+            Principal::ConsoleUser { .. } | Principal::SystemAdmin
+        ) {
+            return Err(ApiError::forbidden(
+                "repository users push and pull; the management API is for console users",
+            ));
+        }
+        let user = self
+            .console
+            .registry
+            .identity()
+            .console_user(name)
+            .await
+            .map_err(ApiError::identity)?
+            .ok_or_else(|| ApiError::unauthorized("invalid username or password"))?;
+        Ok(Caller {
+            user,
+            principal,
+            by_cookie,
+        })
+    }
+
+    /// A caller allowed to make this request: a cookie-authenticated write must come from a
+    /// page of this origin (SameSite cookies already stop other sites; this also refuses a
+    /// same-site page of another origin).
+    pub(crate) async fn authorized(&self) -> ApiResult<Caller> {
+        let caller = self.caller().await?;
+        if caller.by_cookie && self.method != Method::GET && self.method != Method::HEAD {
+            let host = self.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin = self
+                .headers
+                .get(header::ORIGIN)
+                .and_then(|h| h.to_str().ok());
+            if let (Some(origin), Some(host)) = (origin, host) {
+                let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+                if origin_host != host {
+                    return Err(ApiError::forbidden(format!(
+                        "a request from {origin} cannot use this console's session"
+                    )));
+                }
+            }
+        }
+        Ok(caller)
+    }
+
+    /// The caller, who must be the system administrator.
+    pub(crate) async fn admin(&self) -> ApiResult<Caller> {
+        let caller = self.authorized().await?;
+        if !caller.is_admin() {
+            return Err(ApiError::forbidden(
+                "only the system administrator may do this",
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = value.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = strip_scheme(value, "Basic")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 1 << 20;
+
+/// A parsed repository name from a path segment, or 404.
+pub(crate) fn repository_name(segment: &str) -> ApiResult<RepositoryName> {
+    RepositoryName::parse(segment)
+        .map_err(|_| ApiError::not_found(format!("repository {segment} does not exist")))
+}
+
+impl Console {
+    /// Answers one `/api/v1/...` request.
+    pub(crate) async fn api<B>(
+        &self,
+        source: Option<IpAddr>,
+        request: http::Request<B>,
+    ) -> Result<Answer, ApiError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        let Some(rest) = path.strip_prefix("/api/v1") else {
+            return Err(ApiError::not_found("no such endpoint"));
+        };
+        if rest == "/openapi.json" && parts.method == Method::GET {
+            return Ok(Answer::raw_json(StatusCode::OK, crate::OPENAPI));
+        }
+        let limited = http_body_util::Limited::new(body, MAX_BODY);
+        let body = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                return Err(ApiError::invalid(format!(
+                    "request body unreadable or over {MAX_BODY} bytes: {e}"
+                )));
+            }
+        };
+        let has_body = !body.is_empty();
+        if has_body {
+            let json = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            if !json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "request bodies are JSON (Content-Type: application/json)",
+                ));
+            }
+        }
+        let segments: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .map(|segment| percent_decode(segment, Plus::Literal))
+            .collect();
+        let call = Call {
+            console: self,
+            method: parts.method.clone(),
+            headers: parts.headers,
+            query: Query::parse(parts.uri.query()),
+            body,
+            source,
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let method = parts.method;
+        use Method as M;
+        match (&method, segments.as_slice()) {
+            (&M::POST, ["session"]) => admin::login(&call).await,
+            (&M::GET, ["session"]) => admin::whoami(&call).await,
+            (&M::DELETE, ["session"]) => Ok(admin::logout(&call)),
+            (&M::GET, ["repositories"]) => repositories::list(&call).await,
+            (&M::POST, ["repositories"]) => repositories::create(&call).await,
+            (&M::GET, ["repositories", r]) => repositories::get(&call, r).await,
+            (&M::PATCH, ["repositories", r]) => repositories::update(&call, r).await,
+            (&M::DELETE, ["repositories", r]) => repositories::delete(&call, r).await,
+            (&M::GET, ["repositories", r, "images"]) => repositories::images(&call, r).await,
+            (&M::GET, ["repositories", r, "artifacts"]) => repositories::artifacts(&call, r).await,
+            (&M::DELETE, ["repositories", r, "artifacts", digest]) => {
+                repositories::delete_artifact(&call, r, digest).await
+            }
+            (&M::DELETE, ["repositories", r, "tags", tag]) => {
+                repositories::delete_tag(&call, r, tag).await
+            }
+            (&M::GET, ["repositories", r, "push-commands"]) => {
+                repositories::push_commands(&call, r).await
+            }
+            (&M::GET, ["repositories", r, "history"]) => repositories::history(&call, r).await,
+            (&M::GET, ["repository-users"]) => users::list(&call).await,
+            (&M::POST, ["repository-users"]) => users::create(&call).await,
+            (&M::GET, ["repository-users", name]) => users::get(&call, name).await,
+            (&M::PATCH, ["repository-users", name]) => users::update(&call, name).await,
+            (&M::DELETE, ["repository-users", name]) => users::delete(&call, name).await,
+            (&M::POST, ["repository-users", name, "secret"]) => {
+                users::refresh_secret(&call, name).await
+            }
+            (&M::GET, ["accounts"]) => admin::accounts(&call).await,
+            (&M::POST, ["accounts"]) => admin::create_account(&call).await,
+            (&M::GET, ["console-users"]) => admin::console_users(&call).await,
+            (&M::POST, ["console-users"]) => admin::create_console_user(&call).await,
+            (&M::GET, ["api-tokens"]) => admin::api_tokens(&call).await,
+            (&M::POST, ["api-tokens"]) => admin::create_api_token(&call).await,
+            (&M::DELETE, ["api-tokens", id]) => admin::delete_api_token(&call, id).await,
+            _ => Err(ApiError::not_found(format!(
+                "no endpoint {method} /api/v1{rest}"
+            ))),
+        }
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn ok(status: StatusCode, value: Value) -> ApiResult {
+    Ok(Answer::json(status, &value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_default_and_refuse_nonsense() {
+        let page = Query::parse(Some("page=3&size=50")).page().unwrap();
+        assert_eq!((page.page, page.size), (3, 50));
+        let page = Query::parse(None).page().unwrap();
+        assert_eq!((page.page, page.size), (1, 20));
+        for bad in ["page=0", "size=0", "size=101", "page=x", "page=-1"] {
+            assert!(Query::parse(Some(bad)).page().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Query::parse(Some("image=a%2Fb+c")).get("image"),
+            Some("a/b c")
+        );
+        assert_eq!(percent_decode("a+b%2B", Plus::Literal), "a+b+");
+    }
+}

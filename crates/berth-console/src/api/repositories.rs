@@ -1,0 +1,270 @@
+//! Repositories, their images, artifacts, tags, push commands and history.
+
+use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate, Timestamp};
+use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, ApiResult, Call, Caller, ok, repository_name};
+use crate::{Answer, json};
+
+/// The repository named by a path segment, when the caller may see it. Another account's
+/// repository is "not found", exactly like a missing one: its existence is not told.
+pub(crate) async fn visible(
+    call: &Call<'_>,
+    caller: &Caller,
+    segment: &str,
+) -> ApiResult<Repository> {
+    let name = repository_name(segment)?;
+    let found = call
+        .console
+        .registry
+        .metadata()
+        .repository(&name)
+        .await
+        .map_err(ApiError::meta)?;
+    match found {
+        Some(r) if caller.owns(r.account) => Ok(r),
+        _ => Err(ApiError::not_found(format!(
+            "repository {segment} does not exist"
+        ))),
+    }
+}
+
+fn image_name(call: &Call<'_>, repository: &RepositoryName) -> ApiResult<Name> {
+    let image = call.query.require("image")?;
+    let image =
+        ImageName::parse(image).map_err(|e| ApiError::not_found(format!("image {image}: {e}")))?;
+    Name::new(repository.clone(), image).map_err(|e| ApiError::invalid(e.to_string()))
+}
+
+pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
+    let caller = call.authorized().await?;
+    let account = caller.account(&call.query, call.console.config.default_account)?;
+    let page = call.query.page()?;
+    let found = call
+        .console
+        .registry
+        .metadata()
+        .list_repositories(account, page)
+        .await
+        .map_err(ApiError::meta)?;
+    ok(
+        StatusCode::OK,
+        json::paged(&found, page.page, page.size, json::repository),
+    )
+}
+
+/// `access_level` from a JSON value.
+fn access(value: &Value) -> ApiResult<Access> {
+    value
+        .as_str()
+        .and_then(Access::parse)
+        .ok_or_else(|| ApiError::invalid("access_level is \"private\" or \"public\""))
+}
+
+/// `quota_bytes`: a whole number of bytes, or null for no limit.
+fn quota(value: &Value) -> ApiResult<Option<u64>> {
+    match value {
+        Value::Null => Ok(None),
+        v => v.as_u64().map(Some).ok_or_else(|| {
+            ApiError::invalid("quota_bytes is a whole number of bytes, or null for no limit")
+        }),
+    }
+}
+
+fn fields(call: &Call<'_>, allowed: &[&str]) -> ApiResult<Map<String, Value>> {
+    let body: Value = call.json()?;
+    let Value::Object(map) = body else {
+        return Err(ApiError::invalid("the request body is a JSON object"));
+    };
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "unknown field {unknown:?}; expected {}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
+    let caller = call.authorized().await?;
+    let account = caller.account(&call.query, call.console.config.default_account)?;
+    let body = fields(call, &["name", "access_level", "quota_bytes"])?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid("name is required"))?;
+    let name = RepositoryName::parse(name)
+        .map_err(|e| ApiError::invalid(format!("repository name {name:?}: {e}")))?;
+    let access = match body.get("access_level") {
+        Some(v) => access(v)?,
+        None => Access::Private,
+    };
+    let quota = match body.get("quota_bytes") {
+        Some(v) => quota(v)?,
+        None => None,
+    };
+    let new = NewRepository {
+        account,
+        name: name.clone(),
+        access,
+        quota,
+    };
+    let created = call
+        .console
+        .registry
+        .metadata()
+        .create_repository(new, &caller.actor(), Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            berth_meta::Error::NotFound { .. } => {
+                ApiError::invalid(format!("account {account} does not exist"))
+            }
+            e => ApiError::meta(e),
+        })?;
+    call.console.registry.forget_repository(&name);
+    ok(StatusCode::CREATED, json::repository(&created))
+}
+
+pub(crate) async fn get(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    ok(StatusCode::OK, json::repository(&repository))
+}
+
+pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let body = fields(call, &["access_level", "quota_bytes"])?;
+    let update = RepositoryUpdate {
+        access: body.get("access_level").map(access).transpose()?,
+        quota: body.get("quota_bytes").map(quota).transpose()?,
+    };
+    let updated = call
+        .console
+        .registry
+        .metadata()
+        .update_repository(&repository.name, update, &caller.actor(), Timestamp::now())
+        .await
+        .map_err(ApiError::meta)?;
+    call.console.registry.forget_repository(&repository.name);
+    ok(StatusCode::OK, json::repository(&updated))
+}
+
+pub(crate) async fn delete(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    call.console
+        .registry
+        .metadata()
+        .delete_repository(&repository.name, &caller.actor(), Timestamp::now())
+        .await
+        .map_err(ApiError::meta)?;
+    call.console.registry.forget_repository(&repository.name);
+    Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn images(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let page = call.query.page()?;
+    let filter = call.query.get("name").filter(|f| !f.is_empty());
+    let found = call
+        .console
+        .registry
+        .metadata()
+        .list_images(&repository.name, filter, page)
+        .await
+        .map_err(ApiError::meta)?;
+    ok(
+        StatusCode::OK,
+        json::paged(&found, page.page, page.size, json::image),
+    )
+}
+
+pub(crate) async fn artifacts(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let name = image_name(call, &repository.name)?;
+    let page = call.query.page()?;
+    let found = call
+        .console
+        .registry
+        .metadata()
+        .list_artifacts(&name, page)
+        .await
+        .map_err(ApiError::meta)?;
+    let host = call.registry_host();
+    ok(
+        StatusCode::OK,
+        json::paged(&found, page.page, page.size, |a| {
+            json::artifact(a, &host, &name)
+        }),
+    )
+}
+
+pub(crate) async fn delete_artifact(call: &Call<'_>, segment: &str, digest: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let name = image_name(call, &repository.name)?;
+    let digest =
+        Digest::parse(digest).map_err(|e| ApiError::invalid(format!("digest {digest:?}: {e}")))?;
+    call.console
+        .registry
+        .delete_manifest(&caller.principal, &name, &Reference::Digest(digest))
+        .await
+        .map_err(ApiError::engine)?;
+    Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn delete_tag(call: &Call<'_>, segment: &str, tag: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let name = image_name(call, &repository.name)?;
+    let tag = Tag::parse(tag).map_err(|e| ApiError::invalid(format!("tag {tag:?}: {e}")))?;
+    call.console
+        .registry
+        .delete_manifest(&caller.principal, &name, &Reference::Tag(tag))
+        .await
+        .map_err(ApiError::engine)?;
+    Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn push_commands(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let host = call.registry_host();
+    let image = call
+        .query
+        .get("image")
+        .filter(|i| ImageName::parse(i).is_ok())
+        .unwrap_or("IMAGE");
+    let target = format!("{host}/{}/{image}", repository.name);
+    ok(
+        StatusCode::OK,
+        json!({
+            "host": host,
+            "login": format!("docker login {host} -u <repository user> -p <secret key>"),
+            "tag": format!("docker tag SOURCE_IMAGE[:TAG] {target}[:TAG]"),
+            "push": format!("docker push {target}[:TAG]"),
+        }),
+    )
+}
+
+pub(crate) async fn history(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let page = call.query.page()?;
+    let found = call
+        .console
+        .registry
+        .metadata()
+        .history(&repository.name, page)
+        .await
+        .map_err(ApiError::meta)?;
+    ok(
+        StatusCode::OK,
+        json::paged(&found, page.page, page.size, json::history_event),
+    )
+}

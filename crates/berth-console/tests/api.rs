@@ -1,0 +1,1077 @@
+//! The management API through its public surface (`http::Request` in, `http::Response` out) over
+//! a registry on in-memory backends. Every answer is checked against the OpenAPI document; the
+//! tour test exercises every documented operation and fails if one was missed.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use berth_console::{Console, ConsoleConfig};
+use berth_core::{Registry, RegistryConfig};
+use berth_meta::{AccountId, MemoryMetadata, MetadataStore, Timestamp};
+use berth_model::{Digest, Name, Reference};
+use berth_policy::Principal;
+use berth_storage::MemoryStore;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use serde_json::{Value, json};
+use support::openapi::OpenApi;
+
+const ACCOUNT: AccountId = AccountId(10042);
+const OTHER: AccountId = AccountId(20000);
+const ADMIN_PASSWORD: &str = "admin-password";
+
+struct World {
+    console: Console,
+    registry: Arc<Registry>,
+    api: OpenApi,
+    covered: Mutex<BTreeSet<(String, String)>>,
+}
+
+#[derive(Clone)]
+enum Auth {
+    None,
+    Basic(String, String),
+    Cookie(String),
+    Token(String),
+}
+
+fn basic(user: &str, password: &str) -> Auth {
+    Auth::Basic(user.into(), password.into())
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+async fn world() -> World {
+    let meta = Arc::new(MemoryMetadata::new());
+    meta.create_account(OTHER, "other", Timestamp::now())
+        .await
+        .unwrap();
+    let registry = Arc::new(Registry::new(
+        Arc::new(MemoryStore::new()),
+        meta,
+        RegistryConfig::default(),
+    ));
+    registry
+        .identity()
+        .bootstrap(ACCOUNT, "acme", Some(ADMIN_PASSWORD))
+        .await
+        .unwrap();
+    for (account, name) in [(ACCOUNT, "alice"), (OTHER, "mallory")] {
+        registry
+            .identity()
+            .create_console_user(Some(account), name, "password-of-a-person")
+            .await
+            .unwrap();
+    }
+    let config = ConsoleConfig {
+        public_host: Some("registry.example.com".into()),
+        default_account: ACCOUNT,
+        tls: false,
+    };
+    World {
+        console: Console::new(
+            registry.clone(),
+            config,
+            b"0123456789abcdef0123456789abcdef",
+        ),
+        registry,
+        api: OpenApi::load(),
+        covered: Mutex::new(BTreeSet::new()),
+    }
+}
+
+fn alice() -> Auth {
+    basic("alice", "password-of-a-person")
+}
+
+fn mallory() -> Auth {
+    basic("mallory", "password-of-a-person")
+}
+
+fn admin() -> Auth {
+    basic("admin", ADMIN_PASSWORD)
+}
+
+impl World {
+    async fn call(&self, auth: &Auth, method: Method, uri: &str, body: Option<Value>) -> Answer {
+        self.call_with(auth, method, uri, body, &[]).await
+    }
+
+    async fn call_with(
+        &self,
+        auth: &Auth,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(uri)
+            .header("host", "console.test");
+        match auth {
+            Auth::None => {}
+            Auth::Basic(u, p) => {
+                request = request.header(
+                    "authorization",
+                    format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
+                )
+            }
+            Auth::Cookie(c) => request = request.header("cookie", c.as_str()),
+            Auth::Token(t) => request = request.header("authorization", format!("Bearer {t}")),
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let bytes = match body {
+            Some(value) => {
+                request = request.header("content-type", "application/json");
+                Bytes::from(value.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let response = self
+            .console
+            .handle(None, request.body(Full::new(bytes)).unwrap())
+            .await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let raw = response.into_body().collect().await.unwrap().to_bytes();
+        let path = uri.split('?').next().unwrap();
+        self.api.check(method.as_str(), path, status.as_u16(), &raw);
+        self.covered
+            .lock()
+            .unwrap()
+            .insert((method.to_string(), self.api.template_of(path)));
+        let body = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).unwrap()
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn create_repository(&self, auth: &Auth, name: &str, quota: Option<u64>) -> Answer {
+        let body = json!({"name": name, "access_level": "private", "quota_bytes": quota});
+        self.call(auth, Method::POST, "/api/v1/repositories", Some(body))
+            .await
+    }
+
+    /// Pushes a one-layer image through the engine, as a registry client would.
+    async fn push(&self, image: &str, tag: &str, seed: &str) -> Digest {
+        let name = Name::parse(image).unwrap();
+        let who = Principal::SystemAdmin;
+        let mut descriptors = Vec::new();
+        for part in ["config", "layer"] {
+            let bytes = Bytes::from(format!("{part} of {seed}"));
+            let digest = Digest::sha256(&bytes);
+            let size = bytes.len() as u64;
+            let body = Box::pin(futures::stream::once(async move { Ok(bytes) }));
+            self.registry
+                .put_blob(&who, &name, &digest, body)
+                .await
+                .unwrap();
+            descriptors.push(json!({"digest": digest.to_string(), "size": size}));
+        }
+        let mut config = descriptors[0].clone();
+        config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+        let mut layer = descriptors[1].clone();
+        layer["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        });
+        self.registry
+            .put_manifest(
+                &who,
+                &name,
+                &Reference::parse(tag).unwrap(),
+                Bytes::from(manifest.to_string()),
+                Some("application/vnd.oci.image.manifest.v1+json"),
+            )
+            .await
+            .unwrap()
+            .digest
+    }
+}
+
+#[tokio::test]
+async fn sessions_log_in_with_a_cookie_and_log_out() {
+    let w = world().await;
+    let login = json!({"username": "alice", "password": "password-of-a-person"});
+    let a = w
+        .call(&Auth::None, Method::POST, "/api/v1/session", Some(login))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["role"], "console");
+    assert_eq!(a.body["account"], ACCOUNT.0);
+    let set_cookie = a.headers["set-cookie"].to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    let cookie = Auth::Cookie(set_cookie.split(';').next().unwrap().to_owned());
+    let me = w.call(&cookie, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(me.body["username"], "alice");
+    // A write with the cookie from another origin is refused; from this one it passes.
+    let body = json!({"name": "from-cookie"});
+    let foreign = w
+        .call_with(
+            &cookie,
+            Method::POST,
+            "/api/v1/repositories",
+            Some(body.clone()),
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let same = w
+        .call_with(
+            &cookie,
+            Method::POST,
+            "/api/v1/repositories",
+            Some(body),
+            &[("origin", "http://console.test")],
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::CREATED);
+    let out = w
+        .call(&cookie, Method::DELETE, "/api/v1/session", None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        out.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
+    let wrong = json!({"username": "alice", "password": "nope"});
+    let a = w
+        .call(&Auth::None, Method::POST, "/api/v1/session", Some(wrong))
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.code(), "UNAUTHORIZED");
+    let forged = Auth::Cookie("berth_session=eyJ1IjoiYWRtaW4ifQ.AAAA".into());
+    let a = w.call(&forged, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = w
+        .call(&Auth::None, Method::GET, "/api/v1/repositories", None)
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn repositories_are_created_listed_changed_and_deleted() {
+    let w = world().await;
+    let a = w
+        .create_repository(&alice(), "team-a", Some(10 << 30))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    assert_eq!(a.body["quota_bytes"], 10u64 << 30);
+    assert_eq!(a.body["used_bytes"], 0);
+    let dup = w.create_repository(&alice(), "team-a", None).await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    let bad = w.create_repository(&alice(), "Team A", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.message().contains("Team A"), "{}", bad.message());
+    for name in ["team-b", "team-c"] {
+        w.create_repository(&alice(), name, None).await;
+    }
+    let page = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories?page=2&size=2",
+            None,
+        )
+        .await;
+    assert_eq!(page.body["total"], 3);
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page.body["items"][0]["name"], "team-c");
+
+    let patch = json!({"access_level": "public", "quota_bytes": null});
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/repositories/team-a",
+            Some(patch),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["access_level"], "public");
+    assert_eq!(a.body["quota_bytes"], Value::Null);
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/repositories/team-a",
+            Some(json!({"quota": 1})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    w.push("team-a/app", "v1", "one").await;
+    let a = w
+        .call(&alice(), Method::GET, "/api/v1/repositories/team-a", None)
+        .await;
+    assert_eq!(a.body["image_count"], 1);
+    assert!(a.body["used_bytes"].as_u64().unwrap() > 0);
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repositories/team-a",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repositories/team-b",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let a = w
+        .call(&alice(), Method::GET, "/api/v1/repositories/team-b", None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn images_and_artifacts_show_pulls_tags_and_commands() {
+    let w = world().await;
+    w.create_repository(&alice(), "team-a", None).await;
+    let digest = w.push("team-a/backend/api", "v1", "api").await;
+    w.push("team-a/backend/api", "v2", "api2").await;
+    w.push("team-a/frontend", "latest", "web").await;
+    let images = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/images",
+            None,
+        )
+        .await;
+    assert_eq!(images.body["total"], 2);
+    assert_eq!(images.body["items"][0]["name"], "backend/api");
+    assert_eq!(images.body["items"][0]["artifact_count"], 2);
+    assert_eq!(images.body["items"][0]["pull_count"], 0);
+    let found = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/images?name=FRONT",
+            None,
+        )
+        .await;
+    assert_eq!(found.body["total"], 1);
+    assert_eq!(found.body["items"][0]["name"], "frontend");
+
+    let name = Name::parse("team-a/backend/api").unwrap();
+    w.registry
+        .get_manifest(
+            &Principal::SystemAdmin,
+            &name,
+            &Reference::parse("v1").unwrap(),
+        )
+        .await
+        .unwrap();
+    w.registry.flush_pulls().await.unwrap();
+    let uri = "/api/v1/repositories/team-a/artifacts?image=backend/api";
+    let artifacts = w.call(&alice(), Method::GET, uri, None).await;
+    assert_eq!(artifacts.body["total"], 2);
+    let v1 = artifacts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["digest"] == digest.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(v1["tags"], json!(["v1"]));
+    assert_eq!(v1["pull_count"], 1);
+    assert!(v1["pull_time"].is_string());
+    assert_eq!(
+        v1["pull_commands"][0]["command"],
+        format!("docker pull registry.example.com/team-a/backend/api@{digest}")
+    );
+    assert_eq!(
+        v1["pull_commands"][1]["command"],
+        "docker pull registry.example.com/team-a/backend/api:v1"
+    );
+    let images = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/images?name=api",
+            None,
+        )
+        .await;
+    assert_eq!(images.body["items"][0]["pull_count"], 1);
+    assert!(images.body["items"][0]["last_modified_at"].is_string());
+
+    let commands = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/push-commands?image=web",
+            None,
+        )
+        .await;
+    assert_eq!(
+        commands.body["push"],
+        "docker push registry.example.com/team-a/web[:TAG]"
+    );
+    assert!(
+        commands.body["login"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker login registry.example.com")
+    );
+
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repositories/team-a/tags/v2?image=backend/api",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repositories/team-a/tags/v2?image=backend/api",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let uri = format!("/api/v1/repositories/team-a/artifacts/{digest}?image=backend/api");
+    let a = w.call(&alice(), Method::DELETE, &uri, None).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let a = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/artifacts?image=backend/api",
+            None,
+        )
+        .await;
+    assert_eq!(a.body["total"], 1);
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repositories/team-a/artifacts/sha256:nope?image=backend/api",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    let history = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/history?size=100",
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"delete_artifact"), "{actions:?}");
+    assert!(actions.contains(&"delete_tag"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn repository_users_show_their_secret_once() {
+    let w = world().await;
+    w.create_repository(&alice(), "team-a", None).await;
+    w.create_repository(&alice(), "team-b", None).await;
+    let body = json!({
+        "name": "ci",
+        "description": "the CI robot",
+        "expires_at": "2099-01-31",
+        "repositories": [{"repository": "team-a", "permission": "push_pull"}],
+    });
+    let created = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/repository-users",
+            Some(body),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["name"], format!("{}-ci", ACCOUNT.0));
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["expires_at"], "2099-01-31T00:00:00.000Z");
+    // The secret logs in to the registry side.
+    let principal = w
+        .registry
+        .identity()
+        .login(None, "10042-ci", &secret)
+        .await
+        .unwrap();
+    assert!(matches!(principal, Principal::RepositoryUser(_)));
+    let got = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repository-users/10042-ci",
+            None,
+        )
+        .await;
+    assert!(got.body.get("secret").is_none());
+    // Generated names carry the account prefix.
+    let body = json!({"repositories": [{"repository": "team-b", "permission": "pull"}]});
+    let generated = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/repository-users",
+            Some(body),
+        )
+        .await;
+    assert!(
+        generated.body["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("10042-")
+    );
+    let on_a = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repository-users?repository=team-a",
+            None,
+        )
+        .await;
+    assert_eq!(on_a.body["total"], 1);
+    let all = w
+        .call(&alice(), Method::GET, "/api/v1/repository-users", None)
+        .await;
+    assert_eq!(all.body["total"], 2);
+
+    let lock = json!({"expires_at": "2000-01-01"});
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/repository-users/10042-ci",
+            Some(lock),
+        )
+        .await;
+    assert_eq!(a.body["expired"], true);
+    let refused = w.registry.identity().login(None, "10042-ci", &secret).await;
+    assert!(refused.is_err());
+    let unlock = json!({"expires_at": null, "repositories": [{"repository": "team-b", "permission": "pull"}]});
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/repository-users/10042-ci",
+            Some(unlock),
+        )
+        .await;
+    assert_eq!(a.body["expired"], false);
+    assert_eq!(
+        a.body["repositories"],
+        json!([{"repository": "team-b", "permission": "pull"}])
+    );
+
+    let fresh = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/repository-users/10042-ci/secret",
+            None,
+        )
+        .await;
+    let new_secret = fresh.body["secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    assert!(
+        w.registry
+            .identity()
+            .login(None, "10042-ci", &secret)
+            .await
+            .is_err()
+    );
+    assert!(
+        w.registry
+            .identity()
+            .login(None, "10042-ci", new_secret)
+            .await
+            .is_ok()
+    );
+
+    for (body, why) in [
+        (json!({"repositories": []}), "needs at least one"),
+        (
+            json!({"repositories": [{"repository": "team-a", "permission": "push"}]}),
+            "push_pull",
+        ),
+        (
+            json!({"repositories": [{"repository": "nowhere", "permission": "pull"}]}),
+            "nowhere",
+        ),
+        (
+            json!({"name": "Bad Name", "repositories": [{"repository": "team-a", "permission": "pull"}]}),
+            "lowercase",
+        ),
+        (
+            json!({"expires_at": "soon", "repositories": [{"repository": "team-a", "permission": "pull"}]}),
+            "expires_at",
+        ),
+    ] {
+        let a = w
+            .call(
+                &alice(),
+                Method::POST,
+                "/api/v1/repository-users",
+                Some(body),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(
+            a.message().contains(why),
+            "{} should mention {why}",
+            a.message()
+        );
+    }
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            "/api/v1/repository-users/10042-ci",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert!(
+        w.registry
+            .identity()
+            .login(None, "10042-ci", new_secret)
+            .await
+            .is_err()
+    );
+    let a = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repository-users/10042-ci",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_console_user_never_sees_another_accounts_data() {
+    let w = world().await;
+    w.create_repository(&alice(), "team-a", None).await;
+    w.push("team-a/app", "v1", "x").await;
+    let body =
+        json!({"name": "ci", "repositories": [{"repository": "team-a", "permission": "pull"}]});
+    w.call(
+        &alice(),
+        Method::POST,
+        "/api/v1/repository-users",
+        Some(body),
+    )
+    .await;
+    let m = mallory();
+    let list = w.call(&m, Method::GET, "/api/v1/repositories", None).await;
+    assert_eq!(list.body["total"], 0);
+    for uri in [
+        "/api/v1/repositories/team-a",
+        "/api/v1/repositories/team-a/images",
+        "/api/v1/repositories/team-a/artifacts?image=app",
+        "/api/v1/repositories/team-a/history",
+        "/api/v1/repositories/team-a/push-commands",
+        "/api/v1/repository-users/10042-ci",
+    ] {
+        let a = w.call(&m, Method::GET, uri, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    for (method, uri) in [
+        (Method::DELETE, "/api/v1/repositories/team-a"),
+        (
+            Method::DELETE,
+            "/api/v1/repositories/team-a/tags/v1?image=app",
+        ),
+        (Method::POST, "/api/v1/repository-users/10042-ci/secret"),
+        (Method::DELETE, "/api/v1/repository-users/10042-ci"),
+    ] {
+        let a = w.call(&m, method.clone(), uri, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{method} {uri}");
+    }
+    let a = w
+        .call(
+            &m,
+            Method::PATCH,
+            "/api/v1/repositories/team-a",
+            Some(json!({"access_level": "public"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let grab = json!({"repositories": [{"repository": "team-a", "permission": "push_pull"}]});
+    let a = w
+        .call(&m, Method::POST, "/api/v1/repository-users", Some(grab))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let users = w
+        .call(&m, Method::GET, "/api/v1/repository-users", None)
+        .await;
+    assert_eq!(users.body["total"], 0);
+    let a = w
+        .call(&m, Method::GET, "/api/v1/repositories?account=10042", None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    for uri in ["/api/v1/accounts", "/api/v1/console-users"] {
+        let a = w.call(&m, Method::GET, uri, None).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    // Repository users push and pull; they do not manage.
+    let body = json!({"name": "bot", "repositories": [{"repository": "team-a", "permission": "push_pull"}]});
+    let bot = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/repository-users",
+            Some(body),
+        )
+        .await;
+    let bot = basic("10042-bot", bot.body["secret"].as_str().unwrap());
+    let a = w
+        .call(&bot, Method::GET, "/api/v1/repositories", None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_administrator_manages_accounts_console_users_and_tokens() {
+    let w = world().await;
+    let a = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/accounts",
+            Some(json!({"id": 30000, "name": "newco"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let a = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/accounts",
+            Some(json!({"id": 30000, "name": "again"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    let accounts = w
+        .call(&admin(), Method::GET, "/api/v1/accounts", None)
+        .await;
+    assert_eq!(accounts.body["total"], 3);
+    let user = json!({"username": "bob", "password": "bobs-password", "account": 30000});
+    let a = w
+        .call(&admin(), Method::POST, "/api/v1/console-users", Some(user))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    assert!(a.body.get("password_hash").is_none());
+    let short = json!({"username": "eve", "password": "short", "account": 30000});
+    let a = w
+        .call(&admin(), Method::POST, "/api/v1/console-users", Some(short))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let users = w
+        .call(
+            &admin(),
+            Method::GET,
+            "/api/v1/console-users?account=30000",
+            None,
+        )
+        .await;
+    assert_eq!(users.body["items"][0]["username"], "bob");
+    let admins = w
+        .call(&admin(), Method::GET, "/api/v1/console-users", None)
+        .await;
+    assert_eq!(admins.body["items"][0]["username"], "admin");
+    // The admin acts on the default account unless it names another.
+    let a = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/repositories?account=30000",
+            Some(json!({"name": "newco-main"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let bob = basic("bob", "bobs-password");
+    let mine = w
+        .call(&bob, Method::GET, "/api/v1/repositories", None)
+        .await;
+    assert_eq!(mine.body["items"][0]["name"], "newco-main");
+
+    // API tokens: made by any console user, shown once, usable, deletable.
+    let made = w
+        .call(
+            &bob,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"description": "ci"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    let token = Auth::Token(made.body["token"].as_str().unwrap().to_owned());
+    let mine = w
+        .call(&token, Method::GET, "/api/v1/repositories", None)
+        .await;
+    assert_eq!(mine.body["items"][0]["name"], "newco-main");
+    let tokens = w.call(&bob, Method::GET, "/api/v1/api-tokens", None).await;
+    assert_eq!(tokens.body["total"], 1);
+    assert!(tokens.body["items"][0].get("token").is_none());
+    let id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let a = w
+        .call(
+            &alice(),
+            Method::DELETE,
+            &format!("/api/v1/api-tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::NOT_FOUND,
+        "only its owner deletes a token"
+    );
+    let a = w
+        .call(
+            &bob,
+            Method::DELETE,
+            &format!("/api/v1/api-tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let a = w
+        .call(&token, Method::GET, "/api/v1/repositories", None)
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Every operation of the OpenAPI document, once, in one story; fails if the document grows an
+/// operation no test calls.
+#[tokio::test]
+async fn the_tour_covers_every_documented_operation() {
+    let w = world().await;
+    let login = json!({"username": "admin", "password": ADMIN_PASSWORD});
+    w.call(&Auth::None, Method::POST, "/api/v1/session", Some(login))
+        .await;
+    w.call(&admin(), Method::GET, "/api/v1/session", None).await;
+    w.create_repository(&admin(), "tour", None).await;
+    w.call(&admin(), Method::GET, "/api/v1/repositories", None)
+        .await;
+    w.call(&admin(), Method::GET, "/api/v1/repositories/tour", None)
+        .await;
+    w.call(
+        &admin(),
+        Method::PATCH,
+        "/api/v1/repositories/tour",
+        Some(json!({"quota_bytes": 1_000_000})),
+    )
+    .await;
+    let digest = w.push("tour/app", "v1", "tour").await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/repositories/tour/images",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/repositories/tour/artifacts?image=app",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/repositories/tour/push-commands",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::DELETE,
+        "/api/v1/repositories/tour/tags/v1?image=app",
+        None,
+    )
+    .await;
+    let uri = format!("/api/v1/repositories/tour/artifacts/{digest}?image=app");
+    w.call(&admin(), Method::DELETE, &uri, None).await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/repositories/tour/history",
+        None,
+    )
+    .await;
+    let user = json!({"name": "t", "repositories": [{"repository": "tour", "permission": "pull"}]});
+    w.call(
+        &admin(),
+        Method::POST,
+        "/api/v1/repository-users",
+        Some(user),
+    )
+    .await;
+    w.call(&admin(), Method::GET, "/api/v1/repository-users", None)
+        .await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/repository-users/10042-t",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::PATCH,
+        "/api/v1/repository-users/10042-t",
+        Some(json!({"description": "d"})),
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::POST,
+        "/api/v1/repository-users/10042-t/secret",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::DELETE,
+        "/api/v1/repository-users/10042-t",
+        None,
+    )
+    .await;
+    w.call(
+        &admin(),
+        Method::POST,
+        "/api/v1/accounts",
+        Some(json!({"id": 5, "name": "five"})),
+    )
+    .await;
+    w.call(&admin(), Method::GET, "/api/v1/accounts", None)
+        .await;
+    let cu = json!({"username": "five", "password": "five-password", "account": 5});
+    w.call(&admin(), Method::POST, "/api/v1/console-users", Some(cu))
+        .await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/console-users?account=5",
+        None,
+    )
+    .await;
+    let token = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({})),
+        )
+        .await;
+    w.call(&admin(), Method::GET, "/api/v1/api-tokens", None)
+        .await;
+    let id = token.body["id"].as_str().unwrap();
+    w.call(
+        &admin(),
+        Method::DELETE,
+        &format!("/api/v1/api-tokens/{id}"),
+        None,
+    )
+    .await;
+    // Empty now: deletable.
+    let deleted = w
+        .call(&admin(), Method::DELETE, "/api/v1/repositories/tour", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    w.call(&admin(), Method::DELETE, "/api/v1/session", None)
+        .await;
+
+    let covered = w.covered.lock().unwrap().clone();
+    let missing: Vec<_> = w
+        .api
+        .operations()
+        .into_iter()
+        .filter(|op| !covered.contains(op))
+        .collect();
+    assert!(missing.is_empty(), "operations no test called: {missing:?}");
+}
+
+#[tokio::test]
+async fn the_console_page_and_the_document_are_served() {
+    let w = world().await;
+    for (uri, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+    ] {
+        let request = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+        let response = w.console.handle(None, request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(response.headers()["content-type"], content_type);
+    }
+    let request = Request::get("/api/v1/openapi.json")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = w.console.handle(None, request).await;
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let request = Request::post("/api/v1/repositories")
+        .header("content-type", "text/plain")
+        .header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode("alice:password-of-a-person")),
+        )
+        .body(Full::new(Bytes::from("name=x")))
+        .unwrap();
+    let response = w.console.handle(None, request).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -1,0 +1,772 @@
+// berth's web console in a real Chromium, against the real `berth` binary.
+//
+// Plain node (no test framework): starts `berth serve` on a free loopback port with a fresh data
+// directory, launches Debian's Chromium through playwright-core, and drives the console the way
+// a person does. skopeo pushes and pulls an image with the credentials the console showed.
+// Screenshots of the main pages go to $BERTH_SCREENSHOTS (default target/screenshots).
+//
+//   node tests/browser/console.test.mjs [NAME_SUBSTRING ...]   (scripts/browser.sh installs and builds)
+//
+// Environment: BERTH_BIN (default $CARGO_TARGET_DIR/debug/berth or target/debug/berth),
+// BERTH_CHROMIUM (default /usr/bin/chromium), BERTH_SCREENSHOTS, BERTH_BROWSER_KEEP=1 (keep the
+// temporary directory: server log, data, client state), BERTH_BROWSER_HEADED=1 (show the browser).
+// The last line printed is cargo's `test result:` line; the exit code is 1 when a test failed.
+
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import assert from 'node:assert/strict';
+
+import { chromium } from 'playwright-core';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TARGET_DIR = process.env.CARGO_TARGET_DIR || path.join(REPO_ROOT, 'target');
+const BERTH_BIN = process.env.BERTH_BIN || path.join(TARGET_DIR, 'debug', 'berth');
+const CHROMIUM = process.env.BERTH_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.BERTH_SCREENSHOTS
+  ? path.resolve(process.env.BERTH_SCREENSHOTS)
+  : path.join(REPO_ROOT, 'target', 'screenshots');
+const KEEP = !!process.env.BERTH_BROWSER_KEEP;
+const ADMIN_PASSWORD = `admin-${crypto.randomBytes(8).toString('hex')}`;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+const RUN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-browser.'));
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sha256 = (data) => `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
+const token = (n = 4) => crypto.randomBytes(n).toString('hex');
+
+// Calls `check` until it returns a truthy value; fails after `timeout` ms with the last value.
+// `detail()` describes the last state seen, for the message.
+async function until(what, check, { timeout = 15000, interval = 200, detail } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      const seen = detail ? detail() : last instanceof Error ? last.message : last;
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last seen: ${JSON.stringify(seen)})`);
+    }
+    await sleep(interval);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file, lines = 60) {
+  try {
+    // eslint-disable-next-line no-control-regex
+    const text = fs.readFileSync(file, 'utf8').replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+    return `--- last ${Math.min(lines, text.length)} lines of ${file}\n${text.slice(-lines).join('\n')}`;
+  } catch (_) {
+    return `--- no ${file}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The berth server
+// ---------------------------------------------------------------------------------------------
+
+class Berth {
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(RUN_DIR, 'berth.'));
+    this.dataDir = path.join(this.dir, 'data');
+    this.logPath = path.join(this.dir, 'server.log');
+    this.proc = null;
+    this.port = null;
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
+    this.env = {
+      ...env,
+      BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      // Pull counts reach the database within a second of a pull.
+      BERTH_STATS_FLUSH_INTERVAL: '1s',
+      BERTH_TOKEN_KEY: `berth-browser-${token(16)}`,
+      BERTH_LOG: 'info,berth=debug',
+      BERTH_DATA_DIR: this.dataDir,
+    };
+  }
+
+  get host() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get url() {
+    return `http://${this.host}`;
+  }
+
+  async start(timeout = 60000) {
+    if (!fs.existsSync(BERTH_BIN)) throw new Error(`no berth binary at ${BERTH_BIN} (cargo build -p berth)`);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      this.port = await freePort();
+      const log = fs.openSync(this.logPath, 'a');
+      fs.writeSync(log, `--- berth serve on ${this.host}\n`);
+      this.proc = spawn(BERTH_BIN, ['serve', '--data-dir', this.dataDir, '--listen', this.host], {
+        env: this.env, stdio: ['ignore', log, log],
+      });
+      fs.closeSync(log);
+      let exited = false;
+      this.proc.once('exit', () => { exited = true; });
+      const deadline = Date.now() + timeout;
+      while (Date.now() < deadline && !exited) {
+        try {
+          const r = await fetch(`${this.url}/readyz`);
+          if (r.status === 200) return this;
+        } catch (_) {
+          // not listening yet
+        }
+        await sleep(100);
+      }
+      if (!exited) {
+        await this.stop();
+        throw new Error(`berth not ready within ${timeout} ms\n${tail(this.logPath)}`);
+      }
+      this.proc = null;
+      if (!/in use/i.test(fs.readFileSync(this.logPath, 'utf8'))) {
+        throw new Error(`berth exited at start\n${tail(this.logPath)}`);
+      }
+    }
+    throw new Error(`berth: no free port after 3 attempts\n${tail(this.logPath)}`);
+  }
+
+  async stop() {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const done = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
+    await done;
+    clearTimeout(timer);
+    this.proc = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OCI images and skopeo
+// ---------------------------------------------------------------------------------------------
+
+// An uncompressed ustar archive holding one regular file.
+function tarOneFile(name, data) {
+  const header = Buffer.alloc(512, 0);
+  const octal = (n, width) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+  header.write(name, 0, 100, 'utf8');
+  header.write(octal(0o644, 8), 100, 8, 'ascii');
+  header.write(octal(0, 8), 108, 8, 'ascii');
+  header.write(octal(0, 8), 116, 8, 'ascii');
+  header.write(octal(data.length, 12), 124, 12, 'ascii');
+  header.write(octal(0, 12), 136, 12, 'ascii');
+  header.fill(' ', 148, 156);
+  header.write('0', 156, 1, 'ascii');
+  header.write('ustar\0', 257, 6, 'ascii');
+  header.write('00', 263, 2, 'ascii');
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  const pad = Buffer.alloc((512 - (data.length % 512)) % 512);
+  return Buffer.concat([header, data, pad, Buffer.alloc(1024)]);
+}
+
+// An OCI image layout at `dir` with one image tagged `tag`: one fresh random layer declared
+// tar+gzip (skopeo re-uses blobs it has seen, so a test that must upload needs new bytes).
+function writeOciLayout(dir, tag) {
+  const tar = tarOneFile(`data/${token(8)}.bin`, crypto.randomBytes(200 * 1024));
+  const layer = zlib.gzipSync(tar);
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    created: '2024-01-01T00:00:00Z',
+    config: { Labels: { 'berth.test': token(8) } },
+    rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+    history: [{ created: '2024-01-01T00:00:00Z', created_by: 'berth browser test' }],
+  }, null, 2));
+  const descriptor = (mediaType, data) => ({ mediaType, digest: sha256(data), size: data.length });
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: descriptor('application/vnd.oci.image.config.v1+json', config),
+    layers: [descriptor('application/vnd.oci.image.layer.v1.tar+gzip', layer)],
+  }, null, 2));
+  const blobs = path.join(dir, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  for (const data of [config, manifest, layer]) fs.writeFileSync(path.join(blobs, sha256(data).slice(7)), data);
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ ...descriptor(OCI_MANIFEST, manifest), annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+  return { ref: `oci:${dir}:${tag}`, digest: sha256(manifest), size: manifest.length + config.length + layer.length };
+}
+
+// skopeo with state private to the run: a registries.conf marking the registry insecure, an
+// empty auth file, no configuration from the caller's home.
+class Skopeo {
+  constructor(host) {
+    this.host = host;
+    this.dir = fs.mkdtempSync(path.join(RUN_DIR, 'skopeo.'));
+    const conf = path.join(this.dir, 'registries.conf');
+    fs.writeFileSync(conf, `unqualified-search-registries = []\n\n[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+    const auth = path.join(this.dir, 'auth.json');
+    fs.writeFileSync(auth, '{}');
+    const env = Object.fromEntries(Object.entries(process.env)
+      .filter(([k]) => !k.startsWith('BERTH_') && !k.startsWith('REGISTRY_') && !k.startsWith('CONTAINERS_')));
+    this.env = {
+      ...env,
+      CONTAINERS_REGISTRIES_CONF: conf,
+      REGISTRY_AUTH_FILE: auth,
+      TMPDIR: this.dir,
+      HOME: this.dir,
+      XDG_CONFIG_HOME: path.join(this.dir, 'config'),
+    };
+  }
+
+  run(args, { ok = true } = {}) {
+    const r = spawnSync('skopeo', args, { env: this.env, encoding: 'utf8', timeout: 180000 });
+    if (r.error) throw r.error;
+    if (ok && r.status !== 0) {
+      throw new Error(`skopeo ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    }
+    return r;
+  }
+
+  push(src, name, creds) {
+    return this.run(['copy', '--dest-tls-verify=false', '--dest-creds', creds, src, `docker://${this.host}/${name}`]);
+  }
+
+  pull(name, dest, creds) {
+    return this.run(['copy', '--src-tls-verify=false', '--src-creds', creds, `docker://${this.host}/${name}`, dest]);
+  }
+
+  // `skopeo login`: whether the registry accepts these credentials now.
+  login(user, secret) {
+    return this.run(['login', '--tls-verify=false', '-u', user, '-p', secret, this.host], { ok: false }).status === 0;
+  }
+
+  inspectRaw(name, creds) {
+    return this.run(['inspect', '--raw', '--tls-verify=false', '--creds', creds, `docker://${this.host}/${name}`], { ok: false });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser helpers
+// ---------------------------------------------------------------------------------------------
+
+async function screenshot(page, name, { fullPage = true } = {}) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await dismissToasts(page);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage, animations: 'disabled' });
+}
+
+const byTestId = (id) => `[data-testid="${id}"]`;
+
+async function text(locator) {
+  return ((await locator.textContent()) || '').trim();
+}
+
+async function lastCopied(page) {
+  return ((await page.locator(byTestId('last-copied')).textContent()) || '').trim();
+}
+
+async function expectCopied(page, expected, what) {
+  await until(`${what} to be copied`, async () => (await lastCopied(page)) === expected);
+  // The real clipboard (permission granted to the origin) holds it too.
+  const clip = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(clip, expected, `clipboard after copying ${what}`);
+}
+
+async function dismissToasts(page) {
+  await page.evaluate(() => document.querySelectorAll('[data-testid=toast]').forEach((t) => t.remove()));
+}
+
+async function login(page, base, username, password) {
+  await page.goto(`${base}/`);
+  await page.locator(byTestId('login-username')).fill(username);
+  await page.locator(byTestId('login-password')).fill(password);
+  await page.locator(byTestId('login-submit')).click();
+}
+
+async function loginAsAdmin(page, base) {
+  await login(page, base, 'admin', ADMIN_PASSWORD);
+  await page.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
+}
+
+// The action menu of a table row, then one of its items.
+async function rowMenu(page, row, menuTestid, itemTestid) {
+  await row.locator(byTestId(menuTestid)).click();
+  await page.locator(`${byTestId('menu')} ${byTestId(itemTestid)}`).click();
+}
+
+// A YYYY-MM-DD date `days` from today (UTC).
+const isoDate = (days) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('login_with_a_wrong_password_shows_the_servers_message', async ({ berth, newPage }) => {
+  const page = await newPage();
+  const answer = page.waitForResponse((r) => r.url() === `${berth.url}/api/v1/session` && r.request().method() === 'POST');
+  await login(page, berth.url, 'admin', `${ADMIN_PASSWORD}-wrong`);
+  const response = await answer;
+  assert.ok(response.status() >= 400 && response.status() < 500, `POST /api/v1/session answered ${response.status()}`);
+  const body = await response.json();
+  assert.ok(body.error && body.error.message, `error body ${JSON.stringify(body)}`);
+  const error = page.locator(byTestId('login-error'));
+  await error.waitFor({ state: 'visible', timeout: 10000 });
+  assert.equal(await text(error), body.error.message);
+  // Still on the login page, not logged in.
+  assert.equal(await page.locator(byTestId('session-user')).count(), 0);
+  assert.ok(await page.locator(byTestId('login-form')).isVisible());
+  const session = await page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
+  assert.equal(session, 401);
+  await screenshot(page, '01b-login-error');
+});
+
+test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
+  const page = await newPage();
+  const host = berth.host;
+  const repo = `web${token(3)}`;
+  const image = 'team/app';
+  const tag = 'v1';
+  const skopeo = new Skopeo(host);
+
+  // -- login ----------------------------------------------------------------------------------
+  await page.goto(`${berth.url}/`);
+  await page.locator(byTestId('login-form')).waitFor();
+  await screenshot(page, '01-login');
+  await page.locator(byTestId('login-username')).fill('admin');
+  await page.locator(byTestId('login-password')).fill(ADMIN_PASSWORD);
+  await page.locator(byTestId('login-submit')).click();
+  await page.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
+  assert.equal(await text(page.locator(byTestId('session-user'))), 'admin');
+
+  // -- create a repository: private, 1 GiB ----------------------------------------------------
+  await page.locator(byTestId('create-repository')).click();
+  const createRepo = page.locator(byTestId('create-repository-dialog'));
+  await createRepo.waitFor();
+  await createRepo.locator(byTestId('repo-name')).fill(repo);
+  await createRepo.locator(byTestId('access-private')).check();
+  await createRepo.locator(byTestId('quota-value')).fill('1');
+  await createRepo.locator(byTestId('quota-unit')).selectOption('GiB');
+  await createRepo.locator(byTestId('dialog-submit')).click();
+  await createRepo.waitFor({ state: 'detached', timeout: 10000 });
+  const repoRow = page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`);
+  await repoRow.waitFor({ timeout: 10000 });
+  const storage = await text(repoRow.locator(byTestId('storage')));
+  assert.match(storage, /^0 B of 1 GiB/, `storage cell of a new repository: ${storage}`);
+  assert.equal(await repoRow.locator(byTestId('access-level')).getAttribute('data-access'), 'private');
+  assert.equal(await text(repoRow.locator(byTestId('image-count'))), '0');
+  await screenshot(page, '02-repositories');
+
+  // -- the repository page --------------------------------------------------------------------
+  await repoRow.locator(byTestId('repository-link')).click();
+  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
+  assert.equal(new URL(page.url()).hash, `#/repositories/${repo}/images`);
+  assert.equal(await text(page.locator(byTestId('repo-quota'))), '1 GiB');
+
+  // -- a repository user with push_pull; the secret is shown once -----------------------------
+  await page.locator(byTestId('tab-users')).click();
+  await page.locator(byTestId('create-user')).click();
+  const createUser = page.locator(byTestId('create-user-dialog'));
+  await createUser.waitFor();
+  const userSuffix = `ci${token(3)}`;
+  await createUser.locator(byTestId('user-name-input')).fill(userSuffix);
+  await createUser.locator(byTestId('user-description-input')).fill('browser test pipeline');
+  assert.ok(await createUser.locator(byTestId('user-expiry-never')).isChecked(), 'a new user never expires by default');
+  await until('the repository choices', async () => (await createUser.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
+  assert.equal(await createUser.locator(byTestId('perm-row')).count(), 1);
+  await createUser.locator(byTestId('perm-repo')).selectOption(repo);
+  await createUser.locator(byTestId('perm-permission')).selectOption('push_pull');
+  await createUser.locator(byTestId('dialog-submit')).click();
+  const secretDialog = page.locator(byTestId('secret-dialog'));
+  await secretDialog.waitFor({ timeout: 10000 });
+  const userName = await text(secretDialog.locator(byTestId('secret-name')));
+  const secret = await text(secretDialog.locator(byTestId('secret')));
+  assert.match(userName, new RegExp(`^\\d+-${userSuffix}$`), `the user's name carries the account prefix: ${userName}`);
+  assert.ok(secret.length >= 16, `a secret of some length: ${secret}`);
+  assert.ok(await secretDialog.locator(byTestId('secret-warning')).isVisible());
+  await screenshot(page, '06-users-secret-dialog', { fullPage: false });
+  await secretDialog.locator(byTestId('copy-secret')).click();
+  await expectCopied(page, secret, 'the secret');
+  await secretDialog.locator(byTestId('secret-done')).click();
+  await secretDialog.waitFor({ state: 'detached' });
+  const userRow = page.locator(`${byTestId('user-row')}[data-name="${userName}"]`);
+  await userRow.waitFor({ timeout: 10000 });
+  assert.equal(await text(userRow.locator(byTestId('user-name'))), userName);
+  const perm = userRow.locator(byTestId('user-permission'));
+  assert.equal(await perm.count(), 1);
+  assert.equal(await perm.getAttribute('data-repository'), repo);
+  assert.equal(await perm.getAttribute('data-permission'), 'push_pull');
+  assert.equal(await text(userRow.locator(byTestId('user-expiry'))), 'never');
+  assert.equal(await userRow.locator(byTestId('user-expired')).count(), 0);
+  // The secret is shown once: no element shows it any more.
+  assert.equal(await page.locator(byTestId('secret')).count(), 0);
+  assert.ok(!(await page.locator('#app').innerText()).includes(secret), 'the secret stays on the page after its dialog closed');
+  await dismissToasts(page);
+
+  // -- push with skopeo, using what the console showed ----------------------------------------
+  const creds = `${userName}:${secret}`;
+  const layout = writeOciLayout(path.join(RUN_DIR, 'layout'), tag);
+  skopeo.push(layout.ref, `${repo}/${image}:${tag}`, creds);
+
+  // -- the images tab: pull count 0, never pulled ---------------------------------------------
+  await page.locator(byTestId('tab-images')).click();
+  const imageRow = page.locator(`${byTestId('image-row')}[data-name="${image}"]`);
+  await imageRow.waitFor({ timeout: 10000 });
+  assert.equal(await text(imageRow.locator(byTestId('pull-count'))), '0');
+  assert.equal(await text(imageRow.locator(byTestId('pull-time'))), 'never');
+  assert.equal(await text(imageRow.locator(byTestId('artifact-count'))), '1');
+  assert.notEqual(await text(imageRow.locator(byTestId('last-modified'))), '—', 'a pushed image has a last-modified time');
+
+  // The name filter is server-side and debounced.
+  await page.locator(byTestId('image-search')).fill('no-such-image');
+  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator(byTestId('image-row')).count(), 0);
+  await page.locator(byTestId('image-search')).fill('app');
+  await imageRow.waitFor({ timeout: 10000 });
+  await page.locator(byTestId('image-search')).fill('');
+  await imageRow.waitFor({ timeout: 10000 });
+
+  // -- push commands dialog -------------------------------------------------------------------
+  await page.locator(byTestId('push-command')).click();
+  const pushDialog = page.locator(byTestId('push-commands-dialog'));
+  await pushDialog.waitFor();
+  const commands = pushDialog.locator(byTestId('push-command-text'));
+  await until('three push commands', async () => (await commands.count()) === 3);
+  const byKind = {};
+  for (const c of await commands.all()) byKind[await c.getAttribute('data-kind')] = await text(c);
+  assert.ok(byKind.login.includes(host), `login command names ${host}: ${byKind.login}`);
+  assert.ok(byKind.push.includes(`${host}/${repo}/`), `push command names ${host}/${repo}/: ${byKind.push}`);
+  assert.ok(byKind.tag.includes(`${host}/${repo}/`), `tag command names ${host}/${repo}/: ${byKind.tag}`);
+  await screenshot(page, '04-push-command-dialog', { fullPage: false });
+  await pushDialog.locator(byTestId('copy-push')).click();
+  await expectCopied(page, byKind.push, 'the push command');
+  await pushDialog.locator(byTestId('dialog-close')).click();
+  await pushDialog.waitFor({ state: 'detached' });
+
+  // -- pull with skopeo; the console shows one pull and its time once stats are flushed --------
+  skopeo.pull(`${repo}/${image}:${tag}`, `oci:${path.join(RUN_DIR, 'pulled')}:${tag}`, creds);
+  let shown = null;
+  await until('the image list to show 1 pull and a pull time', async () => {
+    await page.reload();
+    await imageRow.waitFor({ timeout: 10000 });
+    shown = {
+      count: await text(imageRow.locator(byTestId('pull-count'))),
+      time: await text(imageRow.locator(byTestId('pull-time'))),
+    };
+    return shown.count === '1' && shown.time !== 'never' && shown.time !== '';
+  }, { timeout: 30000, interval: 500, detail: () => shown });
+  await screenshot(page, '03-repository-images');
+
+  // -- artifacts of the image -----------------------------------------------------------------
+  await imageRow.locator(byTestId('image-link')).click();
+  await until('the artifacts page', async () => (await text(page.locator(byTestId('image-title')))) === image);
+  assert.equal(new URL(page.url()).hash, `#/repositories/${repo}/images/team/app`);
+  const artifactRow = page.locator(`${byTestId('artifact-row')}[data-digest="${layout.digest}"]`);
+  await artifactRow.waitFor({ timeout: 10000 });
+  assert.equal(await page.locator(byTestId('artifact-row')).count(), 1);
+  assert.equal(await text(artifactRow.locator(byTestId('artifact-digest'))), layout.digest.slice(7, 19));
+  const tags = await artifactRow.locator(byTestId('tag')).allTextContents();
+  assert.deepEqual(tags.map((t) => t.trim()), [tag]);
+  assert.equal(await text(artifactRow.locator(byTestId('pull-count'))), '1');
+  assert.notEqual(await text(artifactRow.locator(byTestId('pull-time'))), 'never');
+  assert.match(await text(artifactRow.locator(byTestId('artifact-size'))), /^\d+(\.\d+)? (B|KiB|MiB)$/);
+  await screenshot(page, '05-artifacts');
+
+  await artifactRow.locator(byTestId('copy-digest')).click();
+  await expectCopied(page, layout.digest, 'the digest');
+
+  // The action menu: pull command by tag, then by digest.
+  await artifactRow.locator(byTestId('artifact-actions')).click();
+  await page.locator(`${byTestId('menu-copy-tag')}[data-tag="${tag}"]`).click();
+  await expectCopied(page, `docker pull ${host}/${repo}/${image}:${tag}`, 'the pull command by tag');
+  await artifactRow.locator(byTestId('artifact-actions')).click();
+  await page.locator(byTestId('menu-copy-digest')).click();
+  await expectCopied(page, `docker pull ${host}/${repo}/${image}@${layout.digest}`, 'the pull command by digest');
+
+  // Delete, with a confirmation.
+  await artifactRow.locator(byTestId('artifact-actions')).click();
+  await page.locator(byTestId('menu-delete')).click();
+  const confirm = page.locator(byTestId('confirm-dialog'));
+  await confirm.waitFor();
+  assert.ok((await text(confirm)).includes(layout.digest.slice(7, 19)), 'the confirmation names the artifact');
+  await confirm.locator(byTestId('confirm-ok')).click();
+  await confirm.waitFor({ state: 'detached', timeout: 10000 });
+  await artifactRow.waitFor({ state: 'detached', timeout: 10000 });
+  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator(byTestId('artifact-row')).count(), 0);
+  const gone = skopeo.inspectRaw(`${repo}/${image}@${layout.digest}`, creds);
+  assert.notEqual(gone.status, 0, `the deleted manifest is still served: ${gone.stdout}`);
+
+  // -- history --------------------------------------------------------------------------------
+  await page.goto(`${berth.url}/#/repositories/${repo}/history`);
+  await dismissToasts(page);
+  const historyRows = page.locator(byTestId('history-row'));
+  await until('history events', async () => (await historyRows.count()) >= 2);
+  const images = await page.locator(byTestId('history-image')).allTextContents();
+  assert.ok(images.some((i) => i.trim() === image), `an event names the image: ${images}`);
+  const actions = (await page.locator(byTestId('history-action')).allTextContents()).map((a) => a.trim());
+  assert.ok(actions.some((a) => /push/i.test(a)), `a push event: ${actions}`);
+  assert.ok(actions.some((a) => /delete/i.test(a)), `a delete event: ${actions}`);
+  const actors = (await page.locator(byTestId('history-actor')).allTextContents()).map((a) => a.trim());
+  assert.ok(actors.includes(userName), `the push is by ${userName}: ${actors}`);
+  assert.ok(actors.includes('admin'), `the delete is by admin: ${actors}`);
+  await screenshot(page, '07-history');
+
+  // -- log out --------------------------------------------------------------------------------
+  await page.locator(byTestId('logout')).click();
+  await page.locator(byTestId('login-form')).waitFor({ timeout: 10000 });
+  const after = await page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
+  assert.equal(after, 401);
+});
+
+test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPage }) => {
+  const page = await newPage();
+  const skopeo = new Skopeo(berth.host);
+  const repo = `ops${token(3)}`;
+  await loginAsAdmin(page, berth.url);
+
+  // -- create: a name the registry refuses is caught in the dialog ----------------------------
+  await page.locator(byTestId('create-repository')).click();
+  const dialog = page.locator(byTestId('create-repository-dialog'));
+  await dialog.waitFor();
+  await dialog.locator(byTestId('repo-name')).fill('Bad Name');
+  await dialog.locator(byTestId('dialog-submit')).click();
+  await dialog.locator(byTestId('repo-name-error')).waitFor({ state: 'visible' });
+  // Public, no limit.
+  await dialog.locator(byTestId('repo-name')).fill(repo);
+  await dialog.locator(byTestId('access-public')).check();
+  await dialog.locator(byTestId('quota-unlimited')).check();
+  assert.ok(await dialog.locator(byTestId('quota-value')).isDisabled());
+  await dialog.locator(byTestId('dialog-submit')).click();
+  await dialog.waitFor({ state: 'detached', timeout: 10000 });
+  const row = page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`);
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await row.locator(byTestId('access-level')).getAttribute('data-access'), 'public');
+  assert.match(await text(row.locator(byTestId('storage'))), /^0 B · no limit$/);
+
+  // -- the same name again: the server's conflict message, in the dialog ----------------------
+  await page.locator(byTestId('create-repository')).click();
+  await dialog.waitFor();
+  await dialog.locator(byTestId('repo-name')).fill(repo);
+  const conflict = page.waitForResponse((r) => r.url().endsWith('/api/v1/repositories') && r.request().method() === 'POST');
+  await dialog.locator(byTestId('dialog-submit')).click();
+  const answer = await conflict;
+  assert.equal(answer.status(), 409);
+  const message = (await answer.json()).error.message;
+  await dialog.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
+  assert.equal(await text(dialog.locator(byTestId('dialog-error'))), message);
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+
+  // -- edit: private, 500 MiB -----------------------------------------------------------------
+  await row.locator(byTestId('repository-link')).click();
+  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
+  await page.locator(byTestId('edit-repository')).click();
+  const edit = page.locator(byTestId('edit-repository-dialog'));
+  await edit.waitFor();
+  assert.ok(await edit.locator(byTestId('quota-unlimited')).isChecked(), 'the dialog starts from the current settings');
+  await edit.locator(byTestId('access-private')).check();
+  await edit.locator(byTestId('quota-unlimited')).uncheck();
+  await edit.locator(byTestId('quota-value')).fill('500');
+  await edit.locator(byTestId('quota-unit')).selectOption('MiB');
+  await edit.locator(byTestId('dialog-submit')).click();
+  await edit.waitFor({ state: 'detached', timeout: 10000 });
+  await until('the summary to show 500 MiB', async () => (await text(page.locator(byTestId('repo-quota')))) === '500 MiB');
+  const summaryAccess = page.locator(`.repo-summary ${byTestId('access-level')}`);
+  assert.equal(await summaryAccess.getAttribute('data-access'), 'private');
+  await page.reload();
+  await until('the saved quota after a reload', async () => (await text(page.locator(byTestId('repo-quota')))) === '500 MiB');
+
+  // -- a user with an expiry date --------------------------------------------------------------
+  await page.locator(byTestId('tab-users')).click();
+  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  await page.locator(byTestId('create-user')).click();
+  const create = page.locator(byTestId('create-user-dialog'));
+  await create.waitFor();
+  const suffix = `bot${token(3)}`;
+  await create.locator(byTestId('user-name-input')).fill(suffix);
+  await create.locator(byTestId('user-expiry-never')).uncheck();
+  const expiry = isoDate(30);
+  await create.locator(byTestId('user-expiry-date')).fill(expiry);
+  await until('the repository choices', async () => (await create.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
+  await create.locator(byTestId('perm-permission')).selectOption('pull');
+  await create.locator(byTestId('dialog-submit')).click();
+  const secretDialog = page.locator(byTestId('secret-dialog'));
+  await secretDialog.waitFor({ timeout: 10000 });
+  const name = await text(secretDialog.locator(byTestId('secret-name')));
+  const secret = await text(secretDialog.locator(byTestId('secret')));
+  await secretDialog.locator(byTestId('secret-done')).click();
+  await secretDialog.waitFor({ state: 'detached' });
+  const userRow = page.locator(`${byTestId('user-row')}[data-name="${name}"]`);
+  await userRow.waitFor({ timeout: 10000 });
+  assert.ok((await userRow.locator(byTestId('user-expiry')).getAttribute('title')).startsWith(`${expiry}T00:00:00`),
+    'the expiry is the chosen date, midnight UTC');
+  assert.equal(await userRow.locator(byTestId('user-permission')).getAttribute('data-permission'), 'pull');
+  assert.ok(skopeo.login(name, secret), 'a user before its expiry logs in');
+
+  // -- edit: expired yesterday, so locked -----------------------------------------------------
+  await rowMenu(page, userRow, 'user-actions', 'menu-edit');
+  const editUser = page.locator(byTestId('edit-user-dialog'));
+  await editUser.waitFor();
+  assert.equal(await editUser.locator(byTestId('user-expiry-date')).inputValue(), expiry);
+  await editUser.locator(byTestId('user-expiry-date')).fill(isoDate(-1));
+  await editUser.locator(byTestId('user-description-input')).fill('locked on purpose');
+  await editUser.locator(byTestId('dialog-submit')).click();
+  await editUser.waitFor({ state: 'detached', timeout: 10000 });
+  await userRow.locator(byTestId('user-expired')).waitFor({ timeout: 10000 });
+  assert.equal(await text(userRow.locator(byTestId('user-expired'))), 'Locked (expired)');
+  assert.equal(await text(userRow.locator(byTestId('user-description'))), 'locked on purpose');
+  assert.ok(!skopeo.login(name, secret), 'an expired user cannot log in');
+
+  // -- edit: never expires, unlocked ----------------------------------------------------------
+  await rowMenu(page, userRow, 'user-actions', 'menu-edit');
+  await editUser.waitFor();
+  await editUser.locator(byTestId('user-expiry-never')).check();
+  await editUser.locator(byTestId('dialog-submit')).click();
+  await editUser.waitFor({ state: 'detached', timeout: 10000 });
+  await userRow.locator(byTestId('user-expired')).waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await text(userRow.locator(byTestId('user-expiry'))), 'never');
+  assert.ok(skopeo.login(name, secret), 'an extended user logs in again');
+
+  // -- refresh the secret: the new one is shown once, the old one stops working ---------------
+  await rowMenu(page, userRow, 'user-actions', 'menu-refresh-secret');
+  await page.locator(byTestId('confirm-dialog')).waitFor();
+  await page.locator(byTestId('confirm-ok')).click();
+  await secretDialog.waitFor({ timeout: 10000 });
+  const fresh = await text(secretDialog.locator(byTestId('secret')));
+  assert.equal(await text(secretDialog.locator(byTestId('secret-name'))), name);
+  assert.notEqual(fresh, secret);
+  await secretDialog.locator(byTestId('secret-done')).click();
+  assert.ok(!skopeo.login(name, secret), 'the old secret stops working');
+  assert.ok(skopeo.login(name, fresh), 'the new secret works');
+
+  // -- delete the user, then the (empty) repository -------------------------------------------
+  await rowMenu(page, userRow, 'user-actions', 'menu-delete');
+  await page.locator(byTestId('confirm-ok')).click();
+  await userRow.waitFor({ state: 'detached', timeout: 10000 });
+  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  assert.ok(!skopeo.login(name, fresh), 'a deleted user cannot log in');
+
+  await page.locator(byTestId('delete-repository')).click();
+  await page.locator(byTestId('confirm-ok')).click();
+  await until('the repositories page', async () => new URL(page.url()).hash === '#/repositories');
+  await page.locator(byTestId('repository-row')).first().waitFor({ state: 'attached', timeout: 10000 }).catch(() => {});
+  assert.equal(await page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`).count(), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Runner: cargo's output format
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const selected = tests.filter((t) => !filters.length || filters.some((f) => t.name.includes(f)));
+  const filteredOut = tests.length - selected.length;
+  console.log(`\nrunning ${selected.length} tests`);
+
+  let berth = null;
+  let context = null;
+  let setupError = null;
+  const pageErrors = [];
+  try {
+    berth = await new Berth().start();
+    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(RUN_DIR, 'chromium.')), {
+      executablePath: CHROMIUM,
+      headless: !process.env.BERTH_BROWSER_HEADED,
+      viewport: { width: 1440, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.url });
+  } catch (e) {
+    setupError = e;
+  }
+
+  const newPage = async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(15000);
+    page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.stack || e}`));
+    return page;
+  };
+
+  let passed = 0;
+  let failed = 0;
+  const failures = [];
+  for (const t of selected) {
+    process.stdout.write(`test ${t.name} ... `);
+    const errorsBefore = pageErrors.length;
+    try {
+      if (setupError) throw setupError;
+      // Each test starts logged out.
+      await context.clearCookies();
+      await t.fn({ berth, newPage });
+      const errors = pageErrors.slice(errorsBefore);
+      if (errors.length) throw new Error(`uncaught errors in the page:\n${errors.join('\n')}`);
+      console.log('ok');
+      passed += 1;
+    } catch (e) {
+      console.log('FAILED');
+      failed += 1;
+      failures.push([t.name, e]);
+      if (context) {
+        for (const [i, p] of context.pages().entries()) {
+          await screenshot(p, `FAILED-${t.name}-${i}`).catch(() => {});
+        }
+      }
+    }
+    if (context) for (const p of context.pages()) await p.close().catch(() => {});
+  }
+
+  if (failures.length) {
+    console.log('\nfailures:\n');
+    for (const [name, e] of failures) console.log(`---- ${name} ----\n${e && e.stack ? e.stack : e}\n`);
+    if (berth) console.log(tail(berth.logPath));
+    console.log(`\nscreenshots of the failing pages: ${SHOTS}/FAILED-*.png`);
+    console.log('\nfailures:');
+    for (const [name] of failures) console.log(`    ${name}`);
+  } else {
+    console.log(`\nscreenshots: ${SHOTS}`);
+  }
+
+  if (context) await context.close().catch(() => {});
+  if (berth) await berth.stop().catch(() => {});
+  if (KEEP) console.log(`kept ${RUN_DIR}`);
+  else fs.rmSync(RUN_DIR, { recursive: true, force: true });
+
+  const secs = ((Date.now() - started) / 1000).toFixed(2);
+  console.log(`\ntest result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failed} failed; 0 ignored; 0 measured; ${filteredOut} filtered out; finished in ${secs}s`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.error(e);
+  console.log('\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s');
+  process.exitCode = 1;
+});
