@@ -24,6 +24,7 @@
 
 pub mod check;
 mod digest;
+pub mod http_text;
 pub mod manifest;
 mod name;
 pub mod range;

@@ -15,10 +15,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use berth_core::identity::IdentityError;
 use berth_core::{Error as EngineError, Registry};
+use berth_model::http_text::{basic_credentials, query_pairs, strip_scheme};
 use berth_model::{Name, Timestamp};
 use berth_policy::{Action, Denial, Principal};
 use bytes::Bytes;
@@ -152,7 +151,7 @@ impl Gateway {
             let claims = token::verify(
                 &self.config.key,
                 &self.config.service,
-                token.trim(),
+                token,
                 Timestamp::now(),
             )
             .map_err(|e| {
@@ -426,20 +425,6 @@ fn identity_refusal(e: &IdentityError) -> Response<Body> {
     error_response(&error)
 }
 
-fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (s, rest) = value.split_once(' ')?;
-    s.eq_ignore_ascii_case(scheme).then_some(rest)
-}
-
-/// The name and password of a `Basic` header.
-fn basic_credentials(value: &str) -> Option<(String, String)> {
-    let encoded = strip_scheme(value, "Basic")?;
-    let decoded = STANDARD.decode(encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
 /// `Basic` with an empty name and password (`Og==`), which skopeo and podman send when they have
 /// no credentials for a registry that challenged them: anonymous, not a failed login.
 fn is_empty_basic(value: &str) -> bool {
@@ -494,71 +479,9 @@ fn scopes(method: &Method, uri: &Uri) -> Vec<String> {
     }
 }
 
-/// `application/x-www-form-urlencoded` pairs, decoded.
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queries_decode_like_forms() {
-        assert_eq!(
-            query_pairs("service=berth&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush&x"),
-            vec![
-                ("service".into(), "berth".into()),
-                ("scope".into(), "repository:team-a/app:pull,push".into()),
-                ("x".into(), String::new()),
-            ]
-        );
-        assert_eq!(percent_decode("a+b%20c%zz%4"), "a b c%zz%4");
-    }
-
-    #[test]
-    fn basic_credentials_split_at_the_first_colon() {
-        let value = format!("Basic {}", STANDARD.encode("10042-ci:se:cret"));
-        assert_eq!(
-            basic_credentials(&value),
-            Some(("10042-ci".into(), "se:cret".into()))
-        );
-        assert_eq!(basic_credentials("basic !!!"), None);
-        assert_eq!(basic_credentials("Bearer abc"), None);
-    }
 
     #[test]
     fn challenges_name_the_scope_a_request_needs() {

@@ -16,6 +16,7 @@
 //! | `/v2/<name>/blobs/uploads/<id>` | GET, PATCH, PUT, DELETE | [`Route::Upload`] |
 //! | `/v2/<name>/referrers/<digest>` | GET | [`Route::Referrers`] |
 
+use berth_model::http_text::{Plus, percent_decode};
 use berth_model::{
     Digest, DigestError, Name, NameError, Reference, ReferenceError, Tag, TagError, UploadId,
     UploadIdError,
@@ -155,31 +156,6 @@ impl From<TagError> for RouteError {
     }
 }
 
-/// Decodes `%XX` escapes and `+` (as a space) of a query component; `None` if malformed.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The query's parameters, decoded; the first value of each name wins.
 struct Query(Vec<(String, String)>);
 
@@ -193,8 +169,8 @@ impl Query {
                 reason: format!("malformed escape in {pair:?}"),
             };
             pairs.push((
-                percent_decode(key).ok_or_else(malformed)?,
-                percent_decode(value).ok_or_else(malformed)?,
+                percent_decode(key, Plus::Space).ok_or_else(malformed)?,
+                percent_decode(value, Plus::Space).ok_or_else(malformed)?,
             ));
         }
         Ok(Query(pairs))

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use berth_core::identity::{API_TOKEN_PREFIX, IdentityError};
 use berth_meta::{AccountId, ConsoleUser, Page};
 use berth_model::RepositoryName;
+use berth_model::http_text::{Plus, basic_credentials, percent_decode, query_pairs, strip_scheme};
 use berth_policy::Principal;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -176,20 +177,7 @@ pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     fn parse(query: Option<&str>) -> Self {
-        Query(
-            query
-                .unwrap_or_default()
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (
-                        percent_decode(k, Plus::Space),
-                        percent_decode(v, Plus::Space),
-                    )
-                })
-                .collect(),
-        )
+        Query(query_pairs(query.unwrap_or_default()))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
@@ -226,37 +214,6 @@ impl Query {
     }
 }
 
-/// What `+` means: a space in a query (form encoding), itself in a path.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Plus {
-    Space,
-    Literal,
-}
-
-fn percent_decode(s: &str, plus: Plus) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus == Plus::Space => out.push(b' '),
-            b'%' => match s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// One request, as the endpoints see it.
 pub(crate) struct Call<'a> {
     pub(crate) console: &'a Console,
@@ -272,6 +229,21 @@ impl Call<'_> {
     pub(crate) fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    }
+
+    /// The JSON object body, whose fields must all be among `allowed` (a misspelt field is an
+    /// error, not a silent no-op).
+    pub(crate) fn object(&self, allowed: &[&str]) -> ApiResult<serde_json::Map<String, Value>> {
+        let Value::Object(map) = self.json::<Value>()? else {
+            return Err(ApiError::invalid("the request body is a JSON object"));
+        };
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::invalid(format!(
+                "unknown field {unknown:?}; expected {}",
+                allowed.join(", ")
+            )));
+        }
+        Ok(map)
     }
 
     /// The host clients reach the registry at, for commands shown to users.
@@ -293,7 +265,6 @@ impl Call<'_> {
         if let Some(value) = self.headers.get(header::AUTHORIZATION) {
             let value = value.to_str().unwrap_or_default();
             if let Some(token) = strip_scheme(value, "Bearer") {
-                let token = token.trim();
                 if !token.starts_with(API_TOKEN_PREFIX) {
                     return Err(ApiError::unauthorized(
                         "the management API takes API tokens (berth_...), not registry tokens",
@@ -413,21 +384,6 @@ impl Call<'_> {
     }
 }
 
-fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (s, rest) = value.split_once(' ')?;
-    s.eq_ignore_ascii_case(scheme).then_some(rest)
-}
-
-fn basic_credentials(value: &str) -> Option<(String, String)> {
-    use base64::Engine as _;
-    let encoded = strip_scheme(value, "Basic")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
 /// Largest request body the API reads.
 const MAX_BODY: usize = 1 << 20;
 
@@ -483,7 +439,9 @@ impl Console {
         let segments: Vec<String> = rest
             .trim_start_matches('/')
             .split('/')
-            .map(|segment| percent_decode(segment, Plus::Literal))
+            .map(|segment| {
+                percent_decode(segment, Plus::Literal).unwrap_or_else(|| segment.to_owned())
+            })
             .collect();
         let call = Call {
             console: self,
@@ -561,6 +519,5 @@ mod tests {
             Query::parse(Some("image=a%2Fb+c")).get("image"),
             Some("a/b c")
         );
-        assert_eq!(percent_decode("a+b%2B", Plus::Literal), "a+b+");
     }
 }

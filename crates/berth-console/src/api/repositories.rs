@@ -3,7 +3,7 @@
 use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate, Timestamp};
 use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
 use http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Call, Caller, ok, repository_name};
 use crate::{Answer, json};
@@ -73,24 +73,10 @@ fn quota(value: &Value) -> ApiResult<Option<u64>> {
     }
 }
 
-fn fields(call: &Call<'_>, allowed: &[&str]) -> ApiResult<Map<String, Value>> {
-    let body: Value = call.json()?;
-    let Value::Object(map) = body else {
-        return Err(ApiError::invalid("the request body is a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "unknown field {unknown:?}; expected {}",
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
-    let body = fields(call, &["name", "access_level", "quota_bytes"])?;
+    let body = call.object(&["name", "access_level", "quota_bytes"])?;
     let name = body
         .get("name")
         .and_then(Value::as_str)
@@ -136,7 +122,7 @@ pub(crate) async fn get(call: &Call<'_>, segment: &str) -> ApiResult {
 pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
     let repository = visible(call, &caller, segment).await?;
-    let body = fields(call, &["access_level", "quota_bytes"])?;
+    let body = call.object(&["access_level", "quota_bytes"])?;
     let update = RepositoryUpdate {
         access: body.get("access_level").map(access).transpose()?,
         quota: body.get("quota_bytes").map(quota).transpose()?,

@@ -67,19 +67,6 @@ fn expiry(value: &Value) -> ApiResult<Option<Timestamp>> {
     }
 }
 
-fn object(call: &Call<'_>, allowed: &[&str]) -> ApiResult<Map<String, Value>> {
-    let Value::Object(map) = call.json::<Value>()? else {
-        return Err(ApiError::invalid("the request body is a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "unknown field {unknown:?}; expected {}",
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
 fn grants(value: &Value) -> ApiResult<Vec<(RepositoryName, Permission)>> {
     let grants: Vec<Grant> = serde_json::from_value(value.clone()).map_err(|e| {
         ApiError::invalid(format!(
@@ -172,7 +159,7 @@ pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
-    let body = object(call, &["name", "description", "expires_at", "repositories"])?;
+    let body = call.object(&["name", "description", "expires_at", "repositories"])?;
     let spec = RepositoryUserSpec {
         name: text(&body, "name")?.filter(|n| !n.is_empty()),
         description: text(&body, "description")?.unwrap_or_default(),
@@ -207,10 +194,7 @@ pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
 pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.authorized().await?;
     visible(call, &caller, name).await?;
-    let body = object(
-        call,
-        &["description", "expires_at", "disabled", "repositories"],
-    )?;
+    let body = call.object(&["description", "expires_at", "disabled", "repositories"])?;
     let disabled = match body.get("disabled") {
         None => None,
         Some(Value::Bool(b)) => Some(*b),
