@@ -3,8 +3,8 @@
 //!
 //! [`Console::handle`] takes an `http::Request` and answers: `/api/v1/...` with JSON (errors as
 //! `{"error":{"code","message"}}`, lists as `items`, `page`, `size`, `total`), `/` and
-//! `/assets/...` with the console's static page, script and style, which are hand-written files
-//! embedded in the binary (no build step). Callers authenticate with the session cookie the
+//! `/assets/...` with the console's static page, script modules and style, which are hand-written
+//! files embedded in the binary (no build step). Callers authenticate with the session cookie the
 //! console's login sets (signed, so any node sharing the key accepts it), with HTTP Basic as a
 //! console user or the system administrator, or with an API token. A console user sees and
 //! manages its own account only; another account's repositories and users are "not found".
@@ -26,8 +26,50 @@ use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
-const APP_JS: &str = include_str!("../assets/app.js");
-const APP_CSS: &str = include_str!("../assets/app.css");
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// A file served at `/assets/<path>`.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+/// The [`Asset`] of `assets/<path>`, embedded (the file names itself only once).
+macro_rules! asset {
+    ($path:literal, $content_type:expr) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_str!(concat!("../assets/", $path)),
+        }
+    };
+}
+
+/// The files served under `/assets/`: the style sheet and every script module, which name each
+/// other by these paths (the module graph starts at `app.js`; a module missing here is a 404 in
+/// the browser, and a test follows every import to catch it first).
+const ASSETS: &[Asset] = &[
+    asset!("app.css", CSS),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dialogs.js", JS),
+    asset!("dom.js", JS),
+    asset!("format.js", JS),
+    asset!("menus.js", JS),
+    asset!("routes.js", JS),
+    asset!("shell.js", JS),
+    asset!("table.js", JS),
+    asset!("ui.js", JS),
+    asset!("pages/artifacts.js", JS),
+    asset!("pages/history.js", JS),
+    asset!("pages/login.js", JS),
+    asset!("pages/repositories.js", JS),
+    asset!("pages/repository.js", JS),
+    asset!("pages/users.js", JS),
+];
 
 /// A response body (the same type as berth-v2's, so a server can answer with either).
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -159,18 +201,19 @@ impl Console {
                 "the console's pages are read with GET",
             )
             .into()
+        } else if path == "/" {
+            Answer::asset("text/html; charset=utf-8", INDEX_HTML)
+                .header(
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+                )
+                .header(header::X_FRAME_OPTIONS, "DENY")
+                .header(header::REFERRER_POLICY, "same-origin")
         } else {
-            match path {
-                "/" => Answer::asset("text/html; charset=utf-8", INDEX_HTML)
-                    .header(
-                        header::CONTENT_SECURITY_POLICY,
-                        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-                    )
-                    .header(header::X_FRAME_OPTIONS, "DENY")
-                    .header(header::REFERRER_POLICY, "same-origin"),
-                "/assets/app.js" => Answer::asset("text/javascript; charset=utf-8", APP_JS),
-                "/assets/app.css" => Answer::asset("text/css; charset=utf-8", APP_CSS),
-                _ => api::ApiError::not_found("no such page").into(),
+            let name = path.strip_prefix("/assets/");
+            match ASSETS.iter().find(|asset| Some(asset.path) == name) {
+                Some(asset) => Answer::asset(asset.content_type, asset.body),
+                None => api::ApiError::not_found("no such page").into(),
             }
         };
         answer.into_response()

@@ -1044,18 +1044,169 @@ async fn the_tour_covers_every_documented_operation() {
     assert!(missing.is_empty(), "operations no test called: {missing:?}");
 }
 
+/// A GET of the console's `uri`: status, content type and body.
+async fn get_page(w: &World, uri: &str) -> (StatusCode, String, String) {
+    let request = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+    let response = w.console.handle(None, request).await;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+/// The files under `dir`, as paths relative to `prefix` joined with `/`.
+fn files_under(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = format!("{prefix}{name}");
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&entry.path(), &format!("{path}/"), out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The specifiers of a module's static imports (`import ... from '...'`, `import '...'`,
+/// `export ... from '...'`): the string each statement ends with, statements starting a line as
+/// the console's modules are written.
+fn imports_of(module: &str) -> Vec<&str> {
+    let mut specifiers = Vec::new();
+    let mut offset = 0;
+    for line in module.split_inclusive('\n') {
+        let rest = &module[offset + line.len() - line.trim_start().len()..];
+        offset += line.len();
+        let is_import = rest
+            .strip_prefix("import")
+            .is_some_and(|after| after.starts_with([' ', '{', '*', '\'', '"']));
+        let is_reexport = rest.starts_with("export {") || rest.starts_with("export *");
+        if !is_import && !is_reexport {
+            continue;
+        }
+        let statement = rest.split(';').next().unwrap().trim_end();
+        match statement.chars().last() {
+            Some(quote @ ('\'' | '"')) => {
+                let inner = &statement[..statement.len() - 1];
+                specifiers.push(&inner[inner.rfind(quote).unwrap() + 1..]);
+            }
+            _ if is_reexport => {} // `export { ... }` of the module's own names
+            _ => panic!("an import this test cannot read: {statement}"),
+        }
+    }
+    specifiers
+}
+
+/// The asset `specifier` names when `module` (both under `/assets/`) imports it.
+fn resolve_import(module: &str, specifier: &str) -> String {
+    assert!(
+        specifier.starts_with("./") || specifier.starts_with("../"),
+        "{module} imports {specifier}: modules import each other by relative paths, never from \
+         another origin"
+    );
+    let mut parts: Vec<&str> = module.split('/').collect();
+    parts.pop();
+    for part in specifier.split('/') {
+        match part {
+            "." => {}
+            ".." => assert!(
+                parts.pop().is_some(),
+                "{module}: {specifier} leaves /assets/"
+            ),
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
 #[tokio::test]
 async fn the_console_page_and_the_document_are_served() {
     let w = world().await;
-    for (uri, content_type) in [
-        ("/", "text/html; charset=utf-8"),
-        ("/assets/app.js", "text/javascript; charset=utf-8"),
-        ("/assets/app.css", "text/css; charset=utf-8"),
+    let (status, content_type, index) = get_page(&w, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/html; charset=utf-8");
+
+    // Every file of assets/ but the page is served under /assets/, as itself, with its type.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut files = Vec::new();
+    files_under(&dir, "", &mut files);
+    files.retain(|file| file != "index.html");
+    files.sort();
+    let mut modules = std::collections::BTreeMap::new();
+    for file in &files {
+        let (status, content_type, body) = get_page(&w, &format!("/assets/{file}")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{file} is not served: add it to ASSETS in lib.rs"
+        );
+        assert_eq!(
+            body,
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            "{file}"
+        );
+        match file.rsplit_once('.').map(|(_, extension)| extension) {
+            Some("js") => {
+                assert_eq!(content_type, "text/javascript; charset=utf-8", "{file}");
+                modules.insert(file.clone(), body);
+            }
+            Some("css") => assert_eq!(content_type, "text/css; charset=utf-8", "{file}"),
+            _ => panic!("{file}: the console's assets are script modules and style sheets"),
+        }
+    }
+
+    // The page loads the entry module and the style sheet, and no inline script (the CSP
+    // forbids one); from the entry, the imports reach every module, each of them served.
+    assert!(
+        index.contains(r#"<script type="module" src="/assets/app.js"></script>"#),
+        "{index}"
+    );
+    assert!(index.contains(r#"<link rel="stylesheet" href="/assets/app.css">"#));
+    assert_eq!(index.matches("<script").count(), 1, "{index}");
+    let mut reached = BTreeSet::from(["app.js".to_owned()]);
+    let mut pending = vec!["app.js".to_owned()];
+    while let Some(module) = pending.pop() {
+        for specifier in imports_of(&modules[&module]) {
+            let target = resolve_import(&module, specifier);
+            let (status, content_type, _) = get_page(&w, &format!("/assets/{target}")).await;
+            assert_eq!(
+                (status, content_type.as_str()),
+                (StatusCode::OK, "text/javascript; charset=utf-8"),
+                "{module} imports {specifier}: /assets/{target} is not a served module"
+            );
+            if reached.insert(target.clone()) {
+                pending.push(target);
+            }
+        }
+    }
+    let unreached: Vec<_> = modules.keys().filter(|m| !reached.contains(*m)).collect();
+    assert!(
+        unreached.is_empty(),
+        "modules no import reaches: {unreached:?}"
+    );
+
+    for uri in [
+        "/assets/missing.js",
+        "/assets/",
+        "/assets/index.html",
+        "/app.js",
     ] {
-        let request = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
-        let response = w.console.handle(None, request).await;
-        assert_eq!(response.status(), StatusCode::OK, "{uri}");
-        assert_eq!(response.headers()["content-type"], content_type);
+        let (status, content_type, body) = get_page(&w, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(content_type, "application/json", "{uri}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "NOT_FOUND", "{uri}: {body}");
     }
     let request = Request::get("/api/v1/openapi.json")
         .body(Full::new(Bytes::new()))

@@ -1,0 +1,173 @@
+// berth console: a repository: its summary and tabs (the images tab here, repository users in
+// users.js, history in history.js), and the dialog with the push commands.
+
+import { h, append, clear, replace, icon } from '../dom.js';
+import { formatBytes, formatNumber, timeCell } from '../format.js';
+import { api, query, seg, errorMessage, hostCode } from '../api.js';
+import { toast, accessPill, usageBar, spinner, emptyState, errorState, button, debounce, field, commandBlock } from '../ui.js';
+import { openDialog, confirmDialog } from '../dialogs.js';
+import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
+import { repoHref, imageHref, setHashParams, intParam, navigate } from '../routes.js';
+import { setCrumbs, activateRepositoriesNav } from '../shell.js';
+import { editRepositoryDialog } from './repositories.js';
+import { renderUsersTab } from './users.js';
+import { renderHistoryTab } from './history.js';
+
+export function renderRepository(content, repoName, tab, params) {
+  setCrumbs([{ label: 'Repositories', href: '#/repositories' }, { label: repoName }]);
+  activateRepositoriesNav();
+  const summary = h('div', { class: 'card repo-summary' }, h('div', { class: 'summary-loading' }, spinner(20), 'Loading repository…'));
+  const tabs = h('div', { class: 'tabs', role: 'tablist' },
+    [['images', 'Images', 'layers'], ['users', 'Repository users', 'users'], ['history', 'History', 'clock']].map(([id, label, ic]) => h('a', {
+      class: `tab${tab === id ? ' active' : ''}`, role: 'tab', href: repoHref(repoName, id), 'aria-selected': String(tab === id), 'data-testid': `tab-${id}`,
+    }, icon(ic, 15), label)));
+  const body = h('div', { class: 'tab-body' });
+  append(content, summary, tabs, body);
+
+  let repo = null;
+  const showSummary = (r) => {
+    repo = r;
+    replace(summary, repositorySummary(r, {
+      onEdit: () => editRepositoryDialog(repo, (u) => showSummary(u)),
+      onDelete: () => deleteRepository(repo),
+    }));
+  };
+  const loadSummary = () => api('GET', `/repositories/${seg(repoName)}`).then(showSummary).catch((e) => {
+    if (e.status === 401) return;
+    if (e.status === 404) {
+      clear(content);
+      append(content, h('div', { class: 'card' }, emptyState({
+        iconName: 'box', title: `Repository ${repoName} does not exist`, text: errorMessage(e), testid: 'not-found',
+        action: h('a', { class: 'btn btn-primary', href: '#/repositories' }, 'Back to repositories'),
+      })));
+      return;
+    }
+    replace(summary, errorState(e, loadSummary));
+  });
+  loadSummary();
+
+  if (tab === 'images') renderImagesTab(body, repoName, params);
+  else if (tab === 'users') renderUsersTab(body, repoName, params);
+  else renderHistoryTab(body, repoName, params);
+}
+
+function repositorySummary(r, { onEdit, onDelete }) {
+  return [
+    h('div', { class: 'summary-top' },
+      h('div', { class: 'page-heading' },
+        h('div', { class: 'page-icon' }, icon('box', 22)),
+        h('div', null,
+          h('div', { class: 'summary-title-row' }, h('h1', { class: 'page-title', 'data-testid': 'repo-title' }, r.name), accessPill(r.access_level)),
+          h('div', { class: 'page-subtitle' }, 'Push to ', hostCode(r.name, (host) => `${host}/${r.name}/<image>:<tag>`)))),
+      h('div', { class: 'page-actions' },
+        button('Edit', { iconName: 'edit', testid: 'edit-repository', onClick: onEdit }),
+        button('Delete', { kind: 'danger-ghost', iconName: 'trash', testid: 'delete-repository', onClick: onDelete }))),
+    h('div', { class: 'stats' },
+      h('div', { class: 'stat stat-wide' }, h('div', { class: 'stat-label' }, 'Storage'), usageBar(r.used_bytes, r.quota_bytes, { large: true })),
+      h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Quota'), h('div', { class: 'stat-value', 'data-testid': 'repo-quota' }, r.quota_bytes == null ? 'No limit' : formatBytes(r.quota_bytes))),
+      h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Images'), h('div', { class: 'stat-value', 'data-testid': 'repo-image-count' }, formatNumber(r.image_count))),
+      h('div', { class: 'stat' }, h('div', { class: 'stat-label' }, 'Created'), h('div', { class: 'stat-value stat-small' }, timeCell(r.created_at)))),
+  ];
+}
+
+function deleteRepository(repo) {
+  confirmDialog({
+    title: `Delete repository ${repo.name}?`,
+    message: [h('p', null, 'Only an empty repository can be deleted: delete its artifacts first.'), h('p', null, 'Repository users keep their other permissions.')],
+    action: async () => {
+      await api('DELETE', `/repositories/${seg(repo.name)}`);
+      toast(`Repository ${repo.name} deleted`);
+    },
+  }).then((done) => {
+    if (done) navigate('#/repositories');
+  });
+}
+
+// -------------------------------------------------------------------------------------------
+// Images tab
+// -------------------------------------------------------------------------------------------
+
+function renderImagesTab(body, repo, params) {
+  const search = h('input', {
+    class: 'input search-input', type: 'search', placeholder: 'Filter images by name', 'aria-label': 'Filter images by name', 'data-testid': 'image-search',
+    value: params.get('name') || '', autocomplete: 'off', spellcheck: 'false',
+  });
+  let filter = params.get('name') || '';
+  const table = dataTable({
+    testid: 'images-table',
+    rowTestid: 'image-row',
+    rowProps: (img) => ({ 'data-name': img.name }),
+    columns: [
+      { title: 'Image', render: (img) => h('a', { class: 'link strong mono-name', href: imageHref(repo, img.name), 'data-testid': 'image-link' }, icon('layers', 15), img.name) },
+      { title: 'Artifacts', class: 'num', width: '110px', render: (img) => h('span', { 'data-testid': 'artifact-count' }, formatNumber(img.artifact_count)) },
+      { title: 'Pulls', class: 'num', width: '100px', render: (img) => h('span', { 'data-testid': 'pull-count' }, formatNumber(img.pull_count)) },
+      { title: 'Last pulled', width: '200px', render: (img) => timeCell(img.last_pull_at, 'never', 'pull-time') },
+      { title: 'Last modified', width: '200px', render: (img) => timeCell(img.last_modified_at, '—', 'last-modified') },
+    ],
+    empty: (f) => (f
+      ? { iconName: 'search', title: 'No matching images', text: `No image name contains "${f}".` }
+      : {
+        iconName: 'layers', title: 'No images yet', text: 'Log in with a repository user, tag an image and push it here.',
+        action: button('Show push commands', { kind: 'primary', iconName: 'terminal', onClick: () => pushCommandsDialog(repo) }),
+      }),
+  });
+  const list = pagedList({
+    table,
+    page: intParam(params, 'page', 1),
+    size: intParam(params, 'size', DEFAULT_SIZE, 100),
+    load: (page, size) => api('GET', `/repositories/${seg(repo)}/images${query({ name: filter, page, size })}`),
+    onState: (s) => setHashParams({ name: filter, ...s }),
+    emptyArgs: () => filter,
+  });
+  const applyFilter = debounce(() => {
+    const v = search.value.trim();
+    if (v === filter) return;
+    filter = v;
+    list.goTo(1);
+  }, 300);
+  search.addEventListener('input', applyFilter);
+  append(body,
+    h('div', { class: 'toolbar' },
+      h('div', { class: 'search' }, icon('search', 16), search),
+      h('div', { class: 'toolbar-actions' },
+        button('Refresh', { iconName: 'refresh', testid: 'refresh', onClick: () => list.reload() }),
+        button('Push command', { kind: 'primary', iconName: 'terminal', testid: 'push-command', onClick: () => pushCommandsDialog(repo) }))),
+    h('div', { class: 'card card-flush' }, table.el, list.pager));
+  list.start();
+}
+
+export function pushCommandsDialog(repo) {
+  const image = h('input', { class: 'input', 'data-testid': 'push-image-name', placeholder: 'my-app', autocomplete: 'off', spellcheck: 'false' });
+  const steps = h('div', { class: 'steps', 'data-testid': 'push-commands' }, h('div', { class: 'summary-loading' }, spinner(18), 'Loading commands…'));
+  let seq = 0;
+  const load = async () => {
+    const mine = ++seq;
+    try {
+      const c = await api('GET', `/repositories/${seg(repo)}/push-commands${query({ image: image.value.trim() })}`);
+      if (mine !== seq) return;
+      replace(steps,
+        step(1, 'Log in with a repository user', 'Use the name and secret of a repository user with the push_pull permission.', commandBlock(c.login, 'push-command-text', 'login')),
+        step(2, 'Tag a local image for this repository', null, commandBlock(c.tag, 'push-command-text', 'tag')),
+        step(3, 'Push it', null, commandBlock(c.push, 'push-command-text', 'push')));
+    } catch (e) {
+      if (mine !== seq) return;
+      replace(steps, h('div', { class: 'alert alert-error' }, icon('alert', 16), h('span', null, errorMessage(e))));
+    }
+  };
+  const step = (n, title, text, block) => h('div', { class: 'step' },
+    h('div', { class: 'step-num' }, String(n)),
+    h('div', { class: 'step-body' }, h('div', { class: 'step-title' }, title), text ? h('div', { class: 'hint' }, text) : null, block));
+  image.addEventListener('input', debounce(load, 250));
+  const dialog = openDialog({
+    title: 'Push an image',
+    subtitle: ['Commands for repository ', h('strong', null, repo), '. Works the same with podman.'],
+    testid: 'push-commands-dialog',
+    size: 'lg',
+    content: [field('Image name (optional)', image, 'Fills the image name into the commands below.'), steps],
+    footer: [
+      h('a', { class: 'btn btn-ghost', href: repoHref(repo, 'users') }, icon('key', 15), 'Manage repository users'),
+      h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'dialog-close', onclick: () => dialog.close() }, 'Done'),
+    ],
+  });
+  load();
+}

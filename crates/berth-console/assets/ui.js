@@ -1,0 +1,159 @@
+// berth console: small components shared by the pages: toasts, the clipboard, pills, usage bars,
+// loading, empty and error states, buttons, form fields and command lines.
+
+import { h, icon } from './dom.js';
+import { formatBytes } from './format.js';
+import { errorMessage } from './api.js';
+
+// -------------------------------------------------------------------------------------------
+// Toasts, clipboard
+// -------------------------------------------------------------------------------------------
+
+export const toastHost = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
+export const lastCopiedEl = h('output', { class: 'sr-only', 'data-testid': 'last-copied', 'aria-hidden': 'true' });
+
+export function toast(message, kind = 'success') {
+  const close = () => {
+    el.classList.add('leaving');
+    setTimeout(() => el.remove(), 200);
+  };
+  const el = h('div', { class: `toast toast-${kind}`, 'data-testid': 'toast', 'data-kind': kind },
+    icon(kind === 'error' ? 'alert' : kind === 'info' ? 'info' : 'check', 18),
+    h('div', { class: 'toast-text' }, message),
+    h('button', { class: 'icon-btn toast-close', type: 'button', 'aria-label': 'Dismiss', onclick: close }, icon('x', 14)));
+  toastHost.append(el);
+  while (toastHost.children.length > 4) toastHost.firstChild.remove();
+  setTimeout(close, kind === 'error' ? 7000 : 3000);
+}
+
+function legacyCopy(text) {
+  const area = h('textarea', { class: 'clipboard-helper', readonly: true });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch (_) {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+export async function copyText(text, what = 'Copied') {
+  lastCopiedEl.textContent = text;
+  let ok = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch (_) {
+      ok = false;
+    }
+  }
+  if (!ok) ok = legacyCopy(text);
+  if (ok) toast(what);
+  else toast('The browser refused to copy: select the text and copy it by hand.', 'error');
+  return ok;
+}
+
+export function copyButton(getText, { testid, label = 'Copy', toastText = 'Copied', withText = false } = {}) {
+  const btn = h('button', {
+    type: 'button', class: withText ? 'btn btn-secondary btn-sm' : 'icon-btn', title: label, 'aria-label': label,
+    'data-testid': testid,
+    onclick: async (ev) => {
+      ev.stopPropagation();
+      const text = typeof getText === 'function' ? getText() : getText;
+      if (await copyText(text, toastText)) {
+        btn.classList.add('copied');
+        setTimeout(() => btn.classList.remove('copied'), 1500);
+      }
+    },
+  }, icon('copy', 14), withText ? label : null);
+  return btn;
+}
+
+// -------------------------------------------------------------------------------------------
+// Small components
+// -------------------------------------------------------------------------------------------
+
+export function pill(text, variant = 'gray', props = {}) {
+  return h('span', { ...props, class: `pill pill-${variant}${props.class ? ` ${props.class}` : ''}` }, text);
+}
+
+export function accessPill(level) {
+  return level === 'public'
+    ? pill([icon('globe', 12), 'Public'], 'green', { 'data-testid': 'access-level', 'data-access': level })
+    : pill([icon('lock', 12), 'Private'], 'gray', { 'data-testid': 'access-level', 'data-access': level });
+}
+
+export function usageBar(used, quota, { large = false } = {}) {
+  const hasLimit = quota !== null && quota !== undefined;
+  const ratio = hasLimit ? (quota > 0 ? used / quota : used > 0 ? 1 : 0) : 0;
+  const pct = Math.min(100, Math.max(0, ratio * 100));
+  const level = pct >= 90 ? 'danger' : pct >= 70 ? 'warn' : 'ok';
+  const fill = h('div', { class: `usage-fill usage-${level}` });
+  fill.style.width = `${hasLimit ? Math.max(pct, used > 0 ? 1 : 0) : 0}%`;
+  const label = hasLimit
+    ? [h('strong', null, formatBytes(used)), ` of ${formatBytes(quota)}`, h('span', { class: 'muted' }, ` · ${pct < 1 && used > 0 ? '<1' : Math.round(pct)}%`)]
+    : [h('strong', null, formatBytes(used)), h('span', { class: 'muted' }, ' · no limit')];
+  return h('div', {
+    class: `usage${large ? ' usage-large' : ''}`, 'data-testid': 'storage', title: hasLimit ? `${used} of ${quota} bytes` : `${used} bytes, no limit`,
+  },
+  h('div', { class: 'usage-label' }, label),
+  h('div', { class: `usage-track${hasLimit ? '' : ' usage-unlimited'}` }, fill));
+}
+
+export function spinner(size = 18) {
+  const el = h('span', { class: 'spinner', role: 'progressbar', 'aria-label': 'Loading' });
+  el.style.width = `${size}px`;
+  el.style.height = `${size}px`;
+  return el;
+}
+
+export function emptyState({ iconName = 'inbox', title, text, action, testid = 'empty-state' }) {
+  return h('div', { class: 'empty', 'data-testid': testid },
+    h('div', { class: 'empty-icon' }, icon(iconName, 28)),
+    h('div', { class: 'empty-title' }, title),
+    text ? h('div', { class: 'empty-text' }, text) : null,
+    action || null);
+}
+
+export function errorState(err, retry) {
+  return h('div', { class: 'empty empty-error', 'data-testid': 'error-state' },
+    h('div', { class: 'empty-icon' }, icon('alert', 28)),
+    h('div', { class: 'empty-title' }, 'Could not load this page'),
+    h('div', { class: 'empty-text' }, errorMessage(err)),
+    retry ? h('button', { class: 'btn btn-secondary', type: 'button', onclick: retry }, icon('refresh', 14), 'Try again') : null);
+}
+
+export function button(label, { kind = 'secondary', iconName, onClick, testid, type = 'button', size, title, disabled } = {}) {
+  return h('button', {
+    type, class: `btn btn-${kind}${size ? ` btn-${size}` : ''}`, onclick: onClick, 'data-testid': testid, title, disabled,
+  }, iconName ? icon(iconName, 16) : null, label);
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+export function field(label, control, hint, { id, error } = {}) {
+  return h('div', { class: 'field' },
+    h('label', { class: 'label', for: id }, label),
+    control,
+    error || null,
+    hint ? h('div', { class: 'hint' }, hint) : null);
+}
+
+// A dark command line with a copy button; `text` is a string or a function giving the current one.
+export function commandBlock(text, testid, kind) {
+  const current = () => (typeof text === 'function' ? text() : text);
+  return h('div', { class: 'command' },
+    h('pre', { class: 'command-text' }, h('code', { 'data-testid': testid, 'data-kind': kind }, current())),
+    copyButton(current, { testid: `copy-${kind}`, label: 'Copy command' }));
+}
