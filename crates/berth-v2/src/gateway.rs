@@ -78,6 +78,10 @@ pub struct Gateway {
     config: Arc<AuthConfig>,
 }
 
+/// Scopes one token request may ask for: clients ask for one to three (a push with a mount asks
+/// for two); each costs a repository lookup and grows the token.
+const MAX_SCOPES: usize = 32;
+
 /// An answer made here rather than by the protocol.
 type Refusal = Box<Response<Body>>;
 
@@ -265,6 +269,14 @@ impl Gateway {
                 }
                 _ => {}
             }
+        }
+        if scopes.len() > MAX_SCOPES {
+            let e = OciError::new(
+                ErrorCode::Unsupported,
+                format!("at most {MAX_SCOPES} scopes per token request"),
+            )
+            .with_status(StatusCode::BAD_REQUEST);
+            return error_response(&e);
         }
         let principal = match headers.get(header::AUTHORIZATION) {
             None => Principal::Anonymous,

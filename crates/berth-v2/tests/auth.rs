@@ -406,6 +406,21 @@ async fn expired_users_get_no_token_until_extended() {
 }
 
 #[tokio::test]
+async fn token_requests_are_bounded() {
+    let f = fixture(AuthMode::Token).await;
+    let many: Vec<String> = (0..33)
+        .map(|i| format!("scope=repository:open/app{i}:pull"))
+        .collect();
+    let a = f
+        .send(Method::GET, &format!("/token?{}", many.join("&")), None)
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.message().contains("at most 32 scopes"), "{}", a.message());
+    let post = f.send(Method::POST, "/token", None).await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn forged_and_foreign_tokens_are_refused() {
     let f = fixture(AuthMode::Token).await;
     let other = fixture(AuthMode::Token).await;
