@@ -89,7 +89,12 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
             .map(|url| url.split_once("://").map_or(url, |(_, host)| host))
             .map(|host| host.trim_end_matches('/').to_owned()),
         default_account: account,
-        tls: config.tls.is_some(),
+        // Behind a TLS-terminating proxy the public URL says https: the cookie is Secure too.
+        tls: config.tls.is_some()
+            || config
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://")),
     };
     let app = Arc::new(App {
         console: Console::new(registry.clone(), console, &key),
