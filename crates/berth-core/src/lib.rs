@@ -146,13 +146,11 @@ impl Registry {
 
     /// A repository's record, from the cache when fresh.
     async fn repository(&self, name: &RepositoryName) -> Result<Option<Repository>> {
-        if let Some(found) = self.repositories.get(name.as_str(), Self::REPOSITORY_TTL) {
-            return Ok(found);
-        }
-        let found = self.meta.repository(name).await.map_err(Error::metadata)?;
+        let fetch = async { self.meta.repository(name).await };
         self.repositories
-            .put(name.as_str(), found.clone(), Self::REPOSITORY_TTL);
-        Ok(found)
+            .get_or_fetch(name.as_str(), Self::REPOSITORY_TTL, fetch)
+            .await
+            .map_err(Error::metadata)
     }
 
     /// Forgets the cached record of `name`: call after changing the repository through

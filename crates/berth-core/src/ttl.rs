@@ -51,6 +51,22 @@ impl<T: Clone> Cache<T> {
         );
     }
 
+    /// The entry for `key` when fresh, else what `fetch` reads, which is kept (a failure is
+    /// not).
+    pub(crate) async fn get_or_fetch<E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        fetch: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        if let Some(value) = self.get(key, ttl) {
+            return Ok(value);
+        }
+        let value = fetch.await?;
+        self.put(key, value.clone(), ttl);
+        Ok(value)
+    }
+
     pub(crate) fn forget(&self, key: &str) {
         self.entries.lock().expect("cache lock").remove(key);
     }

@@ -351,30 +351,19 @@ impl Identity {
         &self,
         name: &str,
     ) -> Result<Option<RepositoryUser>, IdentityError> {
-        if let Some(user) = self.repository_users.get(name, Self::CACHE_TTL) {
-            return Ok(user);
-        }
-        let user = self
-            .meta
-            .repository_user(name)
-            .await
-            .map_err(IdentityError::backend)?;
+        let fetch = async { self.meta.repository_user(name).await };
         self.repository_users
-            .put(name, user.clone(), Self::CACHE_TTL);
-        Ok(user)
+            .get_or_fetch(name, Self::CACHE_TTL, fetch)
+            .await
+            .map_err(IdentityError::backend)
     }
 
     async fn cached_console_user(&self, name: &str) -> Result<Option<ConsoleUser>, IdentityError> {
-        if let Some(user) = self.console_users.get(name, Self::CACHE_TTL) {
-            return Ok(user);
-        }
-        let user = self
-            .meta
-            .console_user(name)
+        let fetch = async { self.meta.console_user(name).await };
+        self.console_users
+            .get_or_fetch(name, Self::CACHE_TTL, fetch)
             .await
-            .map_err(IdentityError::backend)?;
-        self.console_users.put(name, user.clone(), Self::CACHE_TTL);
-        Ok(user)
+            .map_err(IdentityError::backend)
     }
 
     /// The principal `name` stands for now, without its password: for a token's subject whose
