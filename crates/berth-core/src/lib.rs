@@ -126,10 +126,23 @@ impl Registry {
         action: Action,
         name: &RepositoryName,
     ) -> Result<Repository> {
-        let repository = self
-            .repository(name)
-            .await?
-            .ok_or_else(|| Error::NameUnknown(name.clone()))?;
+        let Some(repository) = self.repository(name).await? else {
+            // Nobody logged in learns nothing of which names exist: a missing repository asks
+            // for credentials exactly like a private one.
+            let anonymous = match principal {
+                Principal::Anonymous => true,
+                Principal::Token(token) => token.subject.is_empty(),
+                _ => false,
+            };
+            return Err(if anonymous {
+                Error::Denied(berth_policy::Denial::AuthenticationRequired {
+                    action,
+                    repository: name.clone(),
+                })
+            } else {
+                Error::NameUnknown(name.clone())
+            });
+        };
         let target = Target {
             repository: &repository.name,
             account: repository.account,

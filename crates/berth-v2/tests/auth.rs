@@ -405,6 +405,37 @@ async fn expired_users_get_no_token_until_extended() {
     );
 }
 
+/// Without credentials, a repository that does not exist looks exactly like a private one, so
+/// an outsider cannot list which names exist; a logged-in user is told it does not exist.
+#[tokio::test]
+async fn anonymous_callers_cannot_tell_missing_from_private() {
+    let f = fixture(AuthMode::Token).await;
+    let private = f
+        .send(Method::GET, "/v2/team-a/app/manifests/v1", None)
+        .await;
+    let missing = f
+        .send(Method::GET, "/v2/nowhere/app/manifests/v1", None)
+        .await;
+    assert_eq!(private.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.code(), "UNAUTHORIZED");
+    let token = f.token(None, "repository:nowhere/app:pull").await.unwrap();
+    let with_token = f
+        .send(Method::GET, "/v2/nowhere/app/manifests/v1", bearer(&token))
+        .await;
+    assert_eq!(with_token.status, StatusCode::UNAUTHORIZED);
+    let (name, secret) = f.user("ci", &[("team-a", Permission::Pull)]).await;
+    let known = f
+        .send(
+            Method::GET,
+            "/v2/nowhere/app/manifests/v1",
+            Some(basic(&name, &secret)),
+        )
+        .await;
+    assert_eq!(known.status, StatusCode::NOT_FOUND);
+    assert_eq!(known.code(), "NAME_UNKNOWN");
+}
+
 #[tokio::test]
 async fn token_requests_are_bounded() {
     let f = fixture(AuthMode::Token).await;
