@@ -202,21 +202,6 @@ pub(crate) async fn image(pool: &Pool, name: &Name) -> Result<Option<Image>> {
     .transpose()
 }
 
-/// A `LIKE` pattern (escape character `\`) matching text that contains `needle` literally: the
-/// wildcards `%` and `_`, and the escape character itself, are escaped.
-fn contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for ch in needle.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
-}
-
 pub(crate) async fn list_images(
     pool: &Pool,
     repository: &RepositoryName,
@@ -228,7 +213,7 @@ pub(crate) async fn list_images(
     // A range scan of images_repository_name_key in name order, the filter checked on each row
     // of the repository's range. ILIKE under the "C" collation of `name` folds ASCII letters
     // only, as the contract says.
-    let pattern = name_contains.map(contains_pattern);
+    let pattern = name_contains.map(berth_meta::like_contains_pattern);
     let items = rows(
         &client,
         concat!(

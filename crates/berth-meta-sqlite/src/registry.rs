@@ -164,21 +164,6 @@ fn image_id(c: &Connection, name: &Name) -> Res<Option<ImageId>> {
     )
 }
 
-/// A `LIKE` pattern (with `ESCAPE '\'`) matching text that contains `needle` literally: the
-/// wildcards `%` and `_`, and the escape character itself, are escaped.
-fn contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for ch in needle.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
-}
-
 pub(crate) fn list_images(
     c: &Connection,
     repository: &RepositoryName,
@@ -189,7 +174,7 @@ pub(crate) fn list_images(
     // Walks `images_by_repository` in name order; the filter is checked on each entry of the
     // repository's range (SQLite's LIKE ignores the case of ASCII letters only, as the contract
     // says).
-    let pattern = name_contains.map(contains_pattern);
+    let pattern = name_contains.map(berth_meta::like_contains_pattern);
     let sql = format!(
         "SELECT {} FROM images i JOIN repositories r ON r.id = i.repository \
          WHERE r.name = ?1 AND (?4 IS NULL OR i.name LIKE ?4 ESCAPE '\\') \

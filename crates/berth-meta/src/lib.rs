@@ -51,6 +51,22 @@ use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
 pub use memory::MemoryMetadata;
 pub use types::*;
 
+/// A SQL `LIKE` pattern (escape character `\`) matching text that contains `needle` literally:
+/// the wildcards `%` and `_`, and the escape character itself, are escaped. For the name filter
+/// of [`MetadataStore::list_images`] in SQL backends.
+pub fn like_contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Result of a [`MetadataStore`] operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
