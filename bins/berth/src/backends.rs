@@ -30,6 +30,7 @@ pub(crate) async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, 
         None => {
             ensure_dir(&config.data_dir)?;
             let path = config.data_dir.join("berth.db");
+            private_file(&path)?;
             let store = SqliteMetadata::open(&path)
                 .await
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -77,6 +78,9 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
         pull_flush_interval: Config::duration(&config.stats.flush_interval),
         gc_grace: Config::duration(&config.gc.grace),
         gc_interval: Config::duration(&config.gc.interval),
+        upload_idle_limit: Config::duration(&config.limits.upload_idle_timeout),
+        max_open_uploads: config.limits.max_open_uploads,
+        max_buffered_bytes: usize::try_from(config.limits.max_buffered_bytes).unwrap_or(usize::MAX),
         ..RegistryConfig::default()
     };
     Ok(Arc::new(Registry::new(blobs, meta, engine)))
@@ -130,7 +134,48 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Creates `dir` readable by its owner only (0700), and narrows an existing one to that: the
+/// data directory holds the database, the token key and every blob.
 fn ensure_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+    narrow(dir, 0o700)
+}
+
+/// Creates the database file readable by its owner only (0600) before SQLite opens it (its
+/// `-wal` and `-shm` files take the same mode), and narrows an existing one.
+fn private_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    narrow(path, 0o600)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            narrow(&side, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes away from `path` every permission beyond `mode`, for files made by older versions.
+fn narrow(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.permissions().mode() & 0o777 & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

@@ -151,18 +151,126 @@ impl Default for StatsConfig {
     }
 }
 
+/// What one client may hold of the server: every bound on requests, bodies, sessions and
+/// connections (SECURITY.md lists them with their reasons).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct LimitsConfig {
     /// Largest manifest accepted, in bytes.
     pub(crate) max_manifest_bytes: u64,
+    /// Bytes of manifest and JSON bodies all requests together may hold in memory (`64MiB`);
+    /// past it a request is answered 429 with `Retry-After`.
+    pub(crate) max_buffered_bytes: u64,
+    /// Upload sessions a repository may have open at once.
+    pub(crate) max_open_uploads: u64,
+    /// How long an upload session may sit idle before it is removed (`1h`).
+    pub(crate) upload_idle_timeout: String,
+    /// A request head must arrive within this of its first byte, and a new connection's first
+    /// head within this of the connection (`10s`).
+    pub(crate) head_timeout: String,
+    /// How long a connection may stay idle between requests (`60s`).
+    pub(crate) idle_timeout: String,
+    /// A request body that brings no data for this long fails (`30s`).
+    pub(crate) body_timeout: String,
+    /// A response the client does not read for this long closes the connection (`60s`).
+    pub(crate) send_timeout: String,
+    /// Largest request head (HTTP/1) or header list (HTTP/2), in bytes.
+    pub(crate) max_header_bytes: u64,
+    /// HTTP/2 streams one connection may have open at once.
+    pub(crate) h2_max_streams: u32,
+    /// Connections open at once; 0 derives it from the descriptor limit (half of it, less a
+    /// reserve).
+    pub(crate) max_connections: usize,
+    /// Connections open at once from one address; 0 derives it (a quarter of
+    /// `max_connections`, at most 1024). Behind a proxy every client shares its address: raise
+    /// this to `max_connections`.
+    pub(crate) max_connections_per_source: usize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_manifest_bytes: 4 << 20,
+            max_buffered_bytes: 64 << 20,
+            max_open_uploads: 100,
+            upload_idle_timeout: "1h".into(),
+            head_timeout: "10s".into(),
+            idle_timeout: "60s".into(),
+            body_timeout: "30s".into(),
+            send_timeout: "60s".into(),
+            max_header_bytes: 64 << 10,
+            h2_max_streams: 100,
+            max_connections: 0,
+            max_connections_per_source: 0,
         }
+    }
+}
+
+impl LimitsConfig {
+    fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("{name}={v:?} is not a whole number"))
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_MANIFEST_BYTES") {
+            self.max_manifest_bytes =
+                parse_size(&v).map_err(|e| format!("BERTH_LIMITS_MAX_MANIFEST_BYTES: {e}"))?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_BUFFERED_BYTES") {
+            self.max_buffered_bytes =
+                parse_size(&v).map_err(|e| format!("BERTH_LIMITS_MAX_BUFFERED_BYTES: {e}"))?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_HEADER_BYTES") {
+            self.max_header_bytes =
+                parse_size(&v).map_err(|e| format!("BERTH_LIMITS_MAX_HEADER_BYTES: {e}"))?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_OPEN_UPLOADS") {
+            self.max_open_uploads = number("BERTH_LIMITS_MAX_OPEN_UPLOADS", &v)?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_H2_MAX_STREAMS") {
+            self.h2_max_streams = number("BERTH_LIMITS_H2_MAX_STREAMS", &v)?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_CONNECTIONS") {
+            self.max_connections = number("BERTH_LIMITS_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("BERTH_LIMITS_MAX_CONNECTIONS_PER_SOURCE") {
+            self.max_connections_per_source =
+                number("BERTH_LIMITS_MAX_CONNECTIONS_PER_SOURCE", &v)?;
+        }
+        for (name, field) in [
+            (
+                "BERTH_LIMITS_UPLOAD_IDLE_TIMEOUT",
+                &mut self.upload_idle_timeout,
+            ),
+            ("BERTH_LIMITS_HEAD_TIMEOUT", &mut self.head_timeout),
+            ("BERTH_LIMITS_IDLE_TIMEOUT", &mut self.idle_timeout),
+            ("BERTH_LIMITS_BODY_TIMEOUT", &mut self.body_timeout),
+            ("BERTH_LIMITS_SEND_TIMEOUT", &mut self.send_timeout),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v;
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.max_header_bytes < 8192 {
+            return Err("limits.max_header_bytes must be at least 8192".into());
+        }
+        if self.max_buffered_bytes < self.max_manifest_bytes.max(1 << 20) {
+            return Err(
+                "limits.max_buffered_bytes must be at least 1 MiB and at least \
+                 limits.max_manifest_bytes"
+                    .into(),
+            );
+        }
+        if self.max_open_uploads == 0 || self.h2_max_streams == 0 {
+            return Err(
+                "limits.max_open_uploads and limits.h2_max_streams must be more than zero".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -302,7 +410,7 @@ impl Config {
         if let Some(v) = get("BERTH_STATS_FLUSH_INTERVAL") {
             self.stats.flush_interval = v;
         }
-        Ok(())
+        self.limits.apply_env(&get)
     }
 
     /// Values that parse only once everything is merged.
@@ -312,6 +420,14 @@ impl Config {
             ("gc.interval", &self.gc.interval),
             ("gc.grace", &self.gc.grace),
             ("stats.flush_interval", &self.stats.flush_interval),
+            (
+                "limits.upload_idle_timeout",
+                &self.limits.upload_idle_timeout,
+            ),
+            ("limits.head_timeout", &self.limits.head_timeout),
+            ("limits.idle_timeout", &self.limits.idle_timeout),
+            ("limits.body_timeout", &self.limits.body_timeout),
+            ("limits.send_timeout", &self.limits.send_timeout),
         ] {
             let d = parse_duration(value).map_err(|e| format!("{name}: {e}"))?;
             if d.is_zero() {
@@ -338,7 +454,7 @@ impl Config {
                 "public_url {url:?} must start with http:// or https://"
             ));
         }
-        Ok(())
+        self.limits.check()
     }
 
     /// A duration setting already checked by [`Config::load`].
@@ -520,5 +636,46 @@ interval = "10m"
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
         assert!(parse_duration("1w").is_err());
+    }
+
+    #[test]
+    fn limits_have_defaults_and_variables() {
+        let c = Config::load(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(
+            Config::duration(&c.limits.head_timeout),
+            Duration::from_secs(10)
+        );
+        assert_eq!(c.limits.max_buffered_bytes, 64 << 20);
+        let c = Config::load(
+            &Overrides::default(),
+            env(&[
+                ("BERTH_LIMITS_HEAD_TIMEOUT", "2s"),
+                ("BERTH_LIMITS_MAX_CONNECTIONS_PER_SOURCE", "8"),
+                ("BERTH_LIMITS_MAX_BUFFERED_BYTES", "16MiB"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            Config::duration(&c.limits.head_timeout),
+            Duration::from_secs(2)
+        );
+        assert_eq!(c.limits.max_connections_per_source, 8);
+        assert_eq!(c.limits.max_buffered_bytes, 16 << 20);
+        let bad = |vars: &[(&str, &str)]| Config::load(&Overrides::default(), env(vars));
+        assert!(
+            bad(&[("BERTH_LIMITS_BODY_TIMEOUT", "0s")])
+                .unwrap_err()
+                .contains("body_timeout")
+        );
+        assert!(
+            bad(&[("BERTH_LIMITS_MAX_CONNECTIONS", "many")])
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            bad(&[("BERTH_LIMITS_MAX_BUFFERED_BYTES", "1KiB")])
+                .unwrap_err()
+                .contains("max_buffered_bytes")
+        );
     }
 }

@@ -8,6 +8,7 @@
 mod admin;
 mod backends;
 mod config;
+mod conn;
 mod serve;
 
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! `berth serve`: sockets, TLS, the routes around the protocol, background tasks, and a
-//! graceful shutdown that finishes in-flight requests and flushes pull statistics.
+//! graceful shutdown that finishes in-flight requests and flushes pull statistics. Every
+//! connection is admitted under the caps and watched for the timeouts of `conn.rs`.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -26,6 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::backends;
 use crate::config::{AuthModeName, Config, TlsConfig};
+use crate::conn::{self, Gate, Limits, Reason, TimedBody, Tracked};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -96,13 +98,23 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
                 .as_deref()
                 .is_some_and(|url| url.starts_with("https://")),
     };
+    let limits = connection_limits(&config);
+    info!(
+        max_connections = limits.max_connections,
+        max_per_source = limits.max_per_source,
+        head_timeout_s = limits.head_timeout.as_secs(),
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        "connection limits"
+    );
+    let gate = Gate::new(limits);
     let app = Arc::new(App {
-        console: Console::new(registry.clone(), console, &key),
+        console: Console::new(registry.clone(), console),
         gateway: Gateway::new(registry.clone(), auth),
         registry: registry.clone(),
         account,
         metrics: Metrics::default(),
         started: Instant::now(),
+        gate: gate.clone(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let when_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -118,7 +130,17 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
     });
 
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A request head larger than this is refused (431); HTTP/2 gets the same bound on its header
+    // list, and a cap on the streams one connection may open at once.
+    let header_bytes = usize::try_from(config.limits.max_header_bytes).unwrap_or(usize::MAX);
+    builder.http1().max_buf_size(header_bytes);
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(config.limits.h2_max_streams)
+        .max_pending_accept_reset_streams(32)
+        .max_local_error_reset_streams(256);
     let mut signal = std::pin::pin!(shutdown_signal());
     loop {
         let (stream, peer) = tokio::select! {
@@ -133,43 +155,65 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
             },
             () = &mut signal => break,
         };
-        let _ = stream.set_nodelay(true);
-        let service = {
-            let app = app.clone();
-            service_fn(move |request: Request<Incoming>| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(peer.ip(), request).await) }
-            })
+        // Over a cap, the connection is refused before anything is read from it.
+        let admitted = match gate.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(reason) => {
+                refuse(stream, reason);
+                continue;
+            }
         };
-        match &tls {
-            None => {
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection.into_owned());
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            Some(acceptor) => {
-                let (acceptor, builder, watcher) =
-                    (acceptor.clone(), builder.clone(), graceful.watcher());
-                // The handshake runs in the connection's task, so a slow client never holds up
-                // the accept loop.
-                tokio::spawn(async move {
-                    match acceptor.accept(stream).await {
-                        Ok(stream) => {
-                            let connection =
-                                builder.serve_connection(TokioIo::new(stream), service);
-                            if let Err(e) = watcher.watch(connection.into_owned()).await {
-                                debug!(error = %e, "connection ended with an error");
-                            }
+        let _ = stream.set_nodelay(true);
+        let (gate, app, builder, watcher) = (
+            gate.clone(),
+            app.clone(),
+            builder.clone(),
+            graceful.watcher(),
+        );
+        let acceptor = tls.clone();
+        // The handshake, if any, runs in the connection's task, so a slow client never holds up
+        // the accept loop; it is due within the head timeout.
+        tokio::spawn(async move {
+            let ended = match acceptor {
+                None => {
+                    let (io, watch) = conn::watched(stream, admitted);
+                    let service = service(app, peer.ip(), watch.clone(), gate.clone());
+                    let connection = watcher.watch(
+                        builder
+                            .serve_connection(TokioIo::new(io), service)
+                            .into_owned(),
+                    );
+                    conn::serve(connection, watch, gate).await
+                }
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(gate.limits().head_timeout, acceptor.accept(stream));
+                    let stream = match handshake.await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            debug!(peer = %peer, error = %e, "TLS handshake failed");
+                            return;
                         }
-                        Err(e) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
-                    }
-                });
+                        Err(_) => {
+                            gate.note(Reason::HeadTimeout);
+                            debug!(peer = %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let (io, watch) = conn::watched(stream, admitted);
+                    let service = service(app, peer.ip(), watch.clone(), gate.clone());
+                    let connection = watcher.watch(
+                        builder
+                            .serve_connection(TokioIo::new(io), service)
+                            .into_owned(),
+                    );
+                    conn::serve(connection, watch, gate).await
+                }
+            };
+            if let Err(e) = ended {
+                debug!(error = %e, "connection ended with an error");
             }
-        }
+        });
     }
     drop(listener);
     info!("shutting down: finishing in-flight requests");
@@ -185,6 +229,64 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         "stopped; pull statistics flushed"
     );
     Ok(())
+}
+
+/// The service of one connection: each request is in flight on the connection's watch until its
+/// response is sent, and its body must keep moving.
+fn service(
+    app: Arc<App>,
+    peer: IpAddr,
+    watch: Arc<conn::Watch>,
+    gate: Arc<Gate>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |request: Request<Incoming>| {
+        let in_flight = watch.request();
+        let timeout = gate.limits().body_timeout;
+        let request = request.map(|body| TimedBody::new(body, timeout, gate.clone()));
+        let app = app.clone();
+        async move {
+            let response = app.handle(peer, request).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight).boxed_unsync()))
+        }
+    })
+}
+
+/// Refuses a connection over a cap: a best-effort `503` (written only if the socket takes it at
+/// once), then the close.
+fn refuse(stream: tokio::net::TcpStream, reason: Reason) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+        content-length: 21\r\nretry-after: 1\r\nconnection: close\r\n\r\ntoo many connections\n";
+    let _ = stream.try_write(BUSY);
+    debug!(reason = reason.as_str(), "connection refused");
+}
+
+/// The connection limits of `config`, with the caps derived from the descriptor limit where
+/// not set.
+fn connection_limits(config: &Config) -> Limits {
+    let l = &config.limits;
+    let max_connections = match l.max_connections {
+        0 => conn::derived_max_connections().1,
+        n => n,
+    };
+    let max_per_source = match l.max_connections_per_source {
+        0 => (max_connections / 4).clamp(1, 1024),
+        n => n,
+    };
+    Limits {
+        head_timeout: Config::duration(&l.head_timeout),
+        idle_timeout: Config::duration(&l.idle_timeout),
+        body_timeout: Config::duration(&l.body_timeout),
+        send_timeout: Config::duration(&l.send_timeout),
+        max_connections,
+        max_per_source,
+    }
 }
 
 async fn shutdown_signal() {
@@ -235,10 +337,15 @@ struct App {
     account: AccountId,
     metrics: Metrics,
     started: Instant,
+    gate: Arc<Gate>,
 }
 
 impl App {
-    async fn handle(&self, peer: IpAddr, request: Request<Incoming>) -> Response<Body> {
+    async fn handle<B>(&self, peer: IpAddr, request: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -293,6 +400,50 @@ impl App {
         out.push_str(&format!(
             "berth_pending_pulls {}\n",
             self.registry.pending_pulls()
+        ));
+        out.push_str("# HELP berth_connections_open Connections open now.\n");
+        out.push_str("# TYPE berth_connections_open gauge\n");
+        out.push_str(&format!("berth_connections_open {}\n", self.gate.open()));
+        out.push_str(
+            "# HELP berth_connections_refused_total Connections refused at accept, by the cap they met.\n",
+        );
+        out.push_str("# TYPE berth_connections_refused_total counter\n");
+        for reason in [Reason::TooManyConnections, Reason::TooManyFromSource] {
+            out.push_str(&format!(
+                "berth_connections_refused_total{{cap=\"{}\"}} {}\n",
+                reason.as_str(),
+                self.gate.count(reason)
+            ));
+        }
+        out.push_str(
+            "# HELP berth_connections_timed_out_total Connections or request bodies ended by a timeout.\n",
+        );
+        out.push_str("# TYPE berth_connections_timed_out_total counter\n");
+        for reason in [
+            Reason::HeadTimeout,
+            Reason::IdleTimeout,
+            Reason::BodyTimeout,
+            Reason::SendTimeout,
+        ] {
+            out.push_str(&format!(
+                "berth_connections_timed_out_total{{timeout=\"{}\"}} {}\n",
+                reason.as_str(),
+                self.gate.count(reason)
+            ));
+        }
+        let budget = self.registry.memory_budget();
+        out.push_str(
+            "# HELP berth_buffered_body_bytes Bytes of manifest and JSON bodies held in memory now.\n",
+        );
+        out.push_str("# TYPE berth_buffered_body_bytes gauge\n");
+        out.push_str(&format!("berth_buffered_body_bytes {}\n", budget.in_use()));
+        out.push_str(
+            "# HELP berth_buffered_body_refused_total Requests answered 429 because the body memory bound was reached.\n",
+        );
+        out.push_str("# TYPE berth_buffered_body_refused_total counter\n");
+        out.push_str(&format!(
+            "berth_buffered_body_refused_total {}\n",
+            budget.refused()
         ));
         out.push_str("# HELP berth_uptime_seconds Seconds since the server started.\n");
         out.push_str("# TYPE berth_uptime_seconds gauge\n");

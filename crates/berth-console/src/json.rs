@@ -114,6 +114,8 @@ pub fn console_user(u: &ConsoleUser) -> Value {
     json!({
         "username": u.username,
         "account": u.account.map(|a| a.0),
+        "role": if u.account.is_some() { "console" } else { "admin" },
+        "disabled": u.disabled,
         "created_at": u.created.rfc3339(),
     })
 }

@@ -91,7 +91,6 @@ pub struct ConsoleConfig {
 pub struct Console {
     registry: Arc<Registry>,
     config: Arc<ConsoleConfig>,
-    sessions: session::Sessions,
 }
 
 /// An answer: status, headers, bytes.
@@ -166,13 +165,12 @@ impl From<api::ApiError> for Answer {
 }
 
 impl Console {
-    /// The console over `registry`; sessions are signed with a key derived from `key` (the
-    /// registry's token key serves: nodes share it already).
-    pub fn new(registry: Arc<Registry>, config: ConsoleConfig, key: &[u8]) -> Self {
+    /// The console over `registry` (whose metadata store keeps the sessions, so every node
+    /// sharing it accepts them).
+    pub fn new(registry: Arc<Registry>, config: ConsoleConfig) -> Self {
         Console {
             registry,
             config: Arc::new(config),
-            sessions: session::Sessions::new(key),
         }
     }
 

@@ -5,221 +5,16 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use berth_console::{Console, ConsoleConfig};
-use berth_core::{Registry, RegistryConfig};
-use berth_meta::{AccountId, MemoryMetadata, MetadataStore, Timestamp};
-use berth_model::{Digest, Name, Reference};
+use berth_model::{Name, Reference};
 use berth_policy::Principal;
-use berth_storage::MemoryStore;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
-use support::openapi::OpenApi;
-
-const ACCOUNT: AccountId = AccountId(10042);
-const OTHER: AccountId = AccountId(20000);
-const ADMIN_PASSWORD: &str = "admin-password";
-
-struct World {
-    console: Console,
-    registry: Arc<Registry>,
-    api: OpenApi,
-    covered: Mutex<BTreeSet<(String, String)>>,
-}
-
-#[derive(Clone)]
-enum Auth {
-    None,
-    Basic(String, String),
-    Cookie(String),
-    Token(String),
-}
-
-fn basic(user: &str, password: &str) -> Auth {
-    Auth::Basic(user.into(), password.into())
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    fn message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or("")
-    }
-}
-
-async fn world() -> World {
-    let meta = Arc::new(MemoryMetadata::new());
-    meta.create_account(OTHER, "other", Timestamp::now())
-        .await
-        .unwrap();
-    let registry = Arc::new(Registry::new(
-        Arc::new(MemoryStore::new()),
-        meta,
-        RegistryConfig::default(),
-    ));
-    registry
-        .identity()
-        .bootstrap(ACCOUNT, "acme", Some(ADMIN_PASSWORD))
-        .await
-        .unwrap();
-    for (account, name) in [(ACCOUNT, "alice"), (OTHER, "mallory")] {
-        registry
-            .identity()
-            .create_console_user(Some(account), name, "password-of-a-person")
-            .await
-            .unwrap();
-    }
-    let config = ConsoleConfig {
-        public_host: Some("registry.example.com".into()),
-        default_account: ACCOUNT,
-        tls: false,
-    };
-    World {
-        console: Console::new(
-            registry.clone(),
-            config,
-            b"0123456789abcdef0123456789abcdef",
-        ),
-        registry,
-        api: OpenApi::load(),
-        covered: Mutex::new(BTreeSet::new()),
-    }
-}
-
-fn alice() -> Auth {
-    basic("alice", "password-of-a-person")
-}
-
-fn mallory() -> Auth {
-    basic("mallory", "password-of-a-person")
-}
-
-fn admin() -> Auth {
-    basic("admin", ADMIN_PASSWORD)
-}
-
-impl World {
-    async fn call(&self, auth: &Auth, method: Method, uri: &str, body: Option<Value>) -> Answer {
-        self.call_with(auth, method, uri, body, &[]).await
-    }
-
-    async fn call_with(
-        &self,
-        auth: &Auth,
-        method: Method,
-        uri: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header("host", "console.test");
-        match auth {
-            Auth::None => {}
-            Auth::Basic(u, p) => {
-                request = request.header(
-                    "authorization",
-                    format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
-                )
-            }
-            Auth::Cookie(c) => request = request.header("cookie", c.as_str()),
-            Auth::Token(t) => request = request.header("authorization", format!("Bearer {t}")),
-        }
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let bytes = match body {
-            Some(value) => {
-                request = request.header("content-type", "application/json");
-                Bytes::from(value.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let response = self
-            .console
-            .handle(None, request.body(Full::new(bytes)).unwrap())
-            .await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let raw = response.into_body().collect().await.unwrap().to_bytes();
-        let path = uri.split('?').next().unwrap();
-        self.api.check(method.as_str(), path, status.as_u16(), &raw);
-        self.covered
-            .lock()
-            .unwrap()
-            .insert((method.to_string(), self.api.template_of(path)));
-        let body = if raw.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&raw).unwrap()
-        };
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn create_repository(&self, auth: &Auth, name: &str, quota: Option<u64>) -> Answer {
-        let body = json!({"name": name, "access_level": "private", "quota_bytes": quota});
-        self.call(auth, Method::POST, "/api/v1/repositories", Some(body))
-            .await
-    }
-
-    /// Pushes a one-layer image through the engine, as a registry client would.
-    async fn push(&self, image: &str, tag: &str, seed: &str) -> Digest {
-        let name = Name::parse(image).unwrap();
-        let who = Principal::SystemAdmin;
-        let mut descriptors = Vec::new();
-        for part in ["config", "layer"] {
-            let bytes = Bytes::from(format!("{part} of {seed}"));
-            let digest = Digest::sha256(&bytes);
-            let size = bytes.len() as u64;
-            let body = Box::pin(futures::stream::once(async move { Ok(bytes) }));
-            self.registry
-                .put_blob(&who, &name, &digest, body)
-                .await
-                .unwrap();
-            descriptors.push(json!({"digest": digest.to_string(), "size": size}));
-        }
-        let mut config = descriptors[0].clone();
-        config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
-        let mut layer = descriptors[1].clone();
-        layer["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config,
-            "layers": [layer],
-        });
-        self.registry
-            .put_manifest(
-                &who,
-                &name,
-                &Reference::parse(tag).unwrap(),
-                Bytes::from(manifest.to_string()),
-                Some("application/vnd.oci.image.manifest.v1+json"),
-            )
-            .await
-            .unwrap()
-            .digest
-    }
-}
+use support::world::*;
 
 #[tokio::test]
 async fn sessions_log_in_with_a_cookie_and_log_out() {
@@ -268,6 +63,9 @@ async fn sessions_log_in_with_a_cookie_and_log_out() {
             .unwrap()
             .contains("Max-Age=0")
     );
+    // Logging out ended the session on the server: a copy of the cookie is refused at once.
+    let after = w.call(&cookie, Method::GET, "/api/v1/session", None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 
     let wrong = json!({"username": "alice", "password": "nope"});
     let a = w
@@ -1008,6 +806,32 @@ async fn the_tour_covers_every_documented_operation() {
         None,
     )
     .await;
+    let got = w
+        .call(&admin(), Method::GET, "/api/v1/console-users/five", None)
+        .await;
+    assert_eq!(got.status, StatusCode::OK);
+    let changed = w
+        .call(
+            &admin(),
+            Method::PATCH,
+            "/api/v1/console-users/five",
+            Some(json!({"password": "another-five-password"})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let own = w
+        .call(
+            &basic("five", "another-five-password"),
+            Method::PUT,
+            "/api/v1/session/password",
+            Some(json!({"current_password": "another-five-password", "new_password": "five-again-password"})),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::NO_CONTENT, "{:?}", own.body);
+    let gone = w
+        .call(&admin(), Method::DELETE, "/api/v1/console-users/five", None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
     let token = w
         .call(
             &admin(),

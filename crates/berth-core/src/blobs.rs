@@ -1,11 +1,67 @@
 //! Blobs and upload sessions.
 
-use berth_meta::UploadSession;
+use std::sync::Arc;
+
+use berth_meta::{Repository, UploadSession};
 use berth_model::{ByteRange, Digest, Name, Timestamp, UploadId};
 use berth_policy::{Action, Principal, admit};
 use berth_storage::{BlobRead, ByteStream};
+use tracing::{info, warn};
 
-use crate::{Error, Registry, Result};
+use crate::room::Tripped;
+use crate::{Error, Registry, RequestBody, Result};
+
+/// What a repository's quota leaves an upload, in a repository that has one.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    /// What counts against the quota already: the artifacts' usage, the bytes of other open
+    /// upload sessions, and what this upload holds so far.
+    usage: u64,
+    /// The quota.
+    limit: u64,
+}
+
+impl Allowance {
+    fn room(self) -> u64 {
+        self.limit.saturating_sub(self.usage)
+    }
+
+    /// This allowance after `bytes` more are counted.
+    fn after(self, bytes: u64) -> Self {
+        Allowance {
+            usage: self.usage.saturating_add(bytes),
+            ..self
+        }
+    }
+
+    /// Whether `bytes` more fit.
+    fn admit(self, repository: &Repository, bytes: u64) -> Result<()> {
+        admit(self.usage, bytes, Some(self.limit)).map_err(|e| {
+            info!(repository = %repository.name, bytes, "upload refused: over the quota");
+            Error::QuotaExceeded(e)
+        })
+    }
+}
+
+/// A stream cut to an allowance, and how to tell that it was.
+struct Cut {
+    tripped: Arc<Tripped>,
+    allowance: Allowance,
+}
+
+impl Cut {
+    /// The quota error, when the stream was cut for want of room.
+    fn refusal(cut: Option<&Cut>, repository: &Repository) -> Option<Error> {
+        let cut = cut?;
+        let overrun = cut.tripped.overrun()?;
+        info!(repository = %repository.name, bytes = overrun.attempted, "upload cut: over the quota");
+        Some(Error::QuotaExceeded(berth_policy::QuotaExceeded {
+            usage: cut.allowance.usage.saturating_add(overrun.others),
+            delta: overrun.attempted,
+            limit: cut.allowance.limit,
+        }))
+    }
+}
 
 /// The outcome of a cross-repository mount request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,35 +130,147 @@ impl Registry {
         self.blobs.get(digest, range).await.map_err(storage_error)
     }
 
-    /// Starts an upload session into `name`.
+    /// Starts an upload session into `name`; refused with [`Error::TooManyUploads`] when its
+    /// repository has [`RegistryConfig::max_open_uploads`](crate::RegistryConfig) open.
     pub async fn start_upload(&self, principal: &Principal, name: &Name) -> Result<UploadId> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.start_session(name).await
+        self.start_session(&repository, name).await
     }
 
-    async fn start_session(&self, name: &Name) -> Result<UploadId> {
+    async fn start_session(&self, repository: &Repository, name: &Name) -> Result<UploadId> {
+        let limit = self.config.max_open_uploads;
+        // A cheap look first, so a repository at its cap costs storage nothing; the count that
+        // decides is the one made with the insert.
+        let open = self
+            .meta
+            .upload_usage(repository.id)
+            .await
+            .map_err(Error::metadata)?;
+        if open.sessions >= limit {
+            return Err(Error::TooManyUploads {
+                repository: repository.name.clone(),
+                limit,
+            });
+        }
         let id = self.blobs.start_upload().await.map_err(storage_error)?;
         let now = Timestamp::now();
         let session = UploadSession {
             id,
+            repository: repository.id,
             name: name.clone(),
+            received: 0,
             started: now,
             last_activity: now,
         };
-        self.meta
-            .create_upload(session)
-            .await
-            .map_err(Error::metadata)?;
+        if let Err(e) = self.meta.create_upload(session, limit).await {
+            self.remove_stored_session(&id).await;
+            return Err(match e {
+                berth_meta::Error::TooManyUploads { repository, limit } => {
+                    Error::TooManyUploads { repository, limit }
+                }
+                berth_meta::Error::NotFound { .. } => Error::NameUnknown(repository.name.clone()),
+                e => Error::metadata(e),
+            });
+        }
         Ok(id)
     }
 
-    /// Checks that `id` is a session of `name`.
-    async fn session(&self, name: &Name, id: &UploadId) -> Result<UploadSession> {
+    /// Removes a session's bytes, for a session that must not go on; a failure leaves them to
+    /// garbage collection, which removes sessions storage holds and metadata does not know.
+    async fn remove_stored_session(&self, id: &UploadId) {
+        match self.blobs.abort(id).await {
+            Ok(()) | Err(berth_storage::Error::UploadNotFound(_)) => {}
+            Err(e) => {
+                warn!(upload = %id, error = %crate::error::chain(&e), "could not remove an upload's bytes; garbage collection will")
+            }
+        }
+    }
+
+    /// Removes a session refused at commit, at once: its bytes cannot become a blob.
+    async fn drop_session(&self, id: &UploadId) {
+        self.remove_stored_session(id).await;
+        if let Err(e) = self.meta.delete_upload(id).await {
+            warn!(upload = %id, error = %crate::error::chain(&e), "could not forget a refused upload; it expires when idle");
+        }
+    }
+
+    /// The session `id`, when it belongs to `repository` (by identity: a repository created again
+    /// under the same name cannot continue the old one's sessions) and to image `name`.
+    async fn session(
+        &self,
+        repository: &Repository,
+        name: &Name,
+        id: &UploadId,
+    ) -> Result<UploadSession> {
         match self.meta.upload(id).await.map_err(Error::metadata)? {
-            Some(session) if session.name == *name => Ok(session),
+            Some(session) if session.repository == repository.id && session.name == *name => {
+                Ok(session)
+            }
             _ => Err(Error::UploadUnknown(*id)),
         }
+    }
+
+    /// What the repository's quota leaves an upload: its usage counts the artifacts' and the
+    /// bytes of its open sessions other than `except`. `None` without a quota.
+    async fn allowance(
+        &self,
+        repository: &Repository,
+        except: Option<&UploadSession>,
+    ) -> Result<Option<Allowance>> {
+        let Some(limit) = repository.quota else {
+            return Ok(None);
+        };
+        let open = self
+            .meta
+            .upload_usage(repository.id)
+            .await
+            .map_err(Error::metadata)?
+            .bytes
+            .saturating_sub(except.map_or(0, |s| s.received));
+        Ok(Some(Allowance {
+            usage: repository.used.saturating_add(open),
+            limit,
+        }))
+    }
+
+    /// The allowance for `digest`: none needed when the repository holds the blob already (it
+    /// adds nothing); any other counts as new, whoever else may hold it, so the answer tells
+    /// nothing of other tenants' blobs.
+    async fn allowance_for(
+        &self,
+        repository: &Repository,
+        name: &Name,
+        digest: &Digest,
+        except: Option<&UploadSession>,
+    ) -> Result<Option<Allowance>> {
+        match self.linked(name, digest).await {
+            Ok(_) => Ok(None),
+            Err(Error::BlobUnknown(_)) => self.allowance(repository, except).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `body` held to `allowance`: a declared length over it is refused before anything is
+    /// read, and the stream is cut once the bytes streaming into the repository on this node
+    /// would pass its room. Unlimited without an allowance.
+    fn admit_stream(
+        &self,
+        repository: &Repository,
+        allowance: Option<Allowance>,
+        body: RequestBody,
+    ) -> Result<(ByteStream, Option<Cut>)> {
+        let Some(allowance) = allowance else {
+            return Ok((body.into_stream(), None));
+        };
+        if let Some(length) = body.length() {
+            allowance.admit(repository, length)?;
+        }
+        let (stream, tripped) =
+            self.in_flight
+                .limit(repository.id, allowance.room(), body.into_stream());
+        Ok((stream, Some(Cut { tripped, allowance })))
     }
 
     /// Bytes received so far by a session.
@@ -112,9 +280,10 @@ impl Registry {
         name: &Name,
         id: &UploadId,
     ) -> Result<u64> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.session(name, id).await?;
+        self.session(&repository, name, id).await?;
         Ok(self
             .blobs
             .upload_status(id)
@@ -124,18 +293,22 @@ impl Registry {
     }
 
     /// Appends a chunk. With `offset`, the chunk must start there (else [`Error::UploadOffset`]
-    /// with the current offset); without, it goes at the end. Returns the new offset.
+    /// with the current offset); without, it goes at the end. Returns the new offset. In a
+    /// repository with a quota, the chunk must fit in the room left (bytes of open sessions
+    /// count): a declared length over it is refused before reading, and a body that runs over
+    /// is cut and nothing of it kept.
     pub async fn append_upload(
         &self,
         principal: &Principal,
         name: &Name,
         id: &UploadId,
         offset: Option<u64>,
-        body: ByteStream,
+        body: RequestBody,
     ) -> Result<u64> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.session(name, id).await?;
+        let session = self.session(&repository, name, id).await?;
         let offset = match offset {
             Some(offset) => offset,
             None => {
@@ -146,58 +319,80 @@ impl Registry {
                     .offset
             }
         };
-        let end = self
-            .blobs
-            .append(id, offset, body)
-            .await
-            .map_err(storage_error)?;
-        // Activity keeps the session from idle cleanup; losing this write only makes it look
-        // idler, so a failure here does not fail the append.
-        let _ = self.meta.touch_upload(id, Timestamp::now()).await;
+        // What the session holds counts once: as its offset, not as its noted bytes.
+        let allowance = self
+            .allowance(&repository, Some(&session))
+            .await?
+            .map(|a| a.after(offset));
+        let (stream, cut) = self.admit_stream(&repository, allowance, body)?;
+        let end = self.blobs.append(id, offset, stream).await.map_err(|e| {
+            Cut::refusal(cut.as_ref(), &repository).unwrap_or_else(|| storage_error(e))
+        })?;
+        // Activity keeps the session from idle cleanup, and its bytes count against the quota;
+        // losing this write only makes the session look idler and smaller for a moment.
+        if let Err(e) = self.meta.touch_upload(id, end, Timestamp::now()).await {
+            warn!(upload = %id, error = %crate::error::chain(&e), "could not note an upload's progress");
+        }
         Ok(end)
     }
 
     /// Finishes a session: appends `last` if given, verifies the digest, publishes the blob and
-    /// records it. Refuses early when the repository's quota cannot take a blob this size.
+    /// records it. In a repository with a quota, a blob it does not hold yet must fit in the room
+    /// left (other open sessions' bytes count); a session refused here, for its size or its
+    /// digest, is removed at once.
     pub async fn commit_upload(
         &self,
         principal: &Principal,
         name: &Name,
         id: &UploadId,
         digest: &Digest,
-        last: Option<ByteStream>,
+        last: Option<RequestBody>,
     ) -> Result<u64> {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.session(name, id).await?;
+        let session = self.session(&repository, name, id).await?;
         let offset = self
             .blobs
             .upload_status(id)
             .await
             .map_err(storage_error)?
             .offset;
-        // The size is where the session stands after the last chunk, if any.
-        let size = match last {
-            Some(body) => self
-                .blobs
-                .append(id, offset, body)
-                .await
-                .map_err(storage_error)?,
-            None => offset,
-        };
-        // The definitive check is at manifest put; this one spares uploading what cannot fit.
-        // A blob the registry holds already may count nothing, so only new ones are refused.
-        if self
-            .meta
-            .blob(digest)
-            .await
-            .map_err(Error::metadata)?
-            .is_none()
+        // The definitive check is at manifest put; this one spares storing what cannot fit.
+        let allowance = self
+            .allowance_for(&repository, name, digest, Some(&session))
+            .await?;
+        if let Some(allowance) = allowance
+            && let Err(e) = allowance.admit(&repository, offset)
         {
-            admit(repository.used, size, repository.quota)?;
+            self.drop_session(id).await;
+            return Err(e);
         }
-        let size = self.blobs.commit(id, digest).await.map_err(storage_error)?;
+        if let Some(body) = last {
+            let admitted = self.admit_stream(&repository, allowance.map(|a| a.after(offset)), body);
+            let (stream, cut) = match admitted {
+                Ok(admitted) => admitted,
+                Err(e) => {
+                    self.drop_session(id).await;
+                    return Err(e);
+                }
+            };
+            if let Err(e) = self.blobs.append(id, offset, stream).await {
+                if let Some(refused) = Cut::refusal(cut.as_ref(), &repository) {
+                    self.drop_session(id).await;
+                    return Err(refused);
+                }
+                return Err(storage_error(e));
+            }
+        }
+        let size = match self.blobs.commit(id, digest).await {
+            Ok(size) => size,
+            Err(e @ berth_storage::Error::DigestMismatch(_)) => {
+                self.drop_session(id).await;
+                return Err(storage_error(e));
+            }
+            Err(e) => return Err(storage_error(e)),
+        };
         self.record_stored_blob(digest, size).await?;
         self.meta
             .link_blob(name.repository(), digest)
@@ -214,9 +409,10 @@ impl Registry {
         name: &Name,
         id: &UploadId,
     ) -> Result<()> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.session(name, id).await?;
+        self.session(&repository, name, id).await?;
         match self.blobs.abort(id).await {
             Ok(()) | Err(berth_storage::Error::UploadNotFound(_)) => {}
             Err(e) => return Err(storage_error(e)),
@@ -224,17 +420,25 @@ impl Registry {
         self.meta.delete_upload(id).await.map_err(Error::metadata)
     }
 
-    /// Stores a blob in one request (monolithic upload), verified against `digest`.
+    /// Stores a blob in one request (monolithic upload), verified against `digest`. In a
+    /// repository with a quota, a blob it does not hold yet must fit in the room left: a
+    /// declared length over it is refused before reading, and a body that runs over is cut and
+    /// nothing stored.
     pub async fn put_blob(
         &self,
         principal: &Principal,
         name: &Name,
         digest: &Digest,
-        body: ByteStream,
+        body: RequestBody,
     ) -> Result<u64> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
-        let size = self.blobs.put(digest, body).await.map_err(storage_error)?;
+        let allowance = self.allowance_for(&repository, name, digest, None).await?;
+        let (stream, cut) = self.admit_stream(&repository, allowance, body)?;
+        let size = self.blobs.put(digest, stream).await.map_err(|e| {
+            Cut::refusal(cut.as_ref(), &repository).unwrap_or_else(|| storage_error(e))
+        })?;
         self.record_stored_blob(digest, size).await?;
         self.meta
             .link_blob(name.repository(), digest)
@@ -274,7 +478,8 @@ impl Registry {
         digest: &Digest,
         from: Option<&Name>,
     ) -> Result<Mount> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
         let may_pull_source = match from {
             Some(from) => self
@@ -297,6 +502,6 @@ impl Registry {
                 .map_err(Error::metadata)?;
             return Ok(Mount::Mounted(size));
         }
-        Ok(Mount::Started(self.start_session(name).await?))
+        Ok(Mount::Started(self.start_session(&repository, name).await?))
     }
 }

@@ -47,6 +47,16 @@ pub enum Error {
     /// A manifest references a blob or child manifest the registry does not hold.
     #[error("manifest references {0}, which is unknown")]
     ManifestBlobUnknown(Digest),
+    /// A manifest's descriptor gives a size other than the stored blob's.
+    #[error("manifest says {digest} is {declared} bytes, but it holds {stored} bytes")]
+    ManifestBlobSize {
+        /// The blob.
+        digest: Digest,
+        /// The size the descriptor gives.
+        declared: u64,
+        /// The size of the stored blob.
+        stored: u64,
+    },
     /// No such manifest (by tag or digest) in this image.
     #[error("manifest {reference} is unknown in {name}")]
     ManifestUnknown {
@@ -58,6 +68,19 @@ pub enum Error {
     /// The repository's quota does not allow this.
     #[error(transparent)]
     QuotaExceeded(#[from] QuotaExceeded),
+    /// The repository has its maximum of open upload sessions.
+    #[error(
+        "repository {repository} has {limit} uploads in progress already; finish or cancel some first"
+    )]
+    TooManyUploads {
+        /// The repository.
+        repository: RepositoryName,
+        /// The cap.
+        limit: u64,
+    },
+    /// The server holds as many request bodies in memory as it may: try again shortly.
+    #[error("the server is busy reading other requests; try again in a moment")]
+    Busy,
     /// A requested range lies outside the blob.
     #[error("range not satisfiable for a blob of {size} bytes")]
     RangeNotSatisfiable {
@@ -100,3 +123,38 @@ impl Error {
 
 /// Result of an engine operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with its causes, `outer: cause: root cause`, for logs. A cause whose text the
+/// message before it already contains is not repeated.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_name_every_cause_once() {
+        let io = std::io::Error::other("disk full");
+        let e = Error::Body(io);
+        assert_eq!(chain(&e), "the request body failed: disk full");
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(
+            chain(&Outer(std::io::Error::other("inner"))),
+            "outer: inner"
+        );
+    }
+}

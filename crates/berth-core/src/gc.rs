@@ -17,7 +17,10 @@
 //! Upload sessions idle past the limit are aborted, in metadata and in storage (including
 //! sessions storage holds that metadata never learned of, from a crash).
 
+use std::time::Duration;
+
 use berth_model::Timestamp;
+use tracing::{info, warn};
 
 use crate::{Error, Registry, Result};
 
@@ -81,6 +84,15 @@ impl Registry {
             }
         }
 
+        report.uploads = self.expire_uploads().await?;
+        Ok(report)
+    }
+
+    /// Removes upload sessions idle past [`upload_idle_limit`](crate::RegistryConfig), in
+    /// metadata and in storage (including sessions storage holds that metadata never learned
+    /// of, from a crash or a deleted repository); how many.
+    pub async fn expire_uploads(&self) -> Result<u64> {
+        let mut removed = 0;
         let idle_since = Timestamp::now().minus(self.config.upload_idle_limit);
         for session in self
             .meta
@@ -93,7 +105,7 @@ impl Registry {
                 .delete_upload(&session.id)
                 .await
                 .map_err(Error::metadata)?;
-            report.uploads += 1;
+            removed += 1;
         }
         for stored in self
             .blobs
@@ -106,9 +118,32 @@ impl Registry {
                 .delete_upload(&stored.id)
                 .await
                 .map_err(Error::metadata)?;
-            report.uploads += 1;
+            removed += 1;
         }
-        Ok(report)
+        Ok(removed)
+    }
+
+    /// Deletes an empty repository (see
+    /// [`MetadataStore::delete_repository`](berth_meta::MetadataStore::delete_repository)) and
+    /// the bytes of its upload sessions, which no one can continue. The metadata store decides
+    /// (no such repository, not empty); bytes it could not remove are left to
+    /// [`Registry::expire_uploads`].
+    pub async fn delete_repository(
+        &self,
+        name: &berth_model::RepositoryName,
+        actor: &str,
+    ) -> std::result::Result<(), berth_meta::Error> {
+        let sessions = self
+            .meta
+            .delete_repository(name, actor, Timestamp::now())
+            .await;
+        self.forget_repository(name);
+        for id in sessions? {
+            if let Err(e) = self.abort_stored_session(&id).await {
+                warn!(upload = %id, error = %crate::error::chain(&e), "could not remove the bytes of a deleted repository's upload");
+            }
+        }
+        Ok(())
     }
 
     async fn abort_stored_session(&self, id: &berth_model::UploadId) -> Result<()> {
@@ -118,17 +153,32 @@ impl Registry {
         }
     }
 
-    /// Collects every [`gc_interval`](crate::RegistryConfig::gc_interval) until `shutdown`
-    /// resolves. A failed run is retried at the next interval.
+    /// Collects every [`gc_interval`](crate::RegistryConfig::gc_interval), and removes idle
+    /// upload sessions every quarter of the idle limit (between one and fifteen minutes), until
+    /// `shutdown` resolves. A failed run is logged with its cause and retried at the next tick.
     pub async fn run_gc(&self, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut tick = tokio::time::interval(self.config.gc_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut collect = tokio::time::interval(self.config.gc_interval);
+        collect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let sweep = (self.config.upload_idle_limit / 4)
+            .clamp(Duration::from_secs(60), Duration::from_secs(900));
+        let mut expire = tokio::time::interval(sweep);
+        expire.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    let _ = self.collect_garbage().await;
-                }
+                _ = collect.tick() => match self.collect_garbage().await {
+                    Ok(report) if report != GcReport::default() => info!(
+                        blobs = report.blobs, bytes = report.bytes, uploads = report.uploads,
+                        "garbage collected"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %crate::error::chain(&e), "garbage collection failed; retrying at the next interval"),
+                },
+                _ = expire.tick() => match self.expire_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => info!(uploads = n, "removed idle upload sessions"),
+                    Err(e) => warn!(error = %crate::error::chain(&e), "removing idle uploads failed; retrying later"),
+                },
                 () = &mut shutdown => break,
             }
         }

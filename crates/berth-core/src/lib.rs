@@ -17,11 +17,13 @@
 //! recorded artifact always has its bytes.
 
 mod blobs;
+mod body;
 mod cache;
 mod error;
 mod gc;
 pub mod identity;
 mod manifests;
+mod room;
 mod stats;
 mod ttl;
 
@@ -34,7 +36,8 @@ use berth_policy::{Action, Principal, Target, authorize};
 use berth_storage::BlobStore;
 
 pub use blobs::Mount;
-pub use error::{Error, Result};
+pub use body::{Buffered, MemoryBudget, ReadError, RequestBody};
+pub use error::{Error, Result, chain as error_chain};
 pub use gc::GcReport;
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
@@ -50,10 +53,16 @@ pub struct RegistryConfig {
     /// How long an unreferenced blob is kept before garbage collection may delete it (default
     /// 1 hour): the time a client has between uploading layers and pushing their manifest.
     pub gc_grace: Duration,
-    /// Upload sessions idle this long are removed (default 24 hours).
+    /// Upload sessions idle this long are removed (default 1 hour), checked every quarter of
+    /// it (at least every minute, at most every 15 minutes) by [`Registry::run_gc`].
     pub upload_idle_limit: Duration,
     /// How often [`Registry::run_gc`] collects (default 1 hour).
     pub gc_interval: Duration,
+    /// Upload sessions a repository may have open at once (default 100).
+    pub max_open_uploads: u64,
+    /// Bytes of request bodies read whole into memory (manifests, management-API JSON) that all
+    /// requests together may hold at once (default 64 MiB; at least the largest manifest).
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for RegistryConfig {
@@ -63,8 +72,10 @@ impl Default for RegistryConfig {
             pull_flush_interval: Duration::from_secs(5),
             manifest_cache_bytes: 64 << 20,
             gc_grace: Duration::from_secs(3600),
-            upload_idle_limit: Duration::from_secs(24 * 3600),
+            upload_idle_limit: Duration::from_secs(3600),
             gc_interval: Duration::from_secs(3600),
+            max_open_uploads: 100,
+            max_buffered_bytes: 64 << 20,
         }
     }
 }
@@ -79,6 +90,8 @@ pub struct Registry {
     manifests: cache::ManifestCache,
     identity: identity::Identity,
     repositories: ttl::Cache<Option<Repository>>,
+    budget: MemoryBudget,
+    in_flight: Arc<room::InFlight>,
 }
 
 impl Registry {
@@ -88,12 +101,17 @@ impl Registry {
         meta: Arc<dyn MetadataStore>,
         config: RegistryConfig,
     ) -> Self {
+        let budget_bytes = config
+            .max_buffered_bytes
+            .max(usize::try_from(config.max_manifest_size).unwrap_or(usize::MAX));
         Registry {
             blobs,
             identity: identity::Identity::new(meta.clone()),
             repositories: ttl::Cache::new(),
             meta,
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
+            budget: MemoryBudget::new(budget_bytes),
+            in_flight: Arc::default(),
             config,
             pulls: stats::PullCounter::default(),
         }
@@ -119,6 +137,12 @@ impl Registry {
         &self.blobs
     }
 
+    /// The bound on request bodies held in memory, shared by every surface that reads one whole
+    /// (manifests here, JSON in the management API).
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
     /// The repository, once `principal` may perform `action` on it.
     async fn authorize(
         &self,
@@ -126,30 +150,37 @@ impl Registry {
         action: Action,
         name: &RepositoryName,
     ) -> Result<Repository> {
-        let Some(repository) = self.repository(name).await? else {
-            // Nobody logged in learns nothing of which names exist: a missing repository asks
-            // for credentials exactly like a private one.
+        // A missing repository, and a private one the caller cannot see, answer alike: nobody
+        // logged in is asked for credentials, exactly as for a private repository; a logged-in
+        // caller of another account is told the name is unknown. Names cannot be probed.
+        let missing = || {
             let anonymous = match principal {
                 Principal::Anonymous => true,
                 Principal::Token(token) => token.subject.is_empty(),
                 _ => false,
             };
-            return Err(if anonymous {
+            if anonymous {
                 Error::Denied(berth_policy::Denial::AuthenticationRequired {
                     action,
                     repository: name.clone(),
                 })
             } else {
                 Error::NameUnknown(name.clone())
-            });
+            }
+        };
+        let Some(repository) = self.repository(name).await? else {
+            return Err(missing());
         };
         let target = Target {
             repository: &repository.name,
             account: repository.account,
             access: repository.access,
         };
-        authorize(principal, action, target, berth_model::Timestamp::now()).into_result()?;
-        Ok(repository)
+        match authorize(principal, action, target, berth_model::Timestamp::now()).into_result() {
+            Ok(()) => Ok(repository),
+            Err(_) if !visible(principal, &repository) => Err(missing()),
+            Err(denial) => Err(denial.into()),
+        }
     }
 
     /// How stale a repository record (access level, quota, usage) may be when an operation is
@@ -291,6 +322,25 @@ impl Registry {
             Err(berth_storage::Error::BlobNotFound(d)) => Err(Error::BlobBeingCollected(d)),
             Err(e) => Err(Error::storage(e)),
         }
+    }
+}
+
+/// Whether `principal` may know that `repository` exists: public ones, its own account's, and
+/// everything for the system administrator.
+fn visible(principal: &Principal, repository: &Repository) -> bool {
+    if repository.access == berth_model::Access::Public {
+        return true;
+    }
+    match principal {
+        Principal::Anonymous => false,
+        Principal::SystemAdmin => true,
+        Principal::RepositoryUser(user) => user.account == repository.account,
+        Principal::ConsoleUser { account } => *account == repository.account,
+        // A token without an account is the administrator's; an anonymous one has no subject.
+        Principal::Token(token) => match token.account {
+            Some(account) => account == repository.account,
+            None => !token.subject.is_empty(),
+        },
     }
 }
 

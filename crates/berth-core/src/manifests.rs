@@ -5,7 +5,7 @@ use berth_model::{Digest, Manifest, ManifestKind, Name, Reference, Tag};
 use berth_policy::{Action, Principal, QuotaExceeded};
 use bytes::Bytes;
 
-use crate::{Error, Registry, Result, actor};
+use crate::{Error, ReadError, Registry, RequestBody, Result, actor};
 
 /// A stored manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,24 +55,32 @@ fn meta_push_error(e: berth_meta::Error) -> Error {
 }
 
 impl Registry {
-    /// Validates and stores a manifest pushed to `name` by tag or digest.
+    /// Validates and stores a manifest pushed to `name` by tag or digest. The caller is
+    /// authorized before a byte of `body` is read; then the body is read whole, within
+    /// [`RegistryConfig::max_manifest_size`](crate::RegistryConfig) and the shared
+    /// [`MemoryBudget`](crate::MemoryBudget).
     pub async fn put_manifest(
         &self,
         principal: &Principal,
         name: &Name,
         reference: &Reference,
-        bytes: Bytes,
+        body: RequestBody,
         content_type: Option<&str>,
     ) -> Result<PushedManifest> {
         self.authorize(principal, Action::Push, name.repository())
             .await?;
+        let limit = self.config.max_manifest_size;
+        let declared = body.length();
+        let held = self.budget.read(body, limit).await.map_err(|e| match e {
+            ReadError::TooLarge { limit } => Error::ManifestTooLarge {
+                size: declared.unwrap_or(limit + 1),
+                limit,
+            },
+            ReadError::Busy => Error::Busy,
+            ReadError::Body(e) => Error::Body(e),
+        })?;
+        let bytes = held.bytes().clone();
         let size = bytes.len() as u64;
-        if size > self.config.max_manifest_size {
-            return Err(Error::ManifestTooLarge {
-                size,
-                limit: self.config.max_manifest_size,
-            });
-        }
         let manifest = Manifest::parse(bytes, content_type)?;
         let digest = match reference.digest() {
             Some(expected) => {
@@ -88,17 +96,28 @@ impl Registry {
             }
             None => manifest.digest().clone(),
         };
-        // Every blob must be readable through this repository (uploaded or mounted into it):
-        // a manifest cannot reach into another tenant's blobs by naming their digests.
-        for blob in manifest.blobs().filter(|d| d.urls.is_empty()) {
-            if self
+        // Every blob (and child manifest) must be readable through this repository (uploaded
+        // or mounted into it): a manifest cannot reach into another tenant's blobs by naming
+        // their digests. And each descriptor must give the stored size, or the console and the
+        // quota would believe the manifest.
+        let children = manifest.manifests().iter();
+        for descriptor in manifest
+            .blobs()
+            .filter(|d| d.urls.is_empty())
+            .chain(children)
+        {
+            let stored = self
                 .meta
-                .linked_blob(name.repository(), &blob.digest)
+                .linked_blob(name.repository(), &descriptor.digest)
                 .await
                 .map_err(Error::metadata)?
-                .is_none()
-            {
-                return Err(Error::ManifestBlobUnknown(blob.digest.clone()));
+                .ok_or_else(|| Error::ManifestBlobUnknown(descriptor.digest.clone()))?;
+            if stored != descriptor.size {
+                return Err(Error::ManifestBlobSize {
+                    digest: descriptor.digest.clone(),
+                    declared: descriptor.size,
+                    stored,
+                });
             }
         }
         // Bytes first, metadata second: a recorded artifact always has its bytes; a failed

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use berth_core::{Error, Mount, Registry};
+use berth_core::{Error, Mount, Registry, RequestBody};
 use berth_meta::{MemoryMetadata, MetadataStore, Permission, Timestamp};
 use berth_model::{ByteRange, Digest, Reference};
 use berth_policy::{Denial, Principal};
@@ -91,7 +91,12 @@ async fn uploads_commit_and_read_back(blobs: Arc<dyn BlobStore>, meta: Arc<dyn M
     let d2 = Digest::sha256(&monolithic);
     assert_eq!(
         registry
-            .put_blob(&who, &image, &d2, body_from(monolithic))
+            .put_blob(
+                &who,
+                &image,
+                &d2,
+                RequestBody::new(body_from(monolithic), None)
+            )
             .await
             .unwrap(),
         5000
@@ -130,7 +135,13 @@ async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) 
     let (who, image) = (pusher(), name("team/app"));
     let id = registry.start_upload(&who, &image).await.unwrap();
     registry
-        .append_upload(&who, &image, &id, None, body_from(data(3, 1000)))
+        .append_upload(
+            &who,
+            &image,
+            &id,
+            None,
+            RequestBody::new(body_from(data(3, 1000)), None),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -138,7 +149,13 @@ async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) 
         1000
     );
     let err = registry
-        .append_upload(&who, &image, &id, Some(10), body_from(data(4, 10)))
+        .append_upload(
+            &who,
+            &image,
+            &id,
+            Some(10),
+            RequestBody::new(body_from(data(4, 10)), None),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -170,9 +187,14 @@ async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) 
         registry.stat_blob(&who, &image, &wrong).await,
         Err(Error::BlobUnknown(_))
     ));
-    registry.abort_upload(&who, &image, &id).await.unwrap();
+    // A session refused at commit is removed at once (as distribution does): its bytes cannot
+    // become a blob, and they would count against the quota until they expired.
     assert!(matches!(
         registry.upload_status(&who, &image, &id).await,
+        Err(Error::UploadUnknown(_))
+    ));
+    assert!(matches!(
+        registry.abort_upload(&who, &image, &id).await,
         Err(Error::UploadUnknown(_))
     ));
     let err = registry
@@ -222,7 +244,7 @@ async fn manifests_push_pull_and_delete(blobs: Arc<dyn BlobStore>, meta: Arc<dyn
             &who,
             &image,
             &Reference::Digest(digest.clone()),
-            manifest.clone(),
+            RequestBody::from_bytes(manifest.clone()),
             None,
         )
         .await
@@ -241,7 +263,7 @@ async fn manifests_push_pull_and_delete(blobs: Arc<dyn BlobStore>, meta: Arc<dyn
             &who,
             &image,
             &Reference::parse("v2").unwrap(),
-            manifest,
+            RequestBody::from_bytes(manifest),
             None,
         )
         .await
@@ -287,7 +309,7 @@ async fn manifest_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>
             &who,
             &image,
             &Reference::parse("v1").unwrap(),
-            manifest.clone(),
+            RequestBody::from_bytes(manifest.clone()),
             None,
         )
         .await
@@ -309,7 +331,7 @@ async fn manifest_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>
             &who,
             &image,
             &Reference::parse("v1").unwrap(),
-            Bytes::from_static(b"{\"schemaVersion\": 1}"),
+            RequestBody::from_bytes(Bytes::from_static(b"{\"schemaVersion\": 1}")),
             None,
         )
         .await
@@ -318,13 +340,19 @@ async fn manifest_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>
     let good = image_manifest(&config, &[]);
     let other = Reference::Digest(Digest::sha256(b"another manifest"));
     let err = registry
-        .put_manifest(&who, &image, &other, good, None)
+        .put_manifest(&who, &image, &other, RequestBody::from_bytes(good), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::DigestMismatch(_)), "{err:?}");
     let huge = Bytes::from(vec![b' '; 5 << 20]);
     let err = registry
-        .put_manifest(&who, &image, &Reference::parse("v1").unwrap(), huge, None)
+        .put_manifest(
+            &who,
+            &image,
+            &Reference::parse("v1").unwrap(),
+            RequestBody::from_bytes(huge),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ManifestTooLarge { .. }), "{err:?}");
@@ -346,7 +374,7 @@ async fn quota_refuses_with_a_readable_message(
             &image,
             &id,
             &Digest::sha256(&big),
-            Some(body_from(big)),
+            Some(RequestBody::new(body_from(big), None)),
         )
         .await
         .unwrap_err();
@@ -376,7 +404,7 @@ async fn quota_refuses_with_a_readable_message(
             &who,
             &image,
             &Reference::parse("v2").unwrap(),
-            manifest,
+            RequestBody::from_bytes(manifest),
             None,
         )
         .await
@@ -536,7 +564,7 @@ async fn catalog_and_referrers(blobs: Arc<dyn BlobStore>, meta: Arc<dyn Metadata
             &who,
             &name("team/app"),
             &Reference::Digest(sig_digest.clone()),
-            bytes,
+            RequestBody::from_bytes(bytes),
             None,
         )
         .await
@@ -709,7 +737,7 @@ async fn a_multi_platform_pull_counts_once_on_the_image() {
                 &who,
                 &image,
                 &Reference::Digest(digest.clone()),
-                bytes.clone(),
+                RequestBody::from_bytes(bytes.clone()),
                 None,
             )
             .await
@@ -727,7 +755,7 @@ async fn a_multi_platform_pull_counts_once_on_the_image() {
             &who,
             &image,
             &Reference::parse("latest").unwrap(),
-            index,
+            RequestBody::from_bytes(index),
             None,
         )
         .await
@@ -805,7 +833,7 @@ async fn blobs_are_isolated_per_repository() {
             &who,
             &name("public/app"),
             &Reference::parse("leak").unwrap(),
-            manifest.clone(),
+            RequestBody::from_bytes(manifest.clone()),
             None,
         )
         .await
@@ -827,7 +855,7 @@ async fn blobs_are_isolated_per_repository() {
             &who,
             &name("public/app"),
             &Reference::parse("shared").unwrap(),
-            manifest,
+            RequestBody::from_bytes(manifest),
             None,
         )
         .await

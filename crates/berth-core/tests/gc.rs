@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::{Error, Registry, RegistryConfig};
+use berth_core::{Error, Registry, RegistryConfig, RequestBody};
 use berth_meta::{MemoryMetadata, MetadataStore, Timestamp};
 use berth_model::{Digest, Manifest, Name, Reference};
 use berth_policy::Principal;
@@ -86,7 +86,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
             &name("team/kept"),
             &idle,
             None,
-            body_from(data(7, 100)),
+            RequestBody::new(body_from(data(7, 100)), None),
         )
         .await
         .unwrap();
@@ -147,7 +147,7 @@ async fn a_crashed_collection_is_finished_by_the_next() {
             &pusher(),
             &name("team/app"),
             &digest,
-            body_from(bytes.clone()),
+            RequestBody::new(body_from(bytes.clone()), None),
         )
         .await
         .unwrap();
@@ -159,7 +159,7 @@ async fn a_crashed_collection_is_finished_by_the_next() {
             &pusher(),
             &name("team/app"),
             &digest,
-            body_from(bytes.clone()),
+            RequestBody::new(body_from(bytes.clone()), None),
         )
         .await
         .unwrap_err();
@@ -170,7 +170,12 @@ async fn a_crashed_collection_is_finished_by_the_next() {
     registry.collect_garbage().await.unwrap();
     assert!(meta.tombstones().await.unwrap().is_empty());
     registry
-        .put_blob(&pusher(), &name("team/app"), &digest, body_from(bytes))
+        .put_blob(
+            &pusher(),
+            &name("team/app"),
+            &digest,
+            RequestBody::new(body_from(bytes), None),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -212,7 +217,13 @@ async fn push_with_retries(
             }
             let manifest = image_manifest(&config, &layers);
             registry
-                .put_manifest(who, image, &Reference::parse(tag).unwrap(), manifest, None)
+                .put_manifest(
+                    who,
+                    image,
+                    &Reference::parse(tag).unwrap(),
+                    RequestBody::from_bytes(manifest),
+                    None,
+                )
                 .await
                 .map(|p| p.digest)
         };
@@ -241,7 +252,13 @@ async fn upload_checked(
     let digest = Digest::sha256(&bytes);
     let id = registry.start_upload(who, image).await?;
     let size = registry
-        .commit_upload(who, image, &id, &digest, Some(body_from(bytes)))
+        .commit_upload(
+            who,
+            image,
+            &id,
+            &digest,
+            Some(RequestBody::new(body_from(bytes), None)),
+        )
         .await?;
     Ok((digest, size))
 }

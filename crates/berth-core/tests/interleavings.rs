@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::{Registry, RegistryConfig};
+use berth_core::{Registry, RegistryConfig, RequestBody};
 use berth_meta::MemoryMetadata;
 use berth_model::{Digest, Manifest, Reference};
 use berth_storage::{MemoryStore, collect};
@@ -119,7 +119,7 @@ async fn run(ops: Vec<Op>) {
                         &who,
                         &name,
                         &Reference::parse(&format!("t{tag}")).unwrap(),
-                        manifest.clone(),
+                        RequestBody::from_bytes(manifest.clone()),
                         None,
                     )
                     .await
@@ -146,7 +146,7 @@ async fn run(ops: Vec<Op>) {
                         &who,
                         &name,
                         &Reference::parse(&format!("t{tag}")).unwrap(),
-                        bytes,
+                        RequestBody::from_bytes(bytes),
                         None,
                     )
                     .await

@@ -104,7 +104,7 @@ pub(crate) async fn create_console_user(
         .query_one(
             "INSERT INTO console_users (account, username, password_hash, created)
              VALUES ($1, $2, $3, $4)
-             RETURNING id, account, username, password_hash, created",
+             RETURNING id, account, username, password_hash, created, disabled",
             &[
                 &account.map(|a| a.0),
                 &username,
@@ -123,7 +123,7 @@ pub(crate) async fn console_user(pool: &Pool, username: &str) -> Result<Option<C
     let client = db::conn(pool).await?;
     opt(
         &client,
-        "SELECT id, account, username, password_hash, created FROM console_users
+        "SELECT id, account, username, password_hash, created, disabled FROM console_users
          WHERE username = $1",
         &[&username],
     )
@@ -140,7 +140,7 @@ pub(crate) async fn console_user_by_id(
     let client = db::conn(pool).await?;
     opt(
         &client,
-        "SELECT id, account, username, password_hash, created FROM console_users WHERE id = $1",
+        "SELECT id, account, username, password_hash, created, disabled FROM console_users WHERE id = $1",
         &[&id.0],
     )
     .await?
@@ -162,7 +162,7 @@ pub(crate) async fn list_console_users(
         Some(account) => (
             rows(
                 &client,
-                "SELECT id, account, username, password_hash, created FROM console_users
+                "SELECT id, account, username, password_hash, created, disabled FROM console_users
                  WHERE account = $1 ORDER BY username LIMIT $2 OFFSET $3",
                 &[&account.0, &limit, &offset],
             )
@@ -177,7 +177,7 @@ pub(crate) async fn list_console_users(
         None => (
             rows(
                 &client,
-                "SELECT id, account, username, password_hash, created FROM console_users
+                "SELECT id, account, username, password_hash, created, disabled FROM console_users
                  WHERE account IS NULL ORDER BY username LIMIT $1 OFFSET $2",
                 &[&limit, &offset],
             )
@@ -199,22 +199,135 @@ pub(crate) async fn list_console_users(
     })
 }
 
-pub(crate) async fn set_console_password(
+pub(crate) async fn update_console_user(
     pool: &Pool,
     id: ConsoleUserId,
-    password_hash: &str,
-) -> Result<()> {
-    let client = db::conn(pool).await?;
-    let changed = exec(
-        &client,
-        "UPDATE console_users SET password_hash = $2 WHERE id = $1",
-        &[&id.0, &password_hash],
+    update: ConsoleUserUpdate,
+) -> Result<ConsoleUser> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let row = opt(
+        &tx,
+        "UPDATE console_users SET password_hash = coalesce($2, password_hash),
+           disabled = coalesce($3, disabled) WHERE id = $1
+         RETURNING id, account, username, password_hash, created, disabled",
+        &[&id.0, &update.password_hash, &update.disabled],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::ConsoleUser, id))?;
+    if update.password_hash.is_some() || update.disabled == Some(true) {
+        end_sessions_and_tokens(&tx, id).await?;
+    }
+    let user = rows::console_user(&row)?;
+    tx.commit().await.map_err(pg)?;
+    Ok(user)
+}
+
+async fn end_sessions_and_tokens<C: GenericClient>(c: &C, user: ConsoleUserId) -> Result<()> {
+    exec(
+        c,
+        "DELETE FROM console_sessions WHERE console_user = $1",
+        &[&user.0],
     )
     .await?;
-    if changed == 0 {
+    exec(
+        c,
+        "DELETE FROM api_tokens WHERE console_user = $1",
+        &[&user.0],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_console_user(pool: &Pool, id: ConsoleUserId) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The row lock first: a session or token being created for the user waits, then fails.
+    if opt(
+        &tx,
+        "SELECT 1 FROM console_users WHERE id = $1 FOR UPDATE",
+        &[&id.0],
+    )
+    .await?
+    .is_none()
+    {
         return Err(Error::not_found(Entity::ConsoleUser, id));
     }
-    Ok(())
+    end_sessions_and_tokens(&tx, id).await?;
+    exec(&tx, "DELETE FROM console_users WHERE id = $1", &[&id.0]).await?;
+    tx.commit().await.map_err(pg)
+}
+
+pub(crate) async fn create_console_session(
+    pool: &Pool,
+    session: ConsoleSession,
+    keep: u32,
+) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // `FOR KEY SHARE` holds off a concurrent delete of the user (which locks it `FOR UPDATE`)
+    // and serialises nothing else.
+    if opt(
+        &tx,
+        "SELECT 1 FROM console_users WHERE id = $1 FOR KEY SHARE",
+        &[&session.user.0],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(Error::not_found(Entity::ConsoleUser, session.user));
+    }
+    exec(
+        &tx,
+        "DELETE FROM console_sessions WHERE console_user = $1 AND expires <= $2",
+        &[&session.user.0, &session.created.unix_millis()],
+    )
+    .await?;
+    // Past `keep`, the oldest go (the new one takes a place).
+    exec(
+        &tx,
+        "DELETE FROM console_sessions WHERE id_hash IN (SELECT id_hash FROM console_sessions
+           WHERE console_user = $1 ORDER BY created DESC, id_hash DESC OFFSET $2)",
+        &[&session.user.0, &i64::from(keep.max(1) - 1)],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO console_sessions (id_hash, console_user, created, expires)
+         VALUES ($1, $2, $3, $4)",
+        &[
+            &session.id_hash,
+            &session.user.0,
+            &session.created.unix_millis(),
+            &session.expires.unix_millis(),
+        ],
+    )
+    .await
+    .map_err(unique(Entity::ConsoleSession, "session"))?;
+    tx.commit().await.map_err(pg)
+}
+
+pub(crate) async fn console_session(pool: &Pool, id_hash: &[u8]) -> Result<Option<ConsoleSession>> {
+    let client = db::conn(pool).await?;
+    opt(
+        &client,
+        "SELECT id_hash, console_user, created, expires FROM console_sessions WHERE id_hash = $1",
+        &[&id_hash],
+    )
+    .await?
+    .as_ref()
+    .map(rows::console_session)
+    .transpose()
+}
+
+pub(crate) async fn delete_console_session(pool: &Pool, id_hash: &[u8]) -> Result<bool> {
+    let client = db::conn(pool).await?;
+    let removed = exec(
+        &client,
+        "DELETE FROM console_sessions WHERE id_hash = $1",
+        &[&id_hash],
+    )
+    .await?;
+    Ok(removed > 0)
 }
 
 pub(crate) async fn create_api_token(pool: &Pool, token: ApiToken) -> Result<()> {

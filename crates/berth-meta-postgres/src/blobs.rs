@@ -6,7 +6,7 @@ use berth_meta::*;
 use berth_model::{Digest, RepositoryName, UploadId};
 use deadpool_postgres::Pool;
 
-use crate::db::{self, exec, get, int, limit, opt, pg, rows, unique};
+use crate::db::{self, exec, get, int, limit, one, opt, pg, rows, unique};
 use crate::rows::{self, blob_columns, upload_columns};
 
 pub(crate) async fn record_blob(
@@ -167,21 +167,67 @@ pub(crate) async fn tombstones(pool: &Pool) -> Result<Vec<Digest>> {
     .collect()
 }
 
-pub(crate) async fn create_upload(pool: &Pool, session: UploadSession) -> Result<()> {
-    let client = db::conn(pool).await?;
-    client
-        .execute(
-            "INSERT INTO uploads (id, name, started, last_activity) VALUES ($1, $2, $3, $4)",
-            &[
-                &session.id.as_str(),
-                &session.name.to_string(),
-                &session.started.unix_millis(),
-                &session.last_activity.unix_millis(),
-            ],
+pub(crate) async fn create_upload(
+    pool: &Pool,
+    session: UploadSession,
+    max_open: u64,
+) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The repository's row lock orders concurrent starts (the count below and the insert cannot
+    // interleave with another start's) and holds off its deletion, which locks `FOR UPDATE`.
+    let repository = opt(
+        &tx,
+        "SELECT name FROM repositories WHERE id = $1 FOR NO KEY UPDATE",
+        &[&session.repository.0],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::Repository, session.name.repository()))?;
+    let open = db::get_u64(
+        &one(
+            &tx,
+            "SELECT count(*) AS n FROM uploads WHERE repository = $1",
+            &[&session.repository.0],
         )
-        .await
-        .map_err(unique(Entity::Upload, session.id))?;
-    Ok(())
+        .await?,
+        "n",
+    )?;
+    if open >= max_open {
+        return Err(Error::TooManyUploads {
+            repository: rows::repository_name(get(&repository, "name")?)?,
+            limit: max_open,
+        });
+    }
+    tx.execute(
+        "INSERT INTO uploads (id, repository, name, received, started, last_activity)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &session.id.as_str(),
+            &session.repository.0,
+            &session.name.to_string(),
+            &db::int(session.received)?,
+            &session.started.unix_millis(),
+            &session.last_activity.unix_millis(),
+        ],
+    )
+    .await
+    .map_err(unique(Entity::Upload, session.id))?;
+    tx.commit().await.map_err(pg)
+}
+
+pub(crate) async fn upload_usage(pool: &Pool, repository: RepositoryId) -> Result<UploadUsage> {
+    let client = db::conn(pool).await?;
+    let row = one(
+        &client,
+        "SELECT count(*) AS n, coalesce(sum(received), 0)::bigint AS bytes FROM uploads
+         WHERE repository = $1",
+        &[&repository.0],
+    )
+    .await?;
+    Ok(UploadUsage {
+        sessions: db::get_u64(&row, "n")?,
+        bytes: db::get_u64(&row, "bytes")?,
+    })
 }
 
 pub(crate) async fn upload(pool: &Pool, id: &UploadId) -> Result<Option<UploadSession>> {
@@ -201,17 +247,20 @@ pub(crate) async fn upload(pool: &Pool, id: &UploadId) -> Result<Option<UploadSe
     .transpose()
 }
 
-pub(crate) async fn touch_upload(pool: &Pool, id: &UploadId, at: Timestamp) -> Result<()> {
+pub(crate) async fn touch_upload(
+    pool: &Pool,
+    id: &UploadId,
+    received: u64,
+    at: Timestamp,
+) -> Result<()> {
     let client = db::conn(pool).await?;
-    let changed = exec(
+    exec(
         &client,
-        "UPDATE uploads SET last_activity = GREATEST(last_activity, $2) WHERE id = $1",
-        &[&id.as_str(), &at.unix_millis()],
+        "UPDATE uploads SET last_activity = GREATEST(last_activity, $2), received = $3
+         WHERE id = $1",
+        &[&id.as_str(), &at.unix_millis(), &db::int(received)?],
     )
     .await?;
-    if changed == 0 {
-        return Err(Error::not_found(Entity::Upload, id));
-    }
     Ok(())
 }
 

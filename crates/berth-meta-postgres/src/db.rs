@@ -63,6 +63,7 @@ fn entity_of_constraint(constraint: &str) -> Option<Entity> {
         "tags_pkey" => Entity::Tag,
         "repository_users_name_key" => Entity::RepositoryUser,
         "uploads_pkey" => Entity::Upload,
+        "console_sessions_pkey" => Entity::ConsoleSession,
         _ => return None,
     })
 }

@@ -193,8 +193,28 @@ impl MetadataStore for PostgresMetadata {
         accounts::list_console_users(&self.pool, account, page).await
     }
 
-    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
-        accounts::set_console_password(&self.pool, id, password_hash).await
+    async fn update_console_user(
+        &self,
+        id: ConsoleUserId,
+        update: ConsoleUserUpdate,
+    ) -> Result<ConsoleUser> {
+        accounts::update_console_user(&self.pool, id, update).await
+    }
+
+    async fn delete_console_user(&self, id: ConsoleUserId) -> Result<()> {
+        accounts::delete_console_user(&self.pool, id).await
+    }
+
+    async fn create_console_session(&self, session: ConsoleSession, keep: u32) -> Result<()> {
+        accounts::create_console_session(&self.pool, session, keep).await
+    }
+
+    async fn console_session(&self, id_hash: &[u8]) -> Result<Option<ConsoleSession>> {
+        accounts::console_session(&self.pool, id_hash).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &[u8]) -> Result<bool> {
+        accounts::delete_console_session(&self.pool, id_hash).await
     }
 
     async fn create_api_token(&self, token: ApiToken) -> Result<()> {
@@ -245,7 +265,7 @@ impl MetadataStore for PostgresMetadata {
         name: &RepositoryName,
         _actor: &str,
         _at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Vec<UploadId>> {
         repositories::delete_repository(&self.pool, name).await
     }
 
@@ -360,16 +380,20 @@ impl MetadataStore for PostgresMetadata {
         blobs::tombstones(&self.pool).await
     }
 
-    async fn create_upload(&self, session: UploadSession) -> Result<()> {
-        blobs::create_upload(&self.pool, session).await
+    async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()> {
+        blobs::create_upload(&self.pool, session, max_open).await
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
         blobs::upload(&self.pool, id).await
     }
 
-    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
-        blobs::touch_upload(&self.pool, id, at).await
+    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
+        blobs::touch_upload(&self.pool, id, received, at).await
+    }
+
+    async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
+        blobs::upload_usage(&self.pool, repository).await
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<()> {

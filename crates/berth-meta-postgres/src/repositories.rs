@@ -1,7 +1,7 @@
 //! Repositories, images, the catalog, and history.
 
 use berth_meta::*;
-use berth_model::{Name, RepositoryName};
+use berth_model::{Name, RepositoryName, UploadId};
 use deadpool_postgres::{GenericClient, Pool};
 
 use crate::db::{self, exec, get, limit, limit_offset, one, opt, pg, rows, unique};
@@ -243,7 +243,7 @@ pub(crate) async fn list_images(
     })
 }
 
-pub(crate) async fn delete_repository(pool: &Pool, name: &RepositoryName) -> Result<()> {
+pub(crate) async fn delete_repository(pool: &Pool, name: &RepositoryName) -> Result<Vec<UploadId>> {
     let mut client = db::conn(pool).await?;
     let tx = client.transaction().await.map_err(pg)?;
     // `FOR UPDATE` conflicts with the `FOR NO KEY UPDATE` every push and artifact delete takes
@@ -276,9 +276,22 @@ pub(crate) async fn delete_repository(pool: &Pool, name: &RepositoryName) -> Res
             images,
         });
     }
+    let mut sessions = rows(
+        &tx,
+        "DELETE FROM uploads WHERE repository = $1 RETURNING id",
+        &[&id],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        let id: &str = get(row, "id")?;
+        UploadId::parse(id).map_err(|e| db::corrupt(format!("upload id {id:?}: {e}")))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    sessions.sort();
     // Without artifacts there are no tags and no references: what refers to the repository is
-    // its empty images, blob links, permissions and history. A row missed here would fail the
-    // foreign-key check of the last delete rather than be left dangling.
+    // its empty images, blob links, permissions, history and upload sessions. A row missed here
+    // would fail the foreign-key check of the last delete rather than be left dangling.
     for sql in [
         "DELETE FROM images WHERE repository = $1",
         "DELETE FROM blob_links WHERE repository = $1",
@@ -288,7 +301,8 @@ pub(crate) async fn delete_repository(pool: &Pool, name: &RepositoryName) -> Res
     ] {
         exec(&tx, sql, &[&id]).await?;
     }
-    tx.commit().await.map_err(pg)
+    tx.commit().await.map_err(pg)?;
+    Ok(sessions)
 }
 
 pub(crate) async fn catalog(

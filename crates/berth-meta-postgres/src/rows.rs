@@ -6,7 +6,7 @@ use berth_meta::*;
 use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
 use tokio_postgres::Row;
 
-use crate::db::{corrupt, get, get_opt_time, get_time, get_u64};
+use crate::db::{self, corrupt, get, get_opt_time, get_time, get_u64};
 
 /// The columns [`repository`] decodes, from `repositories r`.
 macro_rules! repository_columns {
@@ -41,7 +41,7 @@ macro_rules! blob_columns {
 /// The columns [`upload`] decodes, from `uploads u`.
 macro_rules! upload_columns {
     () => {
-        "u.id, u.name, u.started, u.last_activity"
+        "u.id, u.repository, u.name, u.received, u.started, u.last_activity"
     };
 }
 
@@ -147,7 +147,9 @@ pub(crate) fn upload(row: &Row) -> Result<UploadSession> {
     let id: &str = get(row, "id")?;
     Ok(UploadSession {
         id: UploadId::parse(id).map_err(|e| corrupt(format!("upload id {id:?}: {e}")))?,
+        repository: RepositoryId(get(row, "repository")?),
         name: full_name(get(row, "name")?)?,
+        received: db::get_u64(row, "received")?,
         started: get_time(row, "started")?,
         last_activity: get_time(row, "last_activity")?,
     })
@@ -174,7 +176,17 @@ pub(crate) fn console_user(row: &Row) -> Result<ConsoleUser> {
         account: get::<Option<i64>>(row, "account")?.map(AccountId),
         username: get(row, "username")?,
         password_hash: get(row, "password_hash")?,
+        disabled: get(row, "disabled")?,
         created: get_time(row, "created")?,
+    })
+}
+
+pub(crate) fn console_session(row: &Row) -> Result<ConsoleSession> {
+    Ok(ConsoleSession {
+        id_hash: get(row, "id_hash")?,
+        user: ConsoleUserId(get(row, "console_user")?),
+        created: get_time(row, "created")?,
+        expires: get_time(row, "expires")?,
     })
 }
 

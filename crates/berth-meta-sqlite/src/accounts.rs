@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use berth_meta::NewRepositoryUser;
 use berth_meta::{
-    Account, AccountId, ApiToken, ConsoleUser, ConsoleUserId, Entity, Error, HistoryEvent, Page,
-    Paged, Permission, RepositoryId, RepositoryUser, RepositoryUserUpdate, Timestamp,
+    Account, AccountId, ApiToken, ConsoleSession, ConsoleUser, ConsoleUserId, ConsoleUserUpdate,
+    Entity, Error, HistoryEvent, Page, Paged, Permission, RepositoryId, RepositoryUser,
+    RepositoryUserUpdate, Timestamp,
 };
 use berth_model::RepositoryName;
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -96,6 +97,7 @@ pub(crate) fn create_console_user(
         account,
         username: username.to_owned(),
         password_hash: password_hash.to_owned(),
+        disabled: false,
         created: at,
     })
 }
@@ -143,18 +145,87 @@ pub(crate) fn list_console_users(
     Ok(Paged { items, total })
 }
 
-pub(crate) fn set_console_password(
+pub(crate) fn update_console_user(
     c: &Connection,
     id: ConsoleUserId,
-    password_hash: &str,
-) -> Res<()> {
+    update: &ConsoleUserUpdate,
+) -> Res<ConsoleUser> {
     let changed = c
-        .prepare_cached("UPDATE console_users SET password_hash = ?2 WHERE id = ?1")?
-        .execute(params![id.0, password_hash])?;
+        .prepare_cached(
+            "UPDATE console_users SET password_hash = coalesce(?2, password_hash), \
+             disabled = coalesce(?3, disabled) WHERE id = ?1",
+        )?
+        .execute(params![id.0, update.password_hash, update.disabled])?;
     if changed == 0 {
         return Err(Error::not_found(Entity::ConsoleUser, id).into());
     }
+    if update.password_hash.is_some() || update.disabled == Some(true) {
+        end_sessions_and_tokens(c, id)?;
+    }
+    console_user_by_id(c, id)?.ok_or_else(|| Error::not_found(Entity::ConsoleUser, id).into())
+}
+
+fn end_sessions_and_tokens(c: &Connection, user: ConsoleUserId) -> Res<()> {
+    c.prepare_cached("DELETE FROM console_sessions WHERE user = ?1")?
+        .execute([user.0])?;
+    c.prepare_cached("DELETE FROM api_tokens WHERE user = ?1")?
+        .execute([user.0])?;
     Ok(())
+}
+
+pub(crate) fn delete_console_user(c: &Connection, id: ConsoleUserId) -> Res<()> {
+    end_sessions_and_tokens(c, id)?;
+    let removed = c
+        .prepare_cached("DELETE FROM console_users WHERE id = ?1")?
+        .execute([id.0])?;
+    if removed == 0 {
+        return Err(Error::not_found(Entity::ConsoleUser, id).into());
+    }
+    Ok(())
+}
+
+pub(crate) fn create_console_session(
+    c: &Connection,
+    session: &ConsoleSession,
+    keep: u32,
+) -> Res<()> {
+    if console_user_by_id(c, session.user)?.is_none() {
+        return Err(Error::not_found(Entity::ConsoleUser, session.user).into());
+    }
+    c.prepare_cached("DELETE FROM console_sessions WHERE user = ?1 AND expires <= ?2")?
+        .execute(params![session.user.0, session.created.unix_millis()])?;
+    // Past `keep`, the oldest go (the new one takes a place).
+    c.prepare_cached(
+        "DELETE FROM console_sessions WHERE id_hash IN (SELECT id_hash FROM console_sessions \
+         WHERE user = ?1 ORDER BY created DESC, id_hash DESC LIMIT -1 OFFSET ?2)",
+    )?
+    .execute(params![session.user.0, keep.max(1) - 1])?;
+    c.prepare_cached(
+        "INSERT INTO console_sessions (id_hash, user, created, expires) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        session.id_hash,
+        session.user.0,
+        session.created.unix_millis(),
+        session.expires.unix_millis(),
+    ])
+    .map_err(unique(Entity::ConsoleSession, "session"))?;
+    Ok(())
+}
+
+pub(crate) fn console_session(c: &Connection, id_hash: &[u8]) -> Res<Option<ConsoleSession>> {
+    Ok(c.prepare_cached(
+        "SELECT id_hash, user, created, expires FROM console_sessions WHERE id_hash = ?1",
+    )?
+    .query_row([id_hash], rows::console_session)
+    .optional()?)
+}
+
+pub(crate) fn delete_console_session(c: &Connection, id_hash: &[u8]) -> Res<bool> {
+    let removed = c
+        .prepare_cached("DELETE FROM console_sessions WHERE id_hash = ?1")?
+        .execute([id_hash])?;
+    Ok(removed > 0)
 }
 
 pub(crate) fn create_api_token(c: &Connection, token: &ApiToken) -> Res<()> {

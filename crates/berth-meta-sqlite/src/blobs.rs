@@ -1,6 +1,9 @@
 //! Blobs (for garbage collection), upload sessions and pull statistics.
 
-use berth_meta::{ArtifactPulls, Blob, Entity, Error, ImagePulls, Timestamp, UploadSession};
+use berth_meta::{
+    ArtifactPulls, Blob, Entity, Error, ImagePulls, RepositoryId, Timestamp, UploadSession,
+    UploadUsage,
+};
 use berth_model::{Digest, RepositoryName, UploadId};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -95,18 +98,49 @@ pub(crate) fn tombstones(c: &Connection) -> Res<Vec<Digest>> {
         .collect()
 }
 
-pub(crate) fn create_upload(c: &Connection, session: &UploadSession) -> Res<()> {
+pub(crate) fn create_upload(c: &Connection, session: &UploadSession, max_open: u64) -> Res<()> {
+    // Under the write lock (BEGIN IMMEDIATE): the count and the insert cannot interleave with
+    // another start, nor with the repository's deletion.
+    let repository: Option<String> = c
+        .prepare_cached("SELECT name FROM repositories WHERE id = ?1")?
+        .query_row([session.repository.0], |r| r.get(0))
+        .optional()?;
+    let Some(repository) = repository else {
+        return Err(Error::not_found(Entity::Repository, session.name.repository()).into());
+    };
+    let open: u64 = c
+        .prepare_cached("SELECT count(*) FROM uploads WHERE repository = ?1")?
+        .query_row([session.repository.0], |r| r.get(0))?;
+    if open >= max_open {
+        return Err(Error::TooManyUploads {
+            repository: RepositoryName::parse(&repository).map_err(crate::error::backend)?,
+            limit: max_open,
+        }
+        .into());
+    }
     c.prepare_cached(
-        "INSERT INTO uploads (id, name, started, last_activity) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO uploads (id, repository, name, received, started, last_activity) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         session.id.as_str(),
+        session.repository.0,
         session.name.to_string(),
+        session.received,
         session.started.unix_millis(),
         session.last_activity.unix_millis(),
     ])
     .map_err(unique(Entity::Upload, session.id))?;
     Ok(())
+}
+
+pub(crate) fn upload_usage(c: &Connection, repository: RepositoryId) -> Res<UploadUsage> {
+    let (sessions, bytes) = c
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(received), 0) FROM uploads WHERE repository = ?1",
+        )?
+        .query_row([repository.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(UploadUsage { sessions, bytes })
 }
 
 pub(crate) fn upload(c: &Connection, id: &UploadId) -> Res<Option<UploadSession>> {
@@ -116,13 +150,11 @@ pub(crate) fn upload(c: &Connection, id: &UploadId) -> Res<Option<UploadSession>
         .optional()?)
 }
 
-pub(crate) fn touch_upload(c: &Connection, id: &UploadId, at: Timestamp) -> Res<()> {
-    let changed = c
-        .prepare_cached("UPDATE uploads SET last_activity = max(last_activity, ?2) WHERE id = ?1")?
-        .execute(params![id.as_str(), at.unix_millis()])?;
-    if changed == 0 {
-        return Err(Error::not_found(Entity::Upload, id).into());
-    }
+pub(crate) fn touch_upload(c: &Connection, id: &UploadId, received: u64, at: Timestamp) -> Res<()> {
+    c.prepare_cached(
+        "UPDATE uploads SET last_activity = max(last_activity, ?2), received = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), at.unix_millis(), received])?;
     Ok(())
 }
 

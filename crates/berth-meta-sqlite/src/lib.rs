@@ -234,9 +234,34 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
-    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
-        let password_hash = password_hash.to_owned();
-        self.write(move |c| accounts::set_console_password(c, id, &password_hash))
+    async fn update_console_user(
+        &self,
+        id: ConsoleUserId,
+        update: ConsoleUserUpdate,
+    ) -> Result<ConsoleUser> {
+        self.write(move |c| accounts::update_console_user(c, id, &update))
+            .await
+    }
+
+    async fn delete_console_user(&self, id: ConsoleUserId) -> Result<()> {
+        self.write(move |c| accounts::delete_console_user(c, id))
+            .await
+    }
+
+    async fn create_console_session(&self, session: ConsoleSession, keep: u32) -> Result<()> {
+        self.write(move |c| accounts::create_console_session(c, &session, keep))
+            .await
+    }
+
+    async fn console_session(&self, id_hash: &[u8]) -> Result<Option<ConsoleSession>> {
+        let id_hash = id_hash.to_vec();
+        self.read(move |c| accounts::console_session(c, &id_hash))
+            .await
+    }
+
+    async fn delete_console_session(&self, id_hash: &[u8]) -> Result<bool> {
+        let id_hash = id_hash.to_vec();
+        self.write(move |c| accounts::delete_console_session(c, &id_hash))
             .await
     }
 
@@ -299,7 +324,7 @@ impl MetadataStore for SqliteMetadata {
         name: &RepositoryName,
         _actor: &str,
         _at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Vec<UploadId>> {
         let name = name.clone();
         self.write(move |c| registry::delete_repository(c, &name))
             .await
@@ -450,8 +475,9 @@ impl MetadataStore for SqliteMetadata {
         self.read(blobs::tombstones).await
     }
 
-    async fn create_upload(&self, session: UploadSession) -> Result<()> {
-        self.write(move |c| blobs::create_upload(c, &session)).await
+    async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()> {
+        self.write(move |c| blobs::create_upload(c, &session, max_open))
+            .await
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
@@ -459,9 +485,14 @@ impl MetadataStore for SqliteMetadata {
         self.read(move |c| blobs::upload(c, &id)).await
     }
 
-    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
+    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
         let id = *id;
-        self.write(move |c| blobs::touch_upload(c, &id, at)).await
+        self.write(move |c| blobs::touch_upload(c, &id, received, at))
+            .await
+    }
+
+    async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
+        self.read(move |c| blobs::upload_usage(c, repository)).await
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<()> {

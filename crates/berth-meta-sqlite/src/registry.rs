@@ -14,7 +14,7 @@ use berth_meta::{
     Image, ImageId, NewRepository, Page, Paged, Push, PushOutcome, Repository, RepositoryId,
     RepositoryUpdate, Timestamp,
 };
-use berth_model::{Digest, Name, RepositoryName, Tag};
+use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use crate::accounts::{insert_history, repository_key};
@@ -197,7 +197,7 @@ pub(crate) fn list_images(
     Ok(Paged { items, total })
 }
 
-pub(crate) fn delete_repository(c: &Connection, name: &RepositoryName) -> Res<()> {
+pub(crate) fn delete_repository(c: &Connection, name: &RepositoryName) -> Res<Vec<UploadId>> {
     // Under the write lock (BEGIN IMMEDIATE): no push, in this process or another, can add an
     // artifact between this check and the commit; one that waited finds no repository.
     let (id, _) = repository_key(c, name)?;
@@ -211,9 +211,19 @@ pub(crate) fn delete_repository(c: &Connection, name: &RepositoryName) -> Res<()
         }
         .into());
     }
+    let sessions = c
+        .prepare_cached("DELETE FROM uploads WHERE repository = ?1 RETURNING id")?
+        .query_map([id.0], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut sessions = sessions
+        .iter()
+        .map(|id| UploadId::parse(id).map_err(crate::error::backend))
+        .collect::<Result<Vec<_>, _>>()?;
+    sessions.sort();
     // Without artifacts there are no tags and no digest references: what refers to the
-    // repository is its empty images, blob links, permissions and history. A row missed here
-    // would fail the foreign-key check of the last delete rather than be left dangling.
+    // repository is its empty images, blob links, permissions, history and upload sessions. A
+    // row missed here would fail the foreign-key check of the last delete rather than be left
+    // dangling.
     for sql in [
         "DELETE FROM images WHERE repository = ?1",
         "DELETE FROM blob_links WHERE repository = ?1",
@@ -223,7 +233,7 @@ pub(crate) fn delete_repository(c: &Connection, name: &RepositoryName) -> Res<()
     ] {
         c.prepare_cached(sql)?.execute([id.0])?;
     }
-    Ok(())
+    Ok(sessions)
 }
 
 pub(crate) fn catalog(

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use berth_meta::{
-    Access, Account, ApiToken, Artifact, ArtifactId, ConsoleUser, ConsoleUserId, HistoryEvent,
-    Image, ImageId, Page, Permission, Repository, RepositoryId, RepositoryUser, RepositoryUserId,
-    Timestamp,
+    Access, Account, ApiToken, Artifact, ArtifactId, ConsoleSession, ConsoleUser, ConsoleUserId,
+    HistoryEvent, Image, ImageId, Page, Permission, Repository, RepositoryId, RepositoryUser,
+    RepositoryUserId, Timestamp,
 };
 use berth_meta::{AccountId, Blob, UploadSession};
 use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
@@ -101,7 +101,7 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-pub(crate) const CONSOLE_USER: &str = "id, account, username, password_hash, created";
+pub(crate) const CONSOLE_USER: &str = "id, account, username, password_hash, created, disabled";
 
 pub(crate) fn console_user(row: &Row<'_>) -> rusqlite::Result<ConsoleUser> {
     Ok(ConsoleUser {
@@ -110,6 +110,17 @@ pub(crate) fn console_user(row: &Row<'_>) -> rusqlite::Result<ConsoleUser> {
         username: row.get(2)?,
         password_hash: row.get(3)?,
         created: time(row, 4)?,
+        disabled: row.get(5)?,
+    })
+}
+
+/// `id_hash, user, created, expires` of `console_sessions`.
+pub(crate) fn console_session(row: &Row<'_>) -> rusqlite::Result<ConsoleSession> {
+    Ok(ConsoleSession {
+        id_hash: row.get(0)?,
+        user: ConsoleUserId(row.get(1)?),
+        created: time(row, 2)?,
+        expires: time(row, 3)?,
     })
 }
 
@@ -203,7 +214,7 @@ pub(crate) fn blob(row: &Row<'_>) -> rusqlite::Result<Blob> {
     })
 }
 
-pub(crate) const UPLOAD: &str = "id, name, started, last_activity";
+pub(crate) const UPLOAD: &str = "id, name, started, last_activity, repository, received";
 
 pub(crate) fn upload(row: &Row<'_>) -> rusqlite::Result<UploadSession> {
     Ok(UploadSession {
@@ -211,6 +222,8 @@ pub(crate) fn upload(row: &Row<'_>) -> rusqlite::Result<UploadSession> {
         name: name(row, 1)?,
         started: time(row, 2)?,
         last_activity: time(row, 3)?,
+        repository: RepositoryId(row.get(4)?),
+        received: row.get(5)?,
     })
 }
 

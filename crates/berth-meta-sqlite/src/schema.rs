@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_console.sql",
         sql: include_str!("../migrations/0004_console.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_hardening.sql",
+        sql: include_str!("../migrations/0005_hardening.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

@@ -32,7 +32,17 @@
 //!   users' permissions on it and its history, in one transaction that is atomic with respect to
 //!   pushes: a push racing the delete either lands first (and the delete is refused with
 //!   [`Error::RepositoryNotEmpty`]) or finds no repository ([`Error::NotFound`]); a push is never
-//!   recorded into a deleted repository.
+//!   recorded into a deleted repository. Its upload sessions go with it (their ids are returned,
+//!   for the caller to remove their bytes), and a session is never created for a repository
+//!   that no longer exists.
+//! - **Upload sessions** belong to a repository by id, not by name. Creating one is refused
+//!   with [`Error::TooManyUploads`] when the repository has its maximum open already, counted in
+//!   the same transaction as the insert, so concurrent starts cannot pass the cap together.
+//!   Each session notes the bytes it holds, which [`upload_usage`](MetadataStore::upload_usage)
+//!   sums for the quota.
+//! - **Console users and sessions.** A new password or disabling a console user ends its
+//!   console sessions and deletes its API tokens in the same transaction; deleting it removes
+//!   them too. Sessions are stored by the hash of their id only.
 //! - **Listings.** Tags are listed sorted by name with `n`/`last` (keyset); console listings are
 //!   pages with a total, sorted by a unique key. Every listing is served by an index.
 //! - **Not found** is `Ok(None)` for lookups and [`Error::NotFound`] for changes to something
@@ -90,6 +100,8 @@ pub enum Entity {
     RepositoryUser,
     /// An upload session.
     Upload,
+    /// A console session.
+    ConsoleSession,
 }
 
 /// What went wrong, one variant per decision a caller makes.
@@ -135,6 +147,16 @@ pub enum Error {
     /// A permission names a repository of another account.
     #[error("repository {0} does not belong to this account")]
     ForeignRepository(RepositoryName),
+    /// The repository has its maximum of open upload sessions; nothing was recorded.
+    #[error(
+        "repository {repository} has {limit} open uploads already; finish or cancel some first"
+    )]
+    TooManyUploads {
+        /// The repository.
+        repository: RepositoryName,
+        /// The cap.
+        limit: u64,
+    },
     /// The repository still has images holding artifacts; nothing was deleted.
     #[error("repository {name} still holds {images} {}; delete them first", noun(*.images))]
     RepositoryNotEmpty {
@@ -223,8 +245,25 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         account: Option<AccountId>,
         page: Page,
     ) -> Result<Paged<ConsoleUser>>;
-    /// Replaces a console user's password hash.
-    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()>;
+    /// Changes a console user's password hash or disabled flag. A new hash, or disabling, ends
+    /// the user's console sessions and deletes its API tokens in the same transaction.
+    /// [`Error::NotFound`] when there is no such user.
+    async fn update_console_user(
+        &self,
+        id: ConsoleUserId,
+        update: ConsoleUserUpdate,
+    ) -> Result<ConsoleUser>;
+    /// Deletes a console user with its sessions and API tokens; [`Error::NotFound`] when there
+    /// is none.
+    async fn delete_console_user(&self, id: ConsoleUserId) -> Result<()>;
+    /// Stores a console session, first removing the user's expired sessions and, past `keep`
+    /// sessions, its oldest ones (a user logging in again and again holds at most `keep`).
+    /// [`Error::NotFound`] when the user does not exist.
+    async fn create_console_session(&self, session: ConsoleSession, keep: u32) -> Result<()>;
+    /// A console session by the hash of its id (expired ones included: the caller checks).
+    async fn console_session(&self, id_hash: &[u8]) -> Result<Option<ConsoleSession>>;
+    /// Ends a console session; whether there was one.
+    async fn delete_console_session(&self, id_hash: &[u8]) -> Result<bool>;
     /// Stores an API token (by hash).
     async fn create_api_token(&self, token: ApiToken) -> Result<()>;
     /// An API token by its hash.
@@ -270,7 +309,7 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         name: &RepositoryName,
         actor: &str,
         at: Timestamp,
-    ) -> Result<()>;
+    ) -> Result<Vec<UploadId>>;
     /// An image by name.
     async fn image(&self, name: &Name) -> Result<Option<Image>>;
     /// A repository's images, by name, with the total over all pages; with `name_contains`,
@@ -357,12 +396,17 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// Digests with a tombstone: collections that did not finish (a crash between forgetting a
     /// blob and deleting its bytes), to finish first.
     async fn tombstones(&self) -> Result<Vec<Digest>>;
-    /// Records a started upload session.
-    async fn create_upload(&self, session: UploadSession) -> Result<()>;
+    /// Records a started upload session of `session.repository`, unless that repository has
+    /// `max_open` sessions already ([`Error::TooManyUploads`]) or no longer exists
+    /// ([`Error::NotFound`] of [`Entity::Repository`]).
+    async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()>;
     /// An upload session.
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>>;
-    /// Notes activity on an upload session.
-    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()>;
+    /// Notes activity on an upload session and the bytes it holds now. Succeeds when there is
+    /// no such session.
+    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()>;
+    /// A repository's open upload sessions and the bytes they hold.
+    async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage>;
     /// Forgets an upload session (committed or aborted). Succeeds when there is none.
     async fn delete_upload(&self, id: &UploadId) -> Result<()>;
     /// Upload sessions idle since before `before`.

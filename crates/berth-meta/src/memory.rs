@@ -29,6 +29,7 @@ struct State {
     accounts: BTreeMap<AccountId, Account>,
     console_users: BTreeMap<String, ConsoleUser>,
     tokens: HashMap<Vec<u8>, ApiToken>,
+    sessions: HashMap<Vec<u8>, ConsoleSession>,
     repositories: BTreeMap<RepositoryName, Repository>,
     images: BTreeMap<(RepositoryName, ImageName), Image>,
     artifacts: BTreeMap<ArtifactId, ArtifactRow>,
@@ -109,6 +110,12 @@ impl State {
             .map(|((_, tag), _)| tag.clone())
             .collect();
         Some(artifact)
+    }
+
+    /// Ends a console user's sessions and deletes its API tokens.
+    fn end_sessions_and_tokens(&mut self, user: ConsoleUserId) {
+        self.sessions.retain(|_, s| s.user != user);
+        self.tokens.retain(|_, t| t.user != user);
     }
 
     fn image_row(&self, id: ImageId) -> Option<(RepositoryName, ImageName)> {
@@ -201,6 +208,7 @@ impl MetadataStore for MemoryMetadata {
             account,
             username: username.to_owned(),
             password_hash: password_hash.to_owned(),
+            disabled: false,
             created: at,
         };
         s.console_users.insert(username.to_owned(), user.clone());
@@ -235,15 +243,73 @@ impl MetadataStore for MemoryMetadata {
         Ok(page_of(all, page))
     }
 
-    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
+    async fn update_console_user(
+        &self,
+        id: ConsoleUserId,
+        update: ConsoleUserUpdate,
+    ) -> Result<ConsoleUser> {
         let mut s = self.lock();
         let user = s
             .console_users
             .values_mut()
             .find(|u| u.id == id)
             .ok_or_else(|| Error::not_found(Entity::ConsoleUser, id))?;
-        user.password_hash = password_hash.to_owned();
+        let ends_sessions = update.password_hash.is_some() || update.disabled == Some(true);
+        if let Some(hash) = update.password_hash {
+            user.password_hash = hash;
+        }
+        if let Some(disabled) = update.disabled {
+            user.disabled = disabled;
+        }
+        let user = user.clone();
+        if ends_sessions {
+            s.end_sessions_and_tokens(id);
+        }
+        Ok(user)
+    }
+
+    async fn delete_console_user(&self, id: ConsoleUserId) -> Result<()> {
+        let mut s = self.lock();
+        let name = s
+            .console_users
+            .values()
+            .find(|u| u.id == id)
+            .map(|u| u.username.clone())
+            .ok_or_else(|| Error::not_found(Entity::ConsoleUser, id))?;
+        s.end_sessions_and_tokens(id);
+        s.console_users.remove(&name);
         Ok(())
+    }
+
+    async fn create_console_session(&self, session: ConsoleSession, keep: u32) -> Result<()> {
+        let mut s = self.lock();
+        if !s.console_users.values().any(|u| u.id == session.user) {
+            return Err(Error::not_found(Entity::ConsoleUser, session.user));
+        }
+        let now = session.created;
+        s.sessions
+            .retain(|_, other| other.user != session.user || other.expires > now);
+        let mut theirs: Vec<(Timestamp, Vec<u8>)> = s
+            .sessions
+            .values()
+            .filter(|other| other.user == session.user)
+            .map(|other| (other.created, other.id_hash.clone()))
+            .collect();
+        theirs.sort();
+        let excess = (theirs.len() + 1).saturating_sub(keep.max(1) as usize);
+        for (_, hash) in theirs.into_iter().take(excess) {
+            s.sessions.remove(&hash);
+        }
+        s.sessions.insert(session.id_hash.clone(), session);
+        Ok(())
+    }
+
+    async fn console_session(&self, id_hash: &[u8]) -> Result<Option<ConsoleSession>> {
+        Ok(self.lock().sessions.get(id_hash).cloned())
+    }
+
+    async fn delete_console_session(&self, id_hash: &[u8]) -> Result<bool> {
+        Ok(self.lock().sessions.remove(id_hash).is_some())
     }
 
     async fn create_api_token(&self, token: ApiToken) -> Result<()> {
@@ -366,7 +432,7 @@ impl MetadataStore for MemoryMetadata {
         name: &RepositoryName,
         _actor: &str,
         _at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Vec<UploadId>> {
         let mut s = self.lock();
         let id = s.repository(name)?.id;
         let images = s
@@ -388,7 +454,15 @@ impl MetadataStore for MemoryMetadata {
         }
         s.history.retain(|e| e.repository != *name);
         s.repositories.remove(name);
-        Ok(())
+        let mut sessions: Vec<UploadId> = s
+            .uploads
+            .values()
+            .filter(|u| u.repository == id)
+            .map(|u| u.id)
+            .collect();
+        sessions.sort();
+        s.uploads.retain(|_, u| u.repository != id);
+        Ok(sessions)
     }
 
     async fn image(&self, name: &Name) -> Result<Option<Image>> {
@@ -856,10 +930,27 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().tombstones.iter().cloned().collect())
     }
 
-    async fn create_upload(&self, session: UploadSession) -> Result<()> {
+    async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()> {
         let mut s = self.lock();
+        let repository = s
+            .repositories
+            .values()
+            .find(|r| r.id == session.repository)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| Error::not_found(Entity::Repository, session.name.repository()))?;
         if s.uploads.contains_key(&session.id) {
             return Err(Error::already_exists(Entity::Upload, session.id));
+        }
+        let open = s
+            .uploads
+            .values()
+            .filter(|u| u.repository == session.repository)
+            .count() as u64;
+        if open >= max_open {
+            return Err(Error::TooManyUploads {
+                repository,
+                limit: max_open,
+            });
         }
         s.uploads.insert(session.id, session);
         Ok(())
@@ -869,14 +960,23 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().uploads.get(id).cloned())
     }
 
-    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
-        let mut s = self.lock();
-        let session = s
-            .uploads
-            .get_mut(id)
-            .ok_or_else(|| Error::not_found(Entity::Upload, id))?;
-        session.last_activity = session.last_activity.max(at);
+    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
+        if let Some(session) = self.lock().uploads.get_mut(id) {
+            session.last_activity = session.last_activity.max(at);
+            session.received = received;
+        }
         Ok(())
+    }
+
+    async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
+        let s = self.lock();
+        Ok(s.uploads
+            .values()
+            .filter(|u| u.repository == repository)
+            .fold(UploadUsage::default(), |usage, u| UploadUsage {
+                sessions: usage.sessions + 1,
+                bytes: usage.bytes.saturating_add(u.received),
+            }))
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<()> {

@@ -65,8 +65,32 @@ pub struct ConsoleUser {
     pub username: String,
     /// The argon2 hash of its password, in PHC string form.
     pub password_hash: String,
+    /// Whether an administrator disabled it: it cannot log in, and has no sessions or tokens.
+    pub disabled: bool,
     /// When it was created.
     pub created: Timestamp,
+}
+
+/// Changes to a console user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleUserUpdate {
+    /// A new argon2 hash of a new password.
+    pub password_hash: Option<String>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+}
+
+/// A logged-in console session; the browser holds its random id, the store only a hash of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 of the session id (the id is shown once, in the cookie).
+    pub id_hash: Vec<u8>,
+    /// Whose session it is.
+    pub user: ConsoleUserId,
+    /// When it was opened.
+    pub created: Timestamp,
+    /// When it ends, unless it is ended before.
+    pub expires: Timestamp,
 }
 
 /// A console user's API token; only its hash is kept.
@@ -283,17 +307,32 @@ pub struct ArtifactPulls {
     pub last: Timestamp,
 }
 
-/// An upload in progress, and which image it is for.
+/// An upload in progress, and which image of which repository it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSession {
     /// The session id (shared with the blob store).
     pub id: UploadId,
+    /// The repository it belongs to, by identity: a repository deleted and created again under
+    /// the same name is another repository, which cannot continue this session.
+    pub repository: RepositoryId,
     /// The image it uploads into.
     pub name: Name,
+    /// Bytes the session holds in storage, as last noted: they count against the repository's
+    /// quota until the session is committed or removed.
+    pub received: u64,
     /// When it started.
     pub started: Timestamp,
     /// When it last received bytes.
     pub last_activity: Timestamp,
+}
+
+/// What a repository's open upload sessions hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadUsage {
+    /// How many sessions are open.
+    pub sessions: u64,
+    /// The bytes they hold.
+    pub bytes: u64,
 }
 
 /// A robot credential for `docker login`.

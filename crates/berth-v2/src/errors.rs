@@ -101,6 +101,8 @@ pub struct OciError {
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
+    /// Headers the answer carries (`Retry-After` of a 429, `Content-Range` of a 416).
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 impl OciError {
@@ -110,12 +112,19 @@ impl OciError {
             status: code.describe().1,
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
     }
 
     /// The same error answered with another status (416, 413, 503, …).
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// The same error with a header on its answer.
+    pub fn with_header(mut self, name: http::HeaderName, value: impl ToString) -> Self {
+        self.headers.push((name, value.to_string()));
         self
     }
 
@@ -165,11 +174,16 @@ impl From<&Error> for OciError {
             Error::ManifestTooLarge { .. } => OciError::new(ErrorCode::SizeInvalid, message)
                 .with_status(StatusCode::PAYLOAD_TOO_LARGE),
             Error::ManifestBlobUnknown(_) => OciError::new(ErrorCode::ManifestBlobUnknown, message),
+            Error::ManifestBlobSize { .. } => OciError::new(ErrorCode::ManifestInvalid, message),
+            Error::TooManyUploads { .. } => OciError::new(ErrorCode::TooManyRequests, message),
+            Error::Busy => OciError::new(ErrorCode::TooManyRequests, message)
+                .with_header(http::header::RETRY_AFTER, 1),
             Error::ManifestUnknown { .. } => OciError::new(ErrorCode::ManifestUnknown, message),
             // docker shows "denied: <message>": the quota message reads as a sentence.
             Error::QuotaExceeded(_) => OciError::new(ErrorCode::Denied, message),
-            Error::RangeNotSatisfiable { .. } => OciError::new(ErrorCode::BlobUnknown, message)
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE),
+            Error::RangeNotSatisfiable { size } => OciError::new(ErrorCode::BlobUnknown, message)
+                .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .with_header(http::header::CONTENT_RANGE, format!("bytes */{size}")),
             // Retryable: the client uploads again.
             Error::BlobBeingCollected(_) => OciError::new(ErrorCode::BlobUploadInvalid, message)
                 .with_status(StatusCode::SERVICE_UNAVAILABLE),

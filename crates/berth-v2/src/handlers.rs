@@ -7,8 +7,9 @@
 //! become the OCI error envelope through [`crate::errors`], the one table.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use berth_core::{Mount, Registry};
+use berth_core::{Mount, Registry, RequestBody};
 use berth_model::{ByteRange, Digest, Name, Reference, UploadId, UploadRange};
 use berth_policy::Principal;
 use berth_storage::ByteStream;
@@ -96,12 +97,15 @@ impl Answer {
     }
 }
 
-/// The answer to a failure: the envelope, with its status.
+/// The answer to a failure: the envelope, with its status and headers.
 pub fn error_response(error: &OciError) -> Response<Body> {
-    Answer::new(error.status)
+    let mut answer = Answer::new(error.status)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(full(error.envelope()))
-        .into_response()
+        .body(full(error.envelope()));
+    for (name, value) in &error.headers {
+        answer = answer.header(name.clone(), value);
+    }
+    answer.into_response()
 }
 
 /// Turns a request body into the stream the blob store consumes.
@@ -115,6 +119,64 @@ where
         futures::TryStreamExt::map_err(frames, |e| std::io::Error::other(e.into()))
             .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok()))),
     )
+}
+
+/// A request body for the engine, with its declared length (`Content-Length`): the engine
+/// decides who may send it before reading a byte, and refuses what cannot fit from the length
+/// alone.
+fn request_body<B>(headers: &HeaderMap, body: B) -> RequestBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let length = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+    RequestBody::new(byte_stream(body), length)
+}
+
+/// `body`, failing unless it is exactly `expected` bytes (a chunk whose `Content-Range` says so),
+/// and the flag that tells it failed for that. An append that fails keeps nothing.
+fn exactly(body: RequestBody, expected: u64) -> (RequestBody, Arc<AtomicBool>) {
+    let wrong = Arc::new(AtomicBool::new(false));
+    let flag = wrong.clone();
+    let mut seen = 0u64;
+    let mut stream = body.into_stream();
+    let checked = futures::stream::poll_fn(move |cx| {
+        let next = stream.poll_next_unpin(cx);
+        match &next {
+            std::task::Poll::Ready(Some(Ok(chunk))) => {
+                seen += chunk.len() as u64;
+                if seen > expected {
+                    flag.store(true, Ordering::Relaxed);
+                    return std::task::Poll::Ready(Some(Err(std::io::Error::other(
+                        "the chunk is longer than its Content-Range",
+                    ))));
+                }
+            }
+            std::task::Poll::Ready(None) if seen != expected => {
+                flag.store(true, Ordering::Relaxed);
+                return std::task::Poll::Ready(Some(Err(std::io::Error::other(
+                    "the chunk is shorter than its Content-Range",
+                ))));
+            }
+            _ => {}
+        }
+        next
+    });
+    (RequestBody::new(Box::pin(checked), Some(expected)), wrong)
+}
+
+/// The 416 for a chunk whose length is not what its `Content-Range` says.
+fn range_mismatch(range: &UploadRange, length: Option<u64>) -> OciError {
+    let expected = range.end.saturating_sub(range.start) + 1;
+    let got = length.map_or_else(|| "a different number of".to_owned(), |n| n.to_string());
+    OciError::new(
+        ErrorCode::BlobUploadInvalid,
+        format!(
+            "Content-Range {}-{} is {expected} bytes, but the chunk has {got} bytes",
+            range.start, range.end
+        ),
+    )
+    .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -214,7 +276,9 @@ impl V2 {
                     .await
             }
             Route::Blob { name, digest } => self.blob(who, method, headers, name, digest).await,
-            Route::StartUpload { name, start } => self.start_upload(who, name, start, body).await,
+            Route::StartUpload { name, start } => {
+                self.start_upload(who, headers, name, start, body).await
+            }
             Route::Upload { name, id, digest } => {
                 self.upload(who, method, headers, name, id, digest, body)
                     .await
@@ -293,19 +357,11 @@ impl V2 {
                     .header(header::CONTENT_LENGTH, m.size))
             }
             Method::PUT => {
-                // Refuse what is over the limit before reading it all.
-                let limit = usize::try_from(r.config().max_manifest_size).unwrap_or(usize::MAX);
-                let bytes = http_body_util::Limited::new(body, limit)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        OciError::new(ErrorCode::SizeInvalid, format!("manifest body: {e}"))
-                            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-                    })?
-                    .to_bytes();
+                // The engine decides who may push before it reads the body.
                 let content_type = header_str(headers, header::CONTENT_TYPE);
+                let body = request_body(headers, body);
                 let pushed = r
-                    .put_manifest(who, &name, &reference, bytes, content_type)
+                    .put_manifest(who, &name, &reference, body, content_type)
                     .await
                     .map_err(engine)?;
                 let answer = Answer::new(StatusCode::CREATED)
@@ -390,6 +446,7 @@ impl V2 {
     async fn start_upload<B>(
         &self,
         who: &Principal,
+        headers: &HeaderMap,
         name: Name,
         start: StartUpload,
         body: B,
@@ -403,7 +460,7 @@ impl V2 {
         match start {
             StartUpload::Session => Ok(session(r.start_upload(who, &name).await.map_err(engine)?)),
             StartUpload::Monolithic(digest) => {
-                r.put_blob(who, &name, &digest, byte_stream(body))
+                r.put_blob(who, &name, &digest, request_body(headers, body))
                     .await
                     .map_err(engine)?;
                 Ok(created(&name, &digest))
@@ -444,21 +501,34 @@ impl V2 {
                 Ok(answer)
             }
             Method::PATCH => {
-                let start = match header_str(headers, header::CONTENT_RANGE) {
-                    Some(value) => Some(
-                        UploadRange::parse(value)
-                            .map_err(|e| {
-                                OciError::new(ErrorCode::BlobUploadInvalid, e.to_string())
-                                    .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
-                            })?
-                            .start,
-                    ),
+                let range = match header_str(headers, header::CONTENT_RANGE) {
+                    Some(value) => Some(UploadRange::parse(value).map_err(|e| {
+                        OciError::new(ErrorCode::BlobUploadInvalid, e.to_string())
+                            .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    })?),
                     None => None,
                 };
+                let body = request_body(headers, body);
+                let (body, wrong_length) = match &range {
+                    Some(range) => {
+                        let expected = range.end.saturating_sub(range.start) + 1;
+                        if body.length().is_some_and(|n| n != expected) {
+                            return Err(range_mismatch(range, body.length()));
+                        }
+                        let (body, wrong) = exactly(body, expected);
+                        (body, Some(wrong))
+                    }
+                    None => (body, None),
+                };
                 let offset = r
-                    .append_upload(who, &name, &id, start, byte_stream(body))
+                    .append_upload(who, &name, &id, range.map(|r| r.start), body)
                     .await
-                    .map_err(engine)?;
+                    .map_err(|e| match (&range, &wrong_length) {
+                        (Some(range), Some(wrong)) if wrong.load(Ordering::Relaxed) => {
+                            range_mismatch(range, None)
+                        }
+                        _ => engine(e),
+                    })?;
                 Ok(progress(offset))
             }
             Method::PUT => {
@@ -468,7 +538,7 @@ impl V2 {
                         "the digest query parameter is required",
                     )
                 })?;
-                r.commit_upload(who, &name, &id, &digest, Some(byte_stream(body)))
+                r.commit_upload(who, &name, &id, &digest, Some(request_body(headers, body)))
                     .await
                     .map_err(engine)?;
                 Ok(created(&name, &digest))

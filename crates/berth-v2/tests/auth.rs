@@ -133,6 +133,16 @@ impl Fixture {
         }
         Ok(answer.json()["token"].as_str().unwrap().to_owned())
     }
+
+    /// The claims of a token for `scope`, decoded (the signature is the server's business).
+    async fn token_claims(&self, creds: Option<(&str, &str)>, scope: &str) -> serde_json::Value {
+        let token = self.token(creds, scope).await.unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
 }
 
 #[derive(Debug)]
@@ -316,15 +326,57 @@ async fn tokens_grant_what_the_user_may_do_and_say_why_not() {
         "{}",
         delete.header("www-authenticate")
     );
-    // Another account's repository: nothing granted.
-    let token = f
-        .token(Some((&name, &secret)), "repository:theirs/app:pull")
-        .await
-        .unwrap();
-    let theirs = f
-        .send(Method::GET, "/v2/theirs/app/tags/list", bearer(&token))
+    // Another account's private repository looks exactly like a missing one: nothing granted,
+    // and the same answer, with a token as with Basic credentials.
+    for credentials in [
+        bearer(
+            &f.token(
+                Some((&name, &secret)),
+                "repository:theirs/app:pull%20repository:no-such/app:pull",
+            )
+            .await
+            .unwrap(),
+        ),
+        Some(basic(&name, &secret)),
+    ] {
+        let theirs = f
+            .send(Method::GET, "/v2/theirs/app/tags/list", credentials.clone())
+            .await;
+        let missing = f
+            .send(
+                Method::GET,
+                "/v2/no-such/app/tags/list",
+                credentials.clone(),
+            )
+            .await;
+        assert_eq!(
+            (theirs.status, theirs.code()),
+            (StatusCode::NOT_FOUND, "NAME_UNKNOWN".to_owned())
+        );
+        assert_eq!(
+            (missing.status, missing.code()),
+            (theirs.status, theirs.code())
+        );
+        assert_eq!(
+            theirs.message().replace("theirs", "no-such"),
+            missing.message()
+        );
+        let push = f
+            .send(Method::POST, "/v2/theirs/app/blobs/uploads/", credentials)
+            .await;
+        assert_eq!(
+            (push.status, push.code()),
+            (StatusCode::NOT_FOUND, "NAME_UNKNOWN".to_owned())
+        );
+    }
+    let grants = f
+        .token_claims(
+            Some((&name, &secret)),
+            "repository:theirs/app:pull,push%20repository:no-such/app:pull,push",
+        )
         .await;
-    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+    assert_eq!(grants["access"], serde_json::json!([]), "{grants}");
+    assert!(grants["berth"].get("refused").is_none(), "{grants}");
 }
 
 #[tokio::test]

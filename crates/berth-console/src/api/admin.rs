@@ -1,17 +1,20 @@
 //! Sessions (the console's login), and what only the system administrator manages: accounts and
 //! console users; and every console user's own API tokens.
 
+use std::time::Duration;
+
+use berth_core::identity::ConsoleUserChange;
 use berth_meta::{AccountId, Timestamp};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Call, Caller, ok};
-use crate::session::{COOKIE, Session};
+use crate::session::{self, COOKIE};
 use crate::{Answer, json};
 
 /// How long a console session lasts.
-const SESSION_SECONDS: i64 = 12 * 3600;
+const SESSION: Duration = Duration::from_secs(12 * 3600);
 
 fn session_json(caller: &Caller) -> Value {
     json!({
@@ -21,7 +24,7 @@ fn session_json(caller: &Caller) -> Value {
     })
 }
 
-fn cookie(call: &Call<'_>, value: &str, max_age: i64) -> String {
+fn cookie(call: &Call<'_>, value: &str, max_age: u64) -> String {
     let secure = if call.console.config.tls {
         "; Secure"
     } else {
@@ -38,7 +41,7 @@ struct Login {
 }
 
 pub(crate) async fn login(call: &Call<'_>) -> ApiResult {
-    let login: Login = call.json()?;
+    let login: Login = call.login_json().await?;
     let principal = call
         .console
         .registry
@@ -49,19 +52,21 @@ pub(crate) async fn login(call: &Call<'_>) -> ApiResult {
     let caller = call
         .console_caller(principal, &login.username, true)
         .await?;
-    let session = Session {
-        username: caller.user.username.clone(),
-        expires: Timestamp::now().unix_millis().div_euclid(1000) + SESSION_SECONDS,
-        fingerprint: call
-            .console
-            .sessions
-            .fingerprint(&caller.user.password_hash),
-    };
-    let sealed = call.console.sessions.seal(&session);
-    Ok(Answer::json(StatusCode::OK, &session_json(&caller)).header(
-        http::header::SET_COOKIE,
-        cookie(call, &sealed, SESSION_SECONDS),
-    ))
+    let opened = open_session(call, &caller).await?;
+    Ok(Answer::json(StatusCode::OK, &session_json(&caller))
+        .header(http::header::SET_COOKIE, opened))
+}
+
+/// A new session for `caller`, as the `Set-Cookie` value that carries it.
+async fn open_session(call: &Call<'_>, caller: &Caller) -> ApiResult<String> {
+    let opened = call
+        .console
+        .registry
+        .identity()
+        .open_console_session(&caller.user, SESSION)
+        .await
+        .map_err(ApiError::identity)?;
+    Ok(cookie(call, &opened.secret, SESSION.as_secs()))
 }
 
 pub(crate) async fn whoami(call: &Call<'_>) -> ApiResult {
@@ -69,8 +74,56 @@ pub(crate) async fn whoami(call: &Call<'_>) -> ApiResult {
     ok(StatusCode::OK, session_json(&caller))
 }
 
-pub(crate) fn logout(call: &Call<'_>) -> Answer {
-    Answer::empty(StatusCode::NO_CONTENT).header(http::header::SET_COOKIE, cookie(call, "", 0))
+/// Ends the session the cookie carries, on the server, at once (another copy of the cookie is
+/// refused from now on), and clears the cookie.
+pub(crate) async fn logout(call: &Call<'_>) -> ApiResult {
+    if let Some(secret) = session::from_headers(&call.headers) {
+        call.console
+            .registry
+            .identity()
+            .end_console_session(secret)
+            .await
+            .map_err(ApiError::identity)?;
+    }
+    Ok(Answer::empty(StatusCode::NO_CONTENT).header(http::header::SET_COOKIE, cookie(call, "", 0)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// A console user changes its own password, giving the current one. Every session and API token
+/// of the user ends; a caller that came with the session cookie gets a new session.
+pub(crate) async fn change_password(call: &Call<'_>) -> ApiResult {
+    let caller = call.authorized().await?;
+    let change: PasswordChange = call.json(&caller).await?;
+    let user = call
+        .console
+        .registry
+        .identity()
+        .change_console_password(
+            call.source,
+            &caller.user.username,
+            &change.current_password,
+            &change.new_password,
+        )
+        .await
+        .map_err(|e| match e {
+            berth_core::identity::IdentityError::BadCredentials => {
+                ApiError::forbidden("the current password is not right")
+            }
+            e => ApiError::identity(e),
+        })?;
+    let answer = Answer::empty(StatusCode::NO_CONTENT);
+    if !caller.by_cookie {
+        return Ok(answer);
+    }
+    let caller = Caller { user, ..caller };
+    let opened = open_session(call, &caller).await?;
+    Ok(answer.header(http::header::SET_COOKIE, opened))
 }
 
 pub(crate) async fn accounts(call: &Call<'_>) -> ApiResult {
@@ -97,8 +150,8 @@ struct NewAccount {
 }
 
 pub(crate) async fn create_account(call: &Call<'_>) -> ApiResult {
-    call.admin().await?;
-    let new: NewAccount = call.json()?;
+    let caller = call.admin().await?;
+    let new: NewAccount = call.json(&caller).await?;
     if new.id < 1 {
         return Err(ApiError::invalid("an account id is a positive number"));
     }
@@ -143,8 +196,8 @@ struct NewConsoleUser {
 }
 
 pub(crate) async fn create_console_user(call: &Call<'_>) -> ApiResult {
-    call.admin().await?;
-    let new: NewConsoleUser = call.json()?;
+    let caller = call.admin().await?;
+    let new: NewConsoleUser = call.json(&caller).await?;
     let account = new.account.map(AccountId);
     if let Some(account) = account {
         let exists = call
@@ -170,6 +223,71 @@ pub(crate) async fn create_console_user(call: &Call<'_>) -> ApiResult {
     ok(StatusCode::CREATED, json::console_user(&user))
 }
 
+/// A console user, for the administrator.
+async fn find_console_user(call: &Call<'_>, name: &str) -> ApiResult<berth_meta::ConsoleUser> {
+    call.console
+        .registry
+        .identity()
+        .console_user(name)
+        .await
+        .map_err(ApiError::identity)?
+        .ok_or_else(|| ApiError::not_found(format!("console user {name} does not exist")))
+}
+
+pub(crate) async fn console_user(call: &Call<'_>, name: &str) -> ApiResult {
+    call.admin().await?;
+    let user = find_console_user(call, name).await?;
+    ok(StatusCode::OK, json::console_user(&user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleUserPatch {
+    password: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// The administrator resets a console user's password, or disables or enables it; a reset or a
+/// disable ends the user's sessions and API tokens.
+pub(crate) async fn update_console_user(call: &Call<'_>, name: &str) -> ApiResult {
+    let caller = call.admin().await?;
+    let patch: ConsoleUserPatch = call.json(&caller).await?;
+    if patch.disabled == Some(true) && caller.user.username == name {
+        return Err(ApiError::conflict(
+            "you cannot disable yourself; another administrator can",
+        ));
+    }
+    let change = ConsoleUserChange {
+        password: patch.password,
+        disabled: patch.disabled,
+    };
+    let user = call
+        .console
+        .registry
+        .identity()
+        .update_console_user(name, change)
+        .await
+        .map_err(ApiError::identity)?;
+    ok(StatusCode::OK, json::console_user(&user))
+}
+
+/// The administrator deletes a console user, with its sessions and API tokens.
+pub(crate) async fn delete_console_user(call: &Call<'_>, name: &str) -> ApiResult {
+    let caller = call.admin().await?;
+    if caller.user.username == name {
+        return Err(ApiError::conflict(
+            "you cannot delete yourself; another administrator can",
+        ));
+    }
+    call.console
+        .registry
+        .identity()
+        .delete_console_user(name)
+        .await
+        .map_err(ApiError::identity)?;
+    Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
 pub(crate) async fn api_tokens(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let page = call.query.page()?;
@@ -192,7 +310,7 @@ pub(crate) async fn api_tokens(call: &Call<'_>) -> ApiResult {
     )
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     #[serde(default)]
@@ -203,11 +321,7 @@ struct NewToken {
 
 pub(crate) async fn create_api_token(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
-    let new: NewToken = if call.body.is_empty() {
-        NewToken::default()
-    } else {
-        call.json()?
-    };
+    let new: NewToken = call.json(&caller).await?;
     let expires = match &new.expires_at {
         None => None,
         Some(s) => Some(Timestamp::parse_rfc3339(s).ok_or_else(|| {

@@ -9,17 +9,17 @@ mod users;
 use std::net::IpAddr;
 
 use berth_core::identity::{API_TOKEN_PREFIX, IdentityError};
+use berth_core::{ReadError, RequestBody};
 use berth_meta::{AccountId, ConsoleUser, Page};
 use berth_model::RepositoryName;
 use berth_model::http_text::{Plus, basic_credentials, percent_decode, query_pairs, strip_scheme};
 use berth_policy::Principal;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
-use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::session::{self, COOKIE};
+use crate::session;
 use crate::{Answer, Console};
 
 /// A failure, as `{"error":{"code","message"}}` with its status.
@@ -113,6 +113,26 @@ impl ApiError {
             e => Self::internal(e),
         }
     }
+
+    /// A body that could not be read.
+    fn body(e: ReadError) -> Self {
+        match e {
+            ReadError::TooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("request bodies are at most {limit} bytes"),
+            ),
+            ReadError::Busy => ApiError {
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    e.to_string(),
+                )
+            },
+            e => Self::invalid(e.to_string()),
+        }
+    }
 }
 
 pub(crate) type ApiResult<T = Answer> = Result<T, ApiError>;
@@ -194,11 +214,12 @@ impl Query {
             .ok_or_else(|| ApiError::invalid(format!("query parameter {name} is required")))
     }
 
-    /// `page` (from 1, default 1) and `size` (1 to 100, default 20).
+    /// `page` (from 1, default 1) and `size` (1 to 100, default 20); given empty, they are
+    /// refused like any other value that is not a number.
     pub(crate) fn page(&self) -> ApiResult<Page> {
         let number = |name: &str, default: u32, max: u32| -> ApiResult<u32> {
             match self.get(name) {
-                None | Some("") => Ok(default),
+                None => Ok(default),
                 Some(v) => match v.parse::<u32>() {
                     Ok(n) if (1..=max).contains(&n) => Ok(n),
                     _ => Err(ApiError::invalid(format!(
@@ -220,23 +241,70 @@ pub(crate) struct Call<'a> {
     pub(crate) method: Method,
     pub(crate) headers: HeaderMap,
     pub(crate) query: Query,
-    pub(crate) body: Bytes,
+    /// The body, unread: it is read only once the caller is known ([`Call::json`] takes the
+    /// [`Caller`] as proof), so nobody unauthorized makes the server hold a byte of it.
+    body: std::sync::Mutex<Option<RequestBody>>,
     pub(crate) source: Option<IpAddr>,
 }
 
+/// The largest body of a login (a name and a password).
+const MAX_LOGIN_BODY: u64 = 16 << 10;
+
 impl Call<'_> {
-    /// The JSON body as `T`.
-    pub(crate) fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    /// The JSON body as `T`, read now that `_caller` is known (an empty body reads as `{}`).
+    pub(crate) async fn json<T: DeserializeOwned>(&self, _caller: &Caller) -> ApiResult<T> {
+        self.read_json(MAX_BODY).await
+    }
+
+    /// The JSON body of a login, before anyone is known: the credentials are in it, so it is
+    /// read first, but only up to a few KiB.
+    pub(crate) async fn login_json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        self.read_json(MAX_LOGIN_BODY).await
+    }
+
+    async fn read_json<T: DeserializeOwned>(&self, limit: u64) -> ApiResult<T> {
+        let body = self
+            .body
+            .lock()
+            .expect("body lock")
+            .take()
+            .ok_or_else(|| ApiError::internal("the request body was read twice"))?;
+        let budget = self.console.registry.memory_budget();
+        let held = budget.read(body, limit).await.map_err(ApiError::body)?;
+        let bytes = held.bytes();
+        if bytes.is_empty() {
+            return serde_json::from_value(Value::Object(serde_json::Map::new()))
+                .map_err(|e| ApiError::invalid(format!("request body: {e}")));
+        }
+        let json = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "request bodies are JSON (Content-Type: application/json)",
+            ));
+        }
+        // Every body of this API is an object: serde would take a struct from an array too.
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("the request body is a JSON object"));
+        }
+        serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("request body: {e}")))
     }
 
     /// The JSON object body, whose fields must all be among `allowed` (a misspelt field is an
     /// error, not a silent no-op).
-    pub(crate) fn object(&self, allowed: &[&str]) -> ApiResult<serde_json::Map<String, Value>> {
-        let Value::Object(map) = self.json::<Value>()? else {
-            return Err(ApiError::invalid("the request body is a JSON object"));
-        };
+    pub(crate) async fn object(
+        &self,
+        caller: &Caller,
+        allowed: &[&str],
+    ) -> ApiResult<serde_json::Map<String, Value>> {
+        let map: serde_json::Map<String, Value> = self.json(caller).await?;
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::invalid(format!(
                 "unknown field {unknown:?}; expected {}",
@@ -289,30 +357,18 @@ impl Call<'_> {
                 .map_err(ApiError::identity)?;
             return self.console_caller(principal, &name, false).await;
         }
-        let cookie = self
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| session::cookie(h, COOKIE));
-        let Some(cookie) = cookie else {
+        let Some(cookie) = session::from_headers(&self.headers) else {
             return Err(ApiError::unauthorized("log in first"));
         };
-        let session = self
-            .console
-            .sessions
-            .open(cookie, berth_model::Timestamp::now())
-            .ok_or_else(|| ApiError::unauthorized("the session expired; log in again"))?;
-        let user = identity
-            .console_user(&session.username)
+        let (principal, user) = identity
+            .console_session(cookie)
             .await
-            .map_err(ApiError::identity)?
-            .filter(|u| self.console.sessions.fingerprint(&u.password_hash) == session.fingerprint)
-            .ok_or_else(|| ApiError::unauthorized("the session ended; log in again"))?;
-        let principal = match user.account {
-            Some(account) => Principal::ConsoleUser { account },
-            None => Principal::SystemAdmin,
-        };
+            .map_err(|e| match e {
+                IdentityError::BadCredentials | IdentityError::Disabled { .. } => {
+                    ApiError::unauthorized("the session ended; log in again")
+                }
+                e => ApiError::identity(e),
+            })?;
         Ok(Caller {
             user,
             principal,
@@ -385,7 +441,7 @@ impl Call<'_> {
 }
 
 /// Largest request body the API reads.
-const MAX_BODY: usize = 1 << 20;
+const MAX_BODY: u64 = 1 << 20;
 
 /// A parsed repository name from a path segment, or 404.
 pub(crate) fn repository_name(segment: &str) -> ApiResult<RepositoryName> {
@@ -412,30 +468,12 @@ impl Console {
         if rest == "/openapi.json" && parts.method == Method::GET {
             return Ok(Answer::raw_json(StatusCode::OK, crate::OPENAPI));
         }
-        let limited = http_body_util::Limited::new(body, MAX_BODY);
-        let body = match limited.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) => {
-                return Err(ApiError::invalid(format!(
-                    "request body unreadable or over {MAX_BODY} bytes: {e}"
-                )));
-            }
-        };
-        let has_body = !body.is_empty();
-        if has_body {
-            let json = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json"));
-            if !json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    "request bodies are JSON (Content-Type: application/json)",
-                ));
-            }
-        }
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = RequestBody::new(byte_stream(body), length);
         let segments: Vec<String> = rest
             .trim_start_matches('/')
             .split('/')
@@ -448,7 +486,7 @@ impl Console {
             method: parts.method.clone(),
             headers: parts.headers,
             query: Query::parse(parts.uri.query()),
-            body,
+            body: std::sync::Mutex::new(Some(body)),
             source,
         };
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -457,7 +495,8 @@ impl Console {
         match (&method, segments.as_slice()) {
             (&M::POST, ["session"]) => admin::login(&call).await,
             (&M::GET, ["session"]) => admin::whoami(&call).await,
-            (&M::DELETE, ["session"]) => Ok(admin::logout(&call)),
+            (&M::DELETE, ["session"]) => admin::logout(&call).await,
+            (&M::PUT, ["session", "password"]) => admin::change_password(&call).await,
             (&M::GET, ["repositories"]) => repositories::list(&call).await,
             (&M::POST, ["repositories"]) => repositories::create(&call).await,
             (&M::GET, ["repositories", r]) => repositories::get(&call, r).await,
@@ -487,6 +526,9 @@ impl Console {
             (&M::POST, ["accounts"]) => admin::create_account(&call).await,
             (&M::GET, ["console-users"]) => admin::console_users(&call).await,
             (&M::POST, ["console-users"]) => admin::create_console_user(&call).await,
+            (&M::GET, ["console-users", name]) => admin::console_user(&call, name).await,
+            (&M::PATCH, ["console-users", name]) => admin::update_console_user(&call, name).await,
+            (&M::DELETE, ["console-users", name]) => admin::delete_console_user(&call, name).await,
             (&M::GET, ["api-tokens"]) => admin::api_tokens(&call).await,
             (&M::POST, ["api-tokens"]) => admin::create_api_token(&call).await,
             (&M::DELETE, ["api-tokens", id]) => admin::delete_api_token(&call, id).await,
@@ -495,6 +537,20 @@ impl Console {
             ))),
         }
     }
+}
+
+/// A request body as a stream of its data frames.
+fn byte_stream<B>(body: B) -> berth_storage::ByteStream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use futures::TryStreamExt as _;
+    Box::pin(
+        http_body_util::BodyStream::new(body)
+            .map_err(|e| std::io::Error::other(e.into()))
+            .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok()))),
+    )
 }
 
 /// A JSON answer.

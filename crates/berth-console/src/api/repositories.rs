@@ -76,7 +76,9 @@ fn quota(value: &Value) -> ApiResult<Option<u64>> {
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
-    let body = call.object(&["name", "access_level", "quota_bytes"])?;
+    let body = call
+        .object(&caller, &["name", "access_level", "quota_bytes"])
+        .await?;
     let name = body
         .get("name")
         .and_then(Value::as_str)
@@ -122,7 +124,9 @@ pub(crate) async fn get(call: &Call<'_>, segment: &str) -> ApiResult {
 pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
     let repository = visible(call, &caller, segment).await?;
-    let body = call.object(&["access_level", "quota_bytes"])?;
+    let body = call
+        .object(&caller, &["access_level", "quota_bytes"])
+        .await?;
     let update = RepositoryUpdate {
         access: body.get("access_level").map(access).transpose()?,
         quota: body.get("quota_bytes").map(quota).transpose()?,
@@ -143,11 +147,9 @@ pub(crate) async fn delete(call: &Call<'_>, segment: &str) -> ApiResult {
     let repository = visible(call, &caller, segment).await?;
     call.console
         .registry
-        .metadata()
-        .delete_repository(&repository.name, &caller.actor(), Timestamp::now())
+        .delete_repository(&repository.name, &caller.actor())
         .await
         .map_err(ApiError::meta)?;
-    call.console.registry.forget_repository(&repository.name);
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 

@@ -159,7 +159,12 @@ pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
-    let body = call.object(&["name", "description", "expires_at", "repositories"])?;
+    let body = call
+        .object(
+            &caller,
+            &["name", "description", "expires_at", "repositories"],
+        )
+        .await?;
     let spec = RepositoryUserSpec {
         name: text(&body, "name")?.filter(|n| !n.is_empty()),
         description: text(&body, "description")?.unwrap_or_default(),
@@ -194,7 +199,12 @@ pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
 pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.authorized().await?;
     visible(call, &caller, name).await?;
-    let body = call.object(&["description", "expires_at", "disabled", "repositories"])?;
+    let body = call
+        .object(
+            &caller,
+            &["description", "expires_at", "disabled", "repositories"],
+        )
+        .await?;
     let disabled = match body.get("disabled") {
         None => None,
         Some(Value::Bool(b)) => Some(*b),

@@ -1,1 +1,4 @@
+#![allow(dead_code)] // Each test binary uses its own part.
+
 pub(crate) mod openapi;
+pub(crate) mod world;

@@ -12,6 +12,17 @@
 //! disabled flag are checked at every login against that record; a login about to be refused
 //! reads the current record first, and the token endpoint always does
 //! ([`Identity::login_current`]).
+//!
+//! Timing tells nothing: every refused login costs one argon2 verification, whether the name is
+//! a repository user, a console user or unknown (a wrong robot secret and an unknown name are
+//! checked against a decoy hash), and the remembered digest short-cuts only the exact right
+//! password. argon2 runs on blocking threads, a few at a time, never on the async workers.
+//! Failures are throttled per source and name, per name and per source (`throttle.rs`), and
+//! logged at `warn` with the name, the source and the reason, never a secret.
+//!
+//! Console sessions are random ids the browser holds in a cookie, stored as their hash:
+//! logging out ends one at once, and a password change, disable or delete ends all of a user's
+//! sessions and API tokens.
 
 mod secret;
 mod throttle;
@@ -24,11 +35,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_meta::{
-    ApiToken, ConsoleUser, MetadataStore, NewRepositoryUser, Page, Paged, RepositoryUser,
-    RepositoryUserUpdate,
+    ApiToken, ConsoleSession, ConsoleUser, ConsoleUserUpdate, MetadataStore, NewRepositoryUser,
+    Page, Paged, RepositoryUser, RepositoryUserUpdate,
 };
 use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
 use berth_policy::{Principal, RepositoryUserFacts};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
 
 use crate::ttl::Cache;
 use throttle::Throttle;
@@ -46,8 +59,8 @@ pub enum IdentityError {
         /// The user.
         user: String,
     },
-    /// The repository user is disabled.
-    #[error("repository user {user} is disabled")]
+    /// The user is disabled.
+    #[error("user {user} is disabled")]
     Disabled {
         /// The user.
         user: String,
@@ -166,6 +179,69 @@ pub struct Identity {
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
     remember_key: [u8; 32],
     throttle: Throttle,
+    /// argon2 verifications running at once (each takes ~19 MiB and tens of milliseconds).
+    argon2: Arc<Semaphore>,
+}
+
+/// The name the throttle counts API-token logins under (tokens have no user name).
+const API_TOKEN_LOGIN: &str = "(api token)";
+
+/// Console sessions a user holds at most; logging in again past it ends the oldest.
+const SESSIONS_PER_USER: u32 = 20;
+
+/// The shortest console password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest console password, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// A new console user's name: 1 to 64 ASCII letters, digits, `.`, `_`, `-` or `@`, starting
+/// with a letter or digit (an existing user with another name still logs in).
+pub fn check_console_username(name: &str) -> Result<(), IdentityError> {
+    let valid = (1..=64).contains(&name.len())
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(IdentityError::Invalid(format!(
+            "console user name {:?} must be 1 to 64 letters, digits, '.', '_', '-' or '@', \
+             starting with a letter or digit",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// A console password: 8 to 256 characters (characters, not bytes).
+pub fn check_console_password(password: &str) -> Result<(), IdentityError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(IdentityError::Invalid(format!(
+            "a console password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(IdentityError::Invalid(format!(
+            "a console password has at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Changes to a console user through [`Identity::update_console_user`].
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleUserChange {
+    /// A new password (stored as its argon2 hash).
+    pub password: Option<String>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+}
+
+/// A name as it goes into a log line: cut short, and printed with `{:?}` by the caller, so a
+/// hostile name cannot forge log lines.
+fn loggable(name: &str) -> String {
+    name.chars().take(64).collect()
 }
 
 impl Identity {
@@ -183,6 +259,9 @@ impl Identity {
             verified: Mutex::new(HashMap::new()),
             remember_key,
             throttle: Throttle::default(),
+            argon2: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
@@ -245,8 +324,12 @@ impl Identity {
         username: &str,
         password: &str,
     ) -> Result<Principal, IdentityError> {
-        self.throttled(source, self.verify_cached(username, password))
-            .await
+        self.throttled(
+            source,
+            username,
+            self.verify(username, password, Records::Cached),
+        )
+        .await
     }
 
     /// Logs in against the current record, read now (the token endpoint: a token outlives the
@@ -257,87 +340,137 @@ impl Identity {
         username: &str,
         password: &str,
     ) -> Result<Principal, IdentityError> {
-        self.throttled(source, self.verify(username, password, Records::Current))
-            .await
+        self.throttled(
+            source,
+            username,
+            self.verify(username, password, Records::Current),
+        )
+        .await
     }
 
-    async fn throttled(
+    /// Runs `verify` unless `source` is held back for `username`, and counts and logs the
+    /// outcome. Without a source (an embedder's own calls), nothing is throttled.
+    async fn throttled<T>(
         &self,
         source: Option<IpAddr>,
-        verify: impl std::future::Future<Output = Result<Principal, IdentityError>>,
-    ) -> Result<Principal, IdentityError> {
+        username: &str,
+        verify: impl std::future::Future<Output = Result<T, IdentityError>>,
+    ) -> Result<T, IdentityError> {
         let now = Instant::now();
-        if let Some(source) = source {
-            self.throttle
-                .check(source, now)
-                .map_err(|retry_after| IdentityError::TooManyAttempts { retry_after })?;
+        let Some(source) = source else {
+            return verify.await;
+        };
+        if let Err(refusal) = self.throttle.check(source, username, now) {
+            if refusal.first {
+                warn!(
+                    user = ?loggable(username),
+                    %source,
+                    held = refusal.held.as_str(),
+                    retry_after_s = refusal.retry_after.as_secs(),
+                    "login throttled: too many failures"
+                );
+            }
+            return Err(IdentityError::TooManyAttempts {
+                retry_after: refusal.retry_after,
+            });
         }
         let outcome = verify.await;
-        if let Some(source) = source {
-            match &outcome {
-                Ok(_) => self.throttle.succeeded(source),
-                Err(IdentityError::BadCredentials) => self.throttle.failed(source, now),
-                Err(_) => {}
+        match &outcome {
+            Ok(_) => self.throttle.succeeded(source, username, now),
+            Err(IdentityError::BadCredentials) => {
+                self.throttle.failed(source, username, now);
+                warn!(user = ?loggable(username), %source, reason = "bad_credentials", "login failed");
             }
+            Err(IdentityError::Expired { .. }) => {
+                warn!(user = ?loggable(username), %source, reason = "expired", "login failed")
+            }
+            Err(IdentityError::Disabled { .. }) => {
+                warn!(user = ?loggable(username), %source, reason = "disabled", "login failed")
+            }
+            Err(_) => {}
         }
         outcome
     }
 
-    async fn verify_cached(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Principal, IdentityError> {
-        match self.verify(username, password, Records::Cached).await {
-            Err(
-                IdentityError::BadCredentials
-                | IdentityError::Expired { .. }
-                | IdentityError::Disabled { .. },
-            ) => self.verify(username, password, Records::Current).await,
-            outcome => outcome,
-        }
-    }
-
+    /// Checks a name and a secret or password. With [`Records::Cached`], cached records are
+    /// tried first with the cheap checks only (a robot's keyed hash, a console user's remembered
+    /// digest); anything short of a full success is decided again on the current records, with
+    /// the full check: one argon2 verification for every refusal.
     async fn verify(
         &self,
         username: &str,
         password: &str,
         records: Records,
     ) -> Result<Principal, IdentityError> {
-        if records == Records::Current {
-            self.repository_users.forget(username);
-            self.console_users.forget(username);
+        if records == Records::Cached
+            && let Some(principal) = self.verify_quickly(username, password).await?
+        {
+            return Ok(principal);
         }
+        self.repository_users.forget(username);
+        self.console_users.forget(username);
         if let Some(user) = self.cached_repository_user(username).await? {
-            if !secret::secret_matches(&user.name, password, &user.secret_hash) {
-                return Err(IdentityError::BadCredentials);
+            if secret::secret_matches(&user.name, password, &user.secret_hash) {
+                return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
             }
-            return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
+            self.decoy(password).await;
+            return Err(IdentityError::BadCredentials);
         }
         if let Some(user) = self.cached_console_user(username).await? {
-            if !self.console_password_matches(&user, password) {
+            if !self.console_password_matches(&user, password).await {
                 return Err(IdentityError::BadCredentials);
             }
-            return Ok(match user.account {
-                Some(account) => Principal::ConsoleUser { account },
-                None => Principal::SystemAdmin,
-            });
+            return console_principal(&user);
         }
+        self.decoy(password).await;
         Err(IdentityError::BadCredentials)
     }
 
-    fn console_password_matches(&self, user: &ConsoleUser, password: &str) -> bool {
-        let digest = secret::remembered(&self.remember_key, &user.username, password);
-        {
-            let verified = self.verified.lock().expect("verified lock");
-            if let Some((phc, remembered)) = verified.get(&user.username)
-                && *phc == user.password_hash
-            {
-                return subtle::ConstantTimeEq::ct_eq(&digest[..], &remembered[..]).into();
-            }
+    /// A full success on the cached records with the cheap checks, if there is one.
+    async fn verify_quickly(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, IdentityError> {
+        if let Some(user) = self.cached_repository_user(username).await? {
+            let ok = secret::secret_matches(&user.name, password, &user.secret_hash);
+            return Ok(ok
+                .then(|| facts(&user, Timestamp::now()).ok())
+                .flatten()
+                .map(Principal::RepositoryUser));
         }
-        let ok = secret::password_matches(password, &user.password_hash);
+        if let Some(user) = self.cached_console_user(username).await?
+            && !user.disabled
+            && self.remembered_matches(&user, password)
+        {
+            return console_principal(&user).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Whether `password` is the one last verified for `user`'s current hash.
+    fn remembered_matches(&self, user: &ConsoleUser, password: &str) -> bool {
+        let digest = secret::remembered(&self.remember_key, &user.username, password);
+        let verified = self.verified.lock().expect("verified lock");
+        verified
+            .get(&user.username)
+            .is_some_and(|(phc, remembered)| {
+                *phc == user.password_hash
+                    && bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &remembered[..]))
+            })
+    }
+
+    /// Whether `password` is `user`'s: the remembered digest for the exact right password, else
+    /// a full argon2 verification (remembered when it succeeds).
+    async fn console_password_matches(&self, user: &ConsoleUser, password: &str) -> bool {
+        if self.remembered_matches(user, password) {
+            return true;
+        }
+        let ok = self
+            .argon2(password, Some(user.password_hash.clone()))
+            .await;
         if ok {
+            let digest = secret::remembered(&self.remember_key, &user.username, password);
             let mut verified = self.verified.lock().expect("verified lock");
             if verified.len() >= crate::ttl::SWEEP_AT {
                 verified.clear();
@@ -345,6 +478,28 @@ impl Identity {
             verified.insert(user.username.clone(), (user.password_hash.clone(), digest));
         }
         ok
+    }
+
+    /// As long as checking a wrong password of a real console user, for a refusal that has no
+    /// hash to check against.
+    async fn decoy(&self, password: &str) {
+        self.argon2(password, None).await;
+    }
+
+    /// An argon2 verification of `password` against `phc` (the decoy hash when `None`), on a
+    /// blocking thread, a few at a time.
+    async fn argon2(&self, password: &str, phc: Option<String>) -> bool {
+        let _slot = self.argon2.acquire().await;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || match phc {
+            Some(phc) => secret::password_matches(&password, &phc),
+            None => {
+                secret::password_matches(&password, secret::decoy_hash());
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
     }
 
     async fn cached_repository_user(
@@ -372,14 +527,10 @@ impl Identity {
         if let Some(user) = self.cached_repository_user(name).await? {
             return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
         }
-        Ok(match self.cached_console_user(name).await? {
-            Some(ConsoleUser {
-                account: Some(account),
-                ..
-            }) => Principal::ConsoleUser { account },
-            Some(_) => Principal::SystemAdmin,
-            None => Principal::Anonymous,
-        })
+        match self.cached_console_user(name).await? {
+            Some(user) => console_principal(&user),
+            None => Ok(Principal::Anonymous),
+        }
     }
 
     /// Logs in with an API token (`berth_...`): the console user it belongs to, and what that
@@ -405,22 +556,165 @@ impl Identity {
                 .await
                 .map_err(IdentityError::backend)?
                 .ok_or(IdentityError::BadCredentials)?;
+            let principal = console_principal(&user)?;
+            Ok((principal, user))
+        };
+        self.throttled(source, API_TOKEN_LOGIN, verify).await
+    }
+
+    /// Opens a console session for `user`: the session's secret (for the cookie) is returned
+    /// once; the store keeps its hash.
+    pub async fn open_console_session(
+        &self,
+        user: &ConsoleUser,
+        ttl: Duration,
+    ) -> Result<WithSecret<ConsoleSession>, IdentityError> {
+        let secret = secret::new_session_id();
+        let now = Timestamp::now();
+        let record = ConsoleSession {
+            id_hash: secret::token_hash(&secret),
+            user: user.id,
+            created: now,
+            expires: Timestamp::from_unix_millis(
+                now.unix_millis()
+                    .saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
+            ),
+        };
+        self.meta
+            .create_console_session(record.clone(), SESSIONS_PER_USER)
+            .await
+            .map_err(IdentityError::backend)?;
+        Ok(WithSecret { record, secret })
+    }
+
+    /// The console user a session cookie stands for now: refused when the session ended or
+    /// expired, or the user is gone or disabled.
+    pub async fn console_session(
+        &self,
+        secret: &str,
+    ) -> Result<(Principal, ConsoleUser), IdentityError> {
+        let session = self
+            .meta
+            .console_session(&secret::token_hash(secret))
+            .await
+            .map_err(IdentityError::backend)?
+            .filter(|s| s.expires > Timestamp::now())
+            .ok_or(IdentityError::BadCredentials)?;
+        let user = self
+            .meta
+            .console_user_by_id(session.user)
+            .await
+            .map_err(IdentityError::backend)?
+            .ok_or(IdentityError::BadCredentials)?;
+        Ok((console_principal(&user)?, user))
+    }
+
+    /// Ends a console session at once (logging out); ending one that is gone is no error.
+    pub async fn end_console_session(&self, secret: &str) -> Result<(), IdentityError> {
+        self.meta
+            .delete_console_session(&secret::token_hash(secret))
+            .await
+            .map_err(IdentityError::backend)?;
+        Ok(())
+    }
+
+    /// A console user changes its own password, proving the current one (throttled like a
+    /// login). Its sessions and API tokens end.
+    pub async fn change_console_password(
+        &self,
+        source: Option<IpAddr>,
+        username: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<ConsoleUser, IdentityError> {
+        check_console_password(new)?;
+        let verify = async {
+            self.console_users.forget(username);
+            let user = self
+                .cached_console_user(username)
+                .await?
+                .ok_or(IdentityError::BadCredentials)?;
+            if !self.console_password_matches(&user, current).await {
+                return Err(IdentityError::BadCredentials);
+            }
             Ok(user)
         };
-        let mut found = None;
-        let principal = self
-            .throttled(source, async {
-                let user = verify.await?;
-                let principal = match user.account {
-                    Some(account) => Principal::ConsoleUser { account },
-                    None => Principal::SystemAdmin,
-                };
-                found = Some(user);
-                Ok(principal)
+        let user = self.throttled(source, username, verify).await?;
+        let change = ConsoleUserChange {
+            password: Some(new.to_owned()),
+            disabled: None,
+        };
+        self.update_console_user(&user.username, change).await
+    }
+
+    /// Changes a console user's password or disabled flag (the administrator's reset and
+    /// disable). A new password or disabling ends its sessions and API tokens; on this node the
+    /// change applies at once, on others within [`Identity::CACHE_TTL`].
+    pub async fn update_console_user(
+        &self,
+        username: &str,
+        change: ConsoleUserChange,
+    ) -> Result<ConsoleUser, IdentityError> {
+        if let Some(password) = &change.password {
+            check_console_password(password)?;
+        }
+        let user = self.require_console_user(username).await?;
+        let password_hash = match change.password {
+            Some(password) => Some(self.hash_password(password).await),
+            None => None,
+        };
+        let update = ConsoleUserUpdate {
+            password_hash,
+            disabled: change.disabled,
+        };
+        let ends_sessions = update.password_hash.is_some() || update.disabled == Some(true);
+        let updated = self
+            .meta
+            .update_console_user(user.id, update)
+            .await
+            .map_err(IdentityError::backend);
+        self.forget_console_user(username);
+        let updated = updated?;
+        if ends_sessions {
+            info!(user = ?loggable(username), disabled = updated.disabled, "console user changed: its sessions and API tokens ended");
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a console user with its sessions and API tokens.
+    pub async fn delete_console_user(&self, username: &str) -> Result<(), IdentityError> {
+        let user = self.require_console_user(username).await?;
+        let deleted = self.meta.delete_console_user(user.id).await;
+        self.forget_console_user(username);
+        deleted.map_err(IdentityError::backend)?;
+        info!(user = ?loggable(username), "console user deleted");
+        Ok(())
+    }
+
+    async fn require_console_user(&self, username: &str) -> Result<ConsoleUser, IdentityError> {
+        self.console_users.forget(username);
+        self.cached_console_user(username)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound {
+                what: "console user",
+                name: username.to_owned(),
             })
-            .await?;
-        let user = found.expect("a successful login found its user");
-        Ok((principal, user))
+    }
+
+    fn forget_console_user(&self, username: &str) {
+        self.console_users.forget(username);
+        self.verified
+            .lock()
+            .expect("verified lock")
+            .remove(username);
+    }
+
+    /// argon2id of a new password, on a blocking thread.
+    async fn hash_password(&self, password: String) -> String {
+        let _slot = self.argon2.acquire().await;
+        tokio::task::spawn_blocking(move || secret::password_hash(&password))
+            .await
+            .expect("argon2 hashing does not panic")
     }
 
     /// A console user's record (from the cache when fresh).
@@ -555,17 +849,9 @@ impl Identity {
         username: &str,
         password: &str,
     ) -> Result<ConsoleUser, IdentityError> {
-        if username.is_empty() || username.len() > 64 || username.contains(':') {
-            return Err(IdentityError::Invalid(format!(
-                "console user name {username:?} must be 1 to 64 characters without ':'"
-            )));
-        }
-        if password.len() < 8 {
-            return Err(IdentityError::Invalid(
-                "a console password needs at least 8 characters".into(),
-            ));
-        }
-        let hash = secret::password_hash(password);
+        check_console_username(username)?;
+        check_console_password(password)?;
+        let hash = self.hash_password(password.to_owned()).await;
         let user = self
             .meta
             .create_console_user(account, username, &hash, Timestamp::now())
@@ -574,6 +860,19 @@ impl Identity {
         self.console_users.forget(username);
         Ok(user)
     }
+}
+
+/// What a console user may do, once it may log in.
+fn console_principal(user: &ConsoleUser) -> Result<Principal, IdentityError> {
+    if user.disabled {
+        return Err(IdentityError::Disabled {
+            user: user.username.clone(),
+        });
+    }
+    Ok(match user.account {
+        Some(account) => Principal::ConsoleUser { account },
+        None => Principal::SystemAdmin,
+    })
 }
 
 /// The policy's view of a repository user, once it may log in at `now`.

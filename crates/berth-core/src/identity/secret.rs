@@ -36,6 +36,18 @@ pub(crate) fn new_api_token() -> String {
     format!("{API_TOKEN_PREFIX}{}", random_string(40, ALPHABET))
 }
 
+/// A new console session id: 43 letters and digits (256 bits).
+pub(crate) fn new_session_id() -> String {
+    random_string(43, ALPHABET)
+}
+
+/// An argon2id hash of a random password no one knows, made once: what a refused login with no
+/// hash of its own is checked against, so that it costs what a wrong password costs.
+pub(crate) fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password_hash(&random_string(32, ALPHABET)))
+}
+
 /// What every API token starts with.
 pub const API_TOKEN_PREFIX: &str = "berth_";
 

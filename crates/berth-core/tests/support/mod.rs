@@ -8,7 +8,7 @@ pub mod watched;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_core::{Registry, RegistryConfig};
+use berth_core::{Registry, RegistryConfig, RequestBody};
 use berth_meta::{Access, AccountId, MetadataStore, NewRepository, Permission, Timestamp};
 use berth_model::{Digest, Name, Reference, RepositoryName};
 use berth_policy::{Principal, RepositoryUserFacts};
@@ -93,7 +93,13 @@ pub async fn upload(
     let id = registry.start_upload(who, image).await.unwrap();
     let half = bytes.len() / 2;
     registry
-        .append_upload(who, image, &id, Some(0), body_from(bytes.slice(..half)))
+        .append_upload(
+            who,
+            image,
+            &id,
+            Some(0),
+            RequestBody::new(body_from(bytes.slice(..half)), None),
+        )
         .await
         .unwrap();
     let size = registry
@@ -102,7 +108,7 @@ pub async fn upload(
             image,
             &id,
             &digest,
-            Some(body_from(bytes.slice(half..))),
+            Some(RequestBody::new(body_from(bytes.slice(half..)), None)),
         )
         .await
         .unwrap();
@@ -156,7 +162,7 @@ pub async fn push_image(
             who,
             image,
             &Reference::parse(tag).unwrap(),
-            manifest.clone(),
+            RequestBody::from_bytes(manifest.clone()),
             Some("application/vnd.oci.image.manifest.v1+json"),
         )
         .await

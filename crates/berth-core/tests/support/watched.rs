@@ -71,9 +71,28 @@ impl MetadataStore for WatchedMeta {
     ) -> Result<Paged<ConsoleUser>> {
         self.inner.list_console_users(account, page).await
     }
-    async fn set_console_password(&self, id: ConsoleUserId, password_hash: &str) -> Result<()> {
+    async fn update_console_user(
+        &self,
+        id: ConsoleUserId,
+        update: ConsoleUserUpdate,
+    ) -> Result<ConsoleUser> {
         self.write();
-        self.inner.set_console_password(id, password_hash).await
+        self.inner.update_console_user(id, update).await
+    }
+    async fn delete_console_user(&self, id: ConsoleUserId) -> Result<()> {
+        self.write();
+        self.inner.delete_console_user(id).await
+    }
+    async fn create_console_session(&self, session: ConsoleSession, keep: u32) -> Result<()> {
+        self.write();
+        self.inner.create_console_session(session, keep).await
+    }
+    async fn console_session(&self, id_hash: &[u8]) -> Result<Option<ConsoleSession>> {
+        self.inner.console_session(id_hash).await
+    }
+    async fn delete_console_session(&self, id_hash: &[u8]) -> Result<bool> {
+        self.write();
+        self.inner.delete_console_session(id_hash).await
     }
     async fn create_api_token(&self, token: ApiToken) -> Result<()> {
         self.write();
@@ -119,7 +138,7 @@ impl MetadataStore for WatchedMeta {
         name: &RepositoryName,
         actor: &str,
         at: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<Vec<UploadId>> {
         self.write();
         self.inner.delete_repository(name, actor, at).await
     }
@@ -224,16 +243,19 @@ impl MetadataStore for WatchedMeta {
     async fn tombstones(&self) -> Result<Vec<Digest>> {
         self.inner.tombstones().await
     }
-    async fn create_upload(&self, session: UploadSession) -> Result<()> {
+    async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()> {
         self.write();
-        self.inner.create_upload(session).await
+        self.inner.create_upload(session, max_open).await
     }
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
         self.inner.upload(id).await
     }
-    async fn touch_upload(&self, id: &UploadId, at: Timestamp) -> Result<()> {
+    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
         self.write();
-        self.inner.touch_upload(id, at).await
+        self.inner.touch_upload(id, received, at).await
+    }
+    async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
+        self.inner.upload_usage(repository).await
     }
     async fn delete_upload(&self, id: &UploadId) -> Result<()> {
         self.write();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use berth_model::{Digest, ImageName, UploadId};
+use berth_model::{Digest, ImageName};
 
 use super::*;
 use crate::{Entity, Error};
@@ -48,9 +48,15 @@ pub async fn accounts_and_console_users(h: &Harness) {
             ..
         })
     ));
-    s.set_console_password(user.id, "$argon2id$b")
-        .await
-        .expect("password");
+    s.update_console_user(
+        user.id,
+        ConsoleUserUpdate {
+            password_hash: Some("$argon2id$b".into()),
+            ..ConsoleUserUpdate::default()
+        },
+    )
+    .await
+    .expect("password");
     assert_eq!(
         s.console_user("alice")
             .await
@@ -495,46 +501,6 @@ pub async fn blobs_are_linked_per_repository(h: &Harness) {
         None,
         "forgetting unlinked it"
     );
-}
-
-/// Upload sessions: created once, touched, found idle, deleted idempotently.
-pub async fn upload_sessions(h: &Harness) {
-    let s = &*h.store;
-    let id = UploadId::from_random([1; 16]);
-    let session = UploadSession {
-        id,
-        name: name("team/app"),
-        started: at(0),
-        last_activity: at(0),
-    };
-    s.create_upload(session.clone()).await.expect("create");
-    assert!(matches!(
-        s.create_upload(session.clone()).await,
-        Err(Error::AlreadyExists {
-            entity: Entity::Upload,
-            ..
-        })
-    ));
-    assert_eq!(s.upload(&id).await.expect("get"), Some(session));
-    s.touch_upload(&id, at(30)).await.expect("touch");
-    assert!(s.idle_uploads(at(20)).await.expect("idle").is_empty());
-    let idle = s.idle_uploads(at(40)).await.expect("idle");
-    assert_eq!(
-        idle.iter()
-            .map(|u| (u.id, u.last_activity))
-            .collect::<Vec<_>>(),
-        [(id, at(30))]
-    );
-    s.delete_upload(&id).await.expect("delete");
-    s.delete_upload(&id).await.expect("delete again");
-    assert_eq!(s.upload(&id).await.expect("get"), None);
-    assert!(matches!(
-        s.touch_upload(&id, at(50)).await,
-        Err(Error::NotFound {
-            entity: Entity::Upload,
-            ..
-        })
-    ));
 }
 
 /// Repository users: unique names, permissions on the account's own repositories only, updates.

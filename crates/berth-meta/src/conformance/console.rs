@@ -93,9 +93,15 @@ pub async fn console_users_and_accounts_are_listed(h: &Harness) {
         s.console_user_by_id(alice.id).await.expect("by id"),
         Some(alice.clone())
     );
-    s.set_console_password(alice.id, "$argon2id$new")
-        .await
-        .expect("password");
+    s.update_console_user(
+        alice.id,
+        ConsoleUserUpdate {
+            password_hash: Some("$argon2id$new".into()),
+            ..ConsoleUserUpdate::default()
+        },
+    )
+    .await
+    .expect("password");
     assert_eq!(
         s.console_user_by_id(alice.id)
             .await
@@ -623,7 +629,7 @@ pub async fn deleting_a_repository_races_a_push(h: &Harness) {
                     entity: Entity::Repository,
                     ..
                 }),
-                Ok(()),
+                Ok(_),
             ) => {
                 deleted += 1;
                 assert_eq!(stored, None, "round {round}");

@@ -17,13 +17,17 @@ pub(crate) use crate::types::*;
 
 mod accounts;
 mod console;
+mod credentials;
 mod property;
 mod registry;
+mod uploads;
 
 pub use accounts::*;
 pub use console::*;
+pub use credentials::*;
 pub use property::*;
 pub use registry::*;
+pub use uploads::*;
 
 /// What the suite needs of a backend.
 pub struct Harness {
@@ -53,7 +57,11 @@ macro_rules! meta_conformance_tests {
             deleting_a_repository_with_artifacts_is_refused,
             deleting_an_empty_repository_removes_everything_of_it,
             deleting_a_repository_races_a_push,
-            deleting_a_repository_races_writes_that_refer_to_it, repository_users_are_deleted);
+            deleting_a_repository_races_writes_that_refer_to_it, repository_users_are_deleted,
+            upload_sessions_are_capped_and_counted, concurrent_upload_starts_cannot_pass_the_cap,
+            deleting_a_repository_removes_its_upload_sessions,
+            console_sessions_are_stored_bounded_and_ended,
+            console_user_changes_end_sessions_and_tokens, console_users_are_deleted);
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
         $(
