@@ -321,6 +321,31 @@ async function rowMenu(page, row, menuTestid, itemTestid) {
 // A YYYY-MM-DD date `days` from today (UTC).
 const isoDate = (days) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 
+// The account berth creates at its first start, where the administrator acts by default.
+const DEFAULT_ACCOUNT = '10000';
+
+// A login through the API, outside the browser: the status, the body and the session cookie.
+async function apiLogin(berth, username, password) {
+  const r = await fetch(`${berth.url}/api/v1/session`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
+  });
+  const body = await r.json().catch(() => null);
+  const cookie = (r.headers.get('set-cookie') || '').split(';')[0];
+  return { status: r.status, body, cookie };
+}
+
+// GET /api/v1/session with a cookie (outside the browser), or from a page with its own cookie.
+async function sessionStatus(berth, cookie) {
+  return (await fetch(`${berth.url}/api/v1/session`, { headers: { Cookie: cookie } })).status;
+}
+
+async function pageSessionStatus(page) {
+  return page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
+}
+
+// The response to the next `method` request of `page` to `path` under /api/v1.
+const apiResponse = (page, berth, method, path) => page.waitForResponse((r) => r.url() === `${berth.url}/api/v1${path}` && r.request().method() === method);
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -538,8 +563,9 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
   assert.ok(actors.includes('admin'), `the delete is by admin: ${actors}`);
   await screenshot(page, '07-history');
 
-  // -- log out --------------------------------------------------------------------------------
-  await page.locator(byTestId('logout')).click();
+  // -- log out, from the user menu ------------------------------------------------------------
+  await page.locator(byTestId('user-menu')).click();
+  await page.locator(`${byTestId('menu')} ${byTestId('logout')}`).click();
   await page.locator(byTestId('login-form')).waitFor({ timeout: 10000 });
   const after = await page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
   assert.equal(after, 401);
@@ -680,6 +706,171 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   assert.equal(await page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`).count(), 0);
 });
 
+test('console_users_lifecycle_and_password_change', async ({ berth, newPage, newContextPage }) => {
+  const page = await newPage();
+  const username = `dev-${token(3)}@example.com`;
+  const [first, second, third] = ['first', 'second', 'third'].map((p) => `${p}-${token(6)}`);
+  const rowOf = (name, state) => page.locator(`${byTestId('console-user-row')}[data-username="${name}"]${state ? `[data-state="${state}"]` : ''}`);
+  const confirm = page.locator(byTestId('confirm-dialog'));
+  await loginAsAdmin(page, berth.url);
+
+  // -- the page, from the sidebar: the system administrators ----------------------------------
+  await page.locator(byTestId('nav-console-users')).click();
+  await until('the console users page', async () => (await text(page.locator(byTestId('console-users-title')))) === 'Console users');
+  assert.equal(new URL(page.url()).hash, '#/console-users');
+  assert.equal(await page.locator(byTestId('nav-console-users')).getAttribute('aria-current'), 'page');
+  const adminRow = rowOf('admin');
+  await adminRow.waitFor({ timeout: 10000 });
+  assert.equal(await adminRow.locator(byTestId('console-user-role')).getAttribute('data-role'), 'admin');
+  assert.equal(await adminRow.getAttribute('data-state'), 'active');
+  assert.equal(await page.locator(byTestId('console-users-account')).inputValue(), '');
+
+  // -- the administrator cannot disable itself: the server's 409, in the dialog ---------------
+  await rowMenu(page, adminRow, 'console-user-actions', 'menu-disable');
+  await confirm.waitFor();
+  const refused = apiResponse(page, berth, 'PATCH', '/console-users/admin');
+  await confirm.locator(byTestId('confirm-ok')).click();
+  const refusal = await refused;
+  assert.equal(refusal.status(), 409);
+  const refusalMessage = (await refusal.json()).error.message;
+  await confirm.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
+  assert.equal(await text(confirm.locator(byTestId('dialog-error'))), refusalMessage);
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'detached' });
+  assert.equal(await adminRow.getAttribute('data-state'), 'active');
+
+  // -- create a console user of the default account -------------------------------------------
+  await page.locator(byTestId('create-console-user')).click();
+  const create = page.locator(byTestId('create-console-user-dialog'));
+  await create.waitFor();
+  await create.locator(byTestId('console-user-username')).fill(username);
+  await create.locator(byTestId('console-user-account-select')).selectOption(DEFAULT_ACCOUNT);
+  await create.locator(byTestId('console-user-password')).fill(first);
+  await create.locator(byTestId('console-user-password-repeat')).fill(`${first}-typo`);
+  await create.locator(byTestId('dialog-submit')).click();
+  await create.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
+  assert.match(await text(create.locator(byTestId('dialog-error'))), /differ/, 'two different passwords are caught in the dialog');
+  await create.locator(byTestId('console-user-password-repeat')).fill(first);
+  const created = apiResponse(page, berth, 'POST', '/console-users');
+  await create.locator(byTestId('dialog-submit')).click();
+  assert.equal((await created).status(), 201);
+  await create.waitFor({ state: 'detached', timeout: 10000 });
+  // The list switched to the new user's account.
+  const userRow = rowOf(username);
+  await userRow.waitFor({ timeout: 10000 });
+  assert.equal(await page.locator(byTestId('console-users-account')).inputValue(), DEFAULT_ACCOUNT);
+  assert.equal(new URL(page.url()).hash, `#/console-users?account=${DEFAULT_ACCOUNT}`);
+  assert.equal(await text(userRow.locator(byTestId('console-user-name'))), username);
+  assert.equal(await userRow.locator(byTestId('console-user-role')).getAttribute('data-role'), 'console');
+  assert.equal(await userRow.locator(byTestId('console-user-account')).getAttribute('data-account'), DEFAULT_ACCOUNT);
+  assert.match(await text(userRow.locator(byTestId('console-user-account'))), /default/, 'the account is named');
+  assert.equal(await text(userRow.locator(byTestId('console-user-state'))), 'Active');
+  assert.equal(await adminRow.count(), 0, 'the administrators are not in the account\'s list');
+  const before = await apiLogin(berth, username, first);
+  assert.equal(before.status, 200, `the new user logs in: ${JSON.stringify(before.body)}`);
+  await screenshot(page, '08-console-users');
+
+  // -- reset its password: its session ends, the old password stops working -------------------
+  await rowMenu(page, userRow, 'console-user-actions', 'menu-reset-password');
+  const reset = page.locator(byTestId('reset-password-dialog'));
+  await reset.waitFor();
+  assert.ok((await text(reset)).includes(username), 'the reset dialog names the user');
+  await reset.locator(byTestId('reset-password')).fill(second);
+  await reset.locator(byTestId('reset-password-repeat')).fill(second);
+  await reset.locator(byTestId('dialog-submit')).click();
+  await reset.waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await sessionStatus(berth, before.cookie), 401, 'a reset ends the user\'s sessions');
+  assert.equal((await apiLogin(berth, username, first)).status, 401, 'the old password no longer works');
+
+  // -- disable it: logging in fails with the server's message ---------------------------------
+  await rowMenu(page, userRow, 'console-user-actions', 'menu-disable');
+  await confirm.waitFor();
+  assert.ok((await text(confirm)).includes(username), 'the confirmation names the user');
+  await confirm.locator(byTestId('confirm-ok')).click();
+  await confirm.waitFor({ state: 'detached', timeout: 10000 });
+  await rowOf(username, 'disabled').waitFor({ timeout: 10000 });
+  assert.equal(await text(userRow.locator(byTestId('console-user-state'))), 'Disabled');
+
+  const userPage = await newContextPage();
+  const refusedLogin = apiResponse(userPage, berth, 'POST', '/session');
+  await login(userPage, berth.url, username, second);
+  const disabledAnswer = await refusedLogin;
+  assert.equal(disabledAnswer.status(), 401);
+  const disabledMessage = (await disabledAnswer.json()).error.message;
+  assert.match(disabledMessage, /disabled/, `the refusal says why: ${disabledMessage}`);
+  await userPage.locator(byTestId('login-error')).waitFor({ state: 'visible', timeout: 10000 });
+  assert.equal(await text(userPage.locator(byTestId('login-error'))), disabledMessage);
+
+  // -- enable it; it logs in, in another browser: no console users page for it ----------------
+  await rowMenu(page, userRow, 'console-user-actions', 'menu-enable');
+  await rowOf(username, 'active').waitFor({ timeout: 10000 });
+  await login(userPage, berth.url, username, second);
+  await userPage.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
+  assert.equal(await text(userPage.locator(byTestId('session-user'))), username);
+  assert.equal(await userPage.locator(byTestId('nav-console-users')).count(), 0, 'a console user has no console users page in the sidebar');
+  await userPage.goto(`${berth.url}/#/console-users`);
+  const adminOnly = userPage.locator(byTestId('admin-only'));
+  await adminOnly.waitFor({ timeout: 10000 });
+  assert.match(await text(adminOnly), /only the system administrator/i);
+  assert.equal(await userPage.locator(byTestId('console-users-table')).count(), 0);
+
+  // -- in a second session of its own, it changes its password from the user menu -------------
+  const otherPage = await newContextPage();
+  await login(otherPage, berth.url, username, second);
+  await otherPage.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
+  await otherPage.locator(byTestId('user-menu')).click();
+  await otherPage.locator(`${byTestId('menu')} ${byTestId('menu-change-password')}`).click();
+  const change = otherPage.locator(byTestId('change-password-dialog'));
+  await change.waitFor();
+  // A wrong current password: the server's message, in the dialog; still logged in.
+  await change.locator(byTestId('current-password')).fill(`${second}-wrong`);
+  await change.locator(byTestId('new-password')).fill(third);
+  await change.locator(byTestId('new-password-repeat')).fill(third);
+  const wrong = apiResponse(otherPage, berth, 'PUT', '/session/password');
+  await change.locator(byTestId('dialog-submit')).click();
+  const wrongAnswer = await wrong;
+  assert.equal(wrongAnswer.status(), 403);
+  const wrongMessage = (await wrongAnswer.json()).error.message;
+  await change.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
+  assert.equal(await text(change.locator(byTestId('dialog-error'))), wrongMessage);
+  await screenshot(otherPage, '09-change-password-dialog', { fullPage: false });
+  assert.equal(await pageSessionStatus(otherPage), 200, 'a wrong current password ends nothing');
+  // The right one.
+  await change.locator(byTestId('current-password')).fill(second);
+  const changed = apiResponse(otherPage, berth, 'PUT', '/session/password');
+  await change.locator(byTestId('dialog-submit')).click();
+  assert.equal((await changed).status(), 204);
+  await change.waitFor({ state: 'detached', timeout: 10000 });
+  const notice = otherPage.locator(byTestId('toast'), { hasText: 'other sessions' });
+  await notice.waitFor({ timeout: 5000 });
+  assert.match(await text(notice), /API tokens were ended/);
+  // This page stays logged in (the answer set a new cookie) ...
+  assert.equal(await pageSessionStatus(otherPage), 200, 'the page that changed the password stays logged in');
+  await otherPage.reload();
+  await otherPage.locator(byTestId('session-user')).waitFor({ timeout: 10000 });
+  assert.equal(await text(otherPage.locator(byTestId('session-user'))), username);
+  // ... and the first session ended: the API answers 401, a reload shows the login.
+  assert.equal(await pageSessionStatus(userPage), 401, 'the other session ended');
+  await userPage.reload();
+  await userPage.locator(byTestId('login-form')).waitFor({ timeout: 10000 });
+  assert.equal(await userPage.locator(byTestId('session-user')).count(), 0);
+  assert.equal((await apiLogin(berth, username, second)).status, 401, 'the old password no longer works');
+  const after = await apiLogin(berth, username, third);
+  assert.equal(after.status, 200, `the new password works: ${JSON.stringify(after.body)}`);
+
+  // -- delete it, with a confirmation naming it: its sessions end -----------------------------
+  await dismissToasts(page);
+  await rowMenu(page, userRow, 'console-user-actions', 'menu-delete');
+  await confirm.waitFor();
+  assert.equal(await text(confirm.locator(byTestId('confirm-name'))), username);
+  await confirm.locator(byTestId('confirm-ok')).click();
+  await confirm.waitFor({ state: 'detached', timeout: 10000 });
+  await userRow.waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await pageSessionStatus(otherPage), 401, 'a deleted user\'s session ends');
+  assert.equal(await sessionStatus(berth, after.cookie), 401);
+  assert.equal((await apiLogin(berth, username, third)).status, 401, 'a deleted user cannot log in');
+});
+
 // ---------------------------------------------------------------------------------------------
 // Runner: cargo's output format
 // ---------------------------------------------------------------------------------------------
@@ -692,29 +883,43 @@ async function main() {
   console.log(`\nrunning ${selected.length} tests`);
 
   let berth = null;
+  let browser = null;
   let context = null;
   let setupError = null;
   const pageErrors = [];
+  // A browser context: its own cookies (another person, or the same user in another browser).
+  const newContext = async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.url });
+    return ctx;
+  };
   try {
     berth = await new Berth().start();
-    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(RUN_DIR, 'chromium.')), {
+    browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: !process.env.BERTH_BROWSER_HEADED,
-      viewport: { width: 1440, height: 900 },
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.url });
+    context = await newContext();
   } catch (e) {
     setupError = e;
   }
 
-  const newPage = async () => {
-    const page = await context.newPage();
+  const watch = (page) => {
     page.setDefaultTimeout(15000);
     page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.stack || e}`));
     return page;
   };
+  const newPage = async () => watch(await context.newPage());
+  // A page in a context of its own, closed with the test.
+  const extraContexts = [];
+  const newContextPage = async () => {
+    const ctx = await newContext();
+    extraContexts.push(ctx);
+    return watch(await ctx.newPage());
+  };
+  const allPages = () => [context, ...extraContexts].filter(Boolean).flatMap((c) => c.pages());
 
   let passed = 0;
   let failed = 0;
@@ -726,7 +931,7 @@ async function main() {
       if (setupError) throw setupError;
       // Each test starts logged out.
       await context.clearCookies();
-      await t.fn({ berth, newPage });
+      await t.fn({ berth, newPage, newContextPage });
       const errors = pageErrors.slice(errorsBefore);
       if (errors.length) throw new Error(`uncaught errors in the page:\n${errors.join('\n')}`);
       console.log('ok');
@@ -735,13 +940,12 @@ async function main() {
       console.log('FAILED');
       failed += 1;
       failures.push([t.name, e]);
-      if (context) {
-        for (const [i, p] of context.pages().entries()) {
-          await screenshot(p, `FAILED-${t.name}-${i}`).catch(() => {});
-        }
+      for (const [i, p] of allPages().entries()) {
+        await screenshot(p, `FAILED-${t.name}-${i}`).catch(() => {});
       }
     }
-    if (context) for (const p of context.pages()) await p.close().catch(() => {});
+    for (const p of allPages()) await p.close().catch(() => {});
+    for (const c of extraContexts.splice(0)) await c.close().catch(() => {});
   }
 
   if (failures.length) {
@@ -756,6 +960,7 @@ async function main() {
   }
 
   if (context) await context.close().catch(() => {});
+  if (browser) await browser.close().catch(() => {});
   if (berth) await berth.stop().catch(() => {});
   if (KEEP) console.log(`kept ${RUN_DIR}`);
   else fs.rmSync(RUN_DIR, { recursive: true, force: true });

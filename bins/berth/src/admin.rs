@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use berth_console::json;
 use berth_core::Registry;
-use berth_core::identity::RepositoryUserSpec;
+use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
 use berth_meta::{
     Access, AccountId, NewRepository, Page, Permission, RepositoryUserUpdate, Timestamp,
 };
@@ -310,11 +310,8 @@ pub(crate) async fn create_console_user(
     account: Option<AccountId>,
     username: &str,
 ) -> Result<Output, String> {
-    let mut password = String::new();
-    std::io::stdin()
-        .read_line(&mut password)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
-    let password = password.trim_end_matches(['\r', '\n']);
+    let password = read_password()?;
+    let password = password.as_str();
     if let Some(account) = account {
         let exists = registry
             .metadata()
@@ -337,6 +334,107 @@ pub(crate) async fn create_console_user(
     Ok(Output {
         text: format!("created {role} {}", user.username),
         json: json::console_user(&user),
+    })
+}
+
+/// A password from the first line of standard input, so it never shows in a process listing
+/// or the shell's history.
+pub(crate) fn read_password() -> Result<String, String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("give the password on standard input, e.g. `read -rs p; printf '%s\\n' \"$p\" | berth admin ...`".into());
+    }
+    Ok(password)
+}
+
+fn console_user_line(value: &Value) -> String {
+    let role = match value["account"].as_i64() {
+        Some(a) => format!("console user of account {a}"),
+        None => "system administrator".to_owned(),
+    };
+    let state = if value["disabled"].as_bool() == Some(true) {
+        "disabled"
+    } else {
+        "active"
+    };
+    format!(
+        "{}\t{role}\t{state}",
+        value["username"].as_str().unwrap_or_default()
+    )
+}
+
+/// An account's console users (`None`: the system administrators).
+pub(crate) async fn list_console_users(
+    registry: &Registry,
+    account: Option<AccountId>,
+) -> Result<Output, String> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let found = registry
+            .metadata()
+            .list_console_users(account, Page { page, size: 100 })
+            .await
+            .map_err(|e| format!("cannot list console users: {e}"))?;
+        let done = found.items.len() < 100;
+        items.extend(found.items.iter().map(json::console_user));
+        if done {
+            break;
+        }
+    }
+    let text = if items.is_empty() {
+        "no console users".to_owned()
+    } else {
+        items
+            .iter()
+            .map(console_user_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Output {
+        json: Value::Array(items),
+        text,
+    })
+}
+
+/// Changes a console user's password or disabled flag; its sessions and API tokens end (on
+/// running nodes within a second).
+pub(crate) async fn change_console_user(
+    registry: &Registry,
+    username: &str,
+    change: ConsoleUserChange,
+    verb: &str,
+) -> Result<Output, String> {
+    let ends = change.password.is_some() || change.disabled == Some(true);
+    let user = registry
+        .identity()
+        .update_console_user(username, change)
+        .await
+        .map_err(|e| format!("cannot change console user {username}: {e}"))?;
+    let value = json::console_user(&user);
+    let mut text = format!("{verb} {}", console_user_line(&value));
+    if ends {
+        text.push_str("\nits console sessions and API tokens have ended");
+    }
+    Ok(Output { json: value, text })
+}
+
+/// Deletes a console user with its sessions and API tokens.
+pub(crate) async fn delete_console_user(
+    registry: &Registry,
+    username: &str,
+) -> Result<Output, String> {
+    registry
+        .identity()
+        .delete_console_user(username)
+        .await
+        .map_err(|e| format!("cannot delete console user {username}: {e}"))?;
+    Ok(Output {
+        json: serde_json::json!({"deleted": username}),
+        text: format!("deleted console user {username}"),
     })
 }
 

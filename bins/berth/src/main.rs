@@ -14,6 +14,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use berth_core::identity::ConsoleUserChange;
 use berth_meta::{AccountId, Permission};
 use berth_model::RepositoryName;
 use clap::{Args, Parser, Subcommand};
@@ -128,6 +129,52 @@ enum ConsoleUserCommand {
         /// Make a system administrator instead.
         #[arg(long)]
         admin: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists an account's console users, or the system administrators.
+    List {
+        /// The account [default: the default account].
+        #[arg(long, conflicts_with = "admins")]
+        account: Option<i64>,
+        /// List the system administrators instead.
+        #[arg(long)]
+        admins: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sets a console user's password (the first line of standard input) and ends its sessions
+    /// and API tokens: also the way back from a lost administrator password
+    /// (`berth admin console-user set-password admin`).
+    SetPassword {
+        /// Its login name.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disables a console user: it cannot log in, and its sessions and API tokens end.
+    Disable {
+        /// Its login name.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enables a disabled console user again.
+    Enable {
+        /// Its login name.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes a console user with its sessions and API tokens.
+    Delete {
+        /// Its login name.
+        username: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -278,6 +325,50 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                             admin::create_console_user(r, account, &username).await?,
                             json,
                         )
+                    }
+                    ConsoleUserCommand::List {
+                        account,
+                        admins,
+                        json,
+                    } => {
+                        let account =
+                            (!admins).then(|| AccountId(account.unwrap_or(default_account)));
+                        (admin::list_console_users(r, account).await?, json)
+                    }
+                    ConsoleUserCommand::SetPassword { username, json } => {
+                        let password = admin::read_password()?;
+                        let change = ConsoleUserChange {
+                            password: Some(password),
+                            disabled: None,
+                        };
+                        (
+                            admin::change_console_user(r, &username, change, "set the password of")
+                                .await?,
+                            json,
+                        )
+                    }
+                    ConsoleUserCommand::Disable { username, json } => {
+                        let change = ConsoleUserChange {
+                            password: None,
+                            disabled: Some(true),
+                        };
+                        (
+                            admin::change_console_user(r, &username, change, "disabled").await?,
+                            json,
+                        )
+                    }
+                    ConsoleUserCommand::Enable { username, json } => {
+                        let change = ConsoleUserChange {
+                            password: None,
+                            disabled: Some(false),
+                        };
+                        (
+                            admin::change_console_user(r, &username, change, "enabled").await?,
+                            json,
+                        )
+                    }
+                    ConsoleUserCommand::Delete { username, json } => {
+                        (admin::delete_console_user(r, &username).await?, json)
                     }
                 },
                 Admin::Repository { command } => match command {

@@ -8,9 +8,10 @@
 //
 // Modules: dom.js (h(), icons), format.js (sizes, times, digests), api.js (fetch, errors, the
 // registry host), ui.js (toasts, clipboard, pills, buttons, fields), dialogs.js, menus.js,
-// table.js (tables, pagination), routes.js (links, list state in the hash), shell.js (sidebar,
-// top bar, breadcrumbs), pages/*.js (one per page or group of tabs). This one holds the session
-// and maps routes to pages.
+// table.js (tables, pagination), routes.js (links, list state in the hash), passwords.js (new
+// password fields, the change-password dialog), shell.js (sidebar, top bar with the user menu,
+// breadcrumbs), pages/*.js (one per page or group of tabs). This one holds the session and maps
+// routes to pages.
 //
 // Routes (hash):
 //   #/repositories                                  the account's repositories
@@ -18,8 +19,10 @@
 //   #/repositories/<repo>/images/<image path>       an image's artifacts
 //   #/repositories/<repo>/users                     a repository: repository users tab
 //   #/repositories/<repo>/history                   a repository: history tab
-// List state (page, size, name filter) lives in the hash query (?page=2&size=50&name=api) and is
-// updated with history.replaceState, so a reload or a shared link shows the same page.
+//   #/console-users?account=<id>                    console users (system administrator only;
+//                                                   without account: the administrators)
+// List state (page, size, name filter, account) lives in the hash query (?page=2&size=50&name=api)
+// and is updated with history.replaceState, so a reload or a shared link shows the same page.
 
 import { h, append, clear, replace } from './dom.js';
 import { api, errorMessage, onUnauthorized } from './api.js';
@@ -32,6 +35,7 @@ import { renderLogin } from './pages/login.js';
 import { renderRepositories } from './pages/repositories.js';
 import { renderRepository } from './pages/repository.js';
 import { renderArtifacts } from './pages/artifacts.js';
+import { renderConsoleUsers } from './pages/console-users.js';
 
 const root = document.getElementById('app');
 
@@ -60,6 +64,10 @@ function route() {
   if (segs.length === 0 || (segs[0] === 'login' && segs.length === 1)) {
     history.replaceState(null, '', '#/repositories');
     renderRepositories(content, params);
+    return;
+  }
+  if (segs[0] === 'console-users' && segs.length === 1) {
+    renderConsoleUsers(content, session, params);
     return;
   }
   if (segs[0] !== 'repositories') {

@@ -20,10 +20,16 @@ export function menuOpen() {
 }
 
 // items: {label, iconName, onClick, danger, testid, data} | {header} | 'separator'
-export function actionMenu(items, { testid = 'row-actions', label = 'Actions' } = {}) {
-  const btn = h('button', {
-    type: 'button', class: 'icon-btn menu-btn', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label, title: label, 'data-testid': testid,
-  }, icon('more', 18));
+// The button is a ⋮ named `label`; with `content`, a button showing that content (its name is
+// then its text) with the class `className`.
+export function actionMenu(items, { testid = 'row-actions', label = 'Actions', content, className = 'menu-btn' } = {}) {
+  const btn = content
+    ? h('button', {
+      type: 'button', class: className, 'aria-haspopup': 'menu', 'aria-expanded': 'false', title: label, 'data-testid': testid,
+    }, content)
+    : h('button', {
+      type: 'button', class: 'icon-btn menu-btn', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label, title: label, 'data-testid': testid,
+    }, icon('more', 18));
   btn.addEventListener('click', (ev) => {
     ev.stopPropagation();
     if (activeMenu && activeMenu.button === btn) {

@@ -1,7 +1,10 @@
-// berth console: the shell around the pages once logged in: sidebar, top bar (breadcrumbs, the
-// session's user, log out) and the content area; and the header of a page.
+// berth console: the shell around the pages once logged in: sidebar (the console users page only
+// for the system administrator), top bar (breadcrumbs, the user menu: change password, log out)
+// and the content area; and the header of a page.
 
 import { h, replace, icon } from './dom.js';
+import { actionMenu } from './menus.js';
+import { changePasswordDialog } from './passwords.js';
 
 let shell = null;
 
@@ -10,9 +13,14 @@ function roleLabel(session) {
   return session.account != null ? `Account ${session.account}` : 'Console user';
 }
 
-// The content area, building the shell first when it is not on the page (after a login).
+// The content area, building the shell first when it is not on the page (after a login). No
+// section of the sidebar is marked current until the page says which (activateNav).
 export function shellContent(root, session, onLogout) {
   if (!shell || !document.contains(shell.content)) buildShell(root, session, onLogout);
+  for (const item of Object.values(shell.nav)) {
+    item.classList.remove('active');
+    item.removeAttribute('aria-current');
+  }
   return shell.content;
 }
 
@@ -24,26 +32,45 @@ export function dropShell() {
 function buildShell(root, session, onLogout) {
   const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb', 'data-testid': 'breadcrumbs' });
-  const navRepos = h('a', { class: 'nav-item', href: '#/repositories', 'data-testid': 'nav-repositories' }, icon('box', 18), h('span', null, 'Repositories'));
+  const nav = {
+    repositories: h('a', { class: 'nav-item', href: '#/repositories', 'data-testid': 'nav-repositories' }, icon('box', 18), h('span', null, 'Repositories')),
+  };
+  if (session.role === 'admin') {
+    nav['console-users'] = h('a', { class: 'nav-item', href: '#/console-users', 'data-testid': 'nav-console-users' }, icon('user', 18), h('span', null, 'Console users'));
+  }
   const initials = (session.username || '?').slice(0, 2).toUpperCase();
   const sidebar = h('aside', { class: 'sidebar' }, h('div', { class: 'sidebar-inner' },
     h('a', { class: 'brand', href: '#/repositories' }, h('span', { class: 'brand-mark' }, icon('anchor', 20)), h('span', { class: 'brand-name' }, 'berth'), h('span', { class: 'brand-tag' }, 'Registry')),
     h('div', { class: 'nav-section' }, 'Container registry'),
-    h('nav', { class: 'nav' }, navRepos),
+    h('nav', { class: 'nav', 'aria-label': 'Container registry' }, nav.repositories),
+    nav['console-users'] ? [
+      h('div', { class: 'nav-section' }, 'Administration'),
+      h('nav', { class: 'nav', 'aria-label': 'Administration' }, nav['console-users']),
+    ] : null,
     h('div', { class: 'nav-section' }, 'Developers'),
-    h('nav', { class: 'nav' },
+    h('nav', { class: 'nav', 'aria-label': 'Developers' },
       h('a', { class: 'nav-item', href: '/api/v1/openapi.json', target: '_blank', rel: 'noopener' }, icon('book', 18), h('span', null, 'API reference'))),
     h('div', { class: 'sidebar-foot' }, 'OCI Distribution v1.1')));
-  const topbar = h('header', { class: 'topbar' }, crumbs,
-    h('div', { class: 'user' },
+  const userMenu = actionMenu(() => [
+    { label: 'Change password', iconName: 'lock', testid: 'menu-change-password', onClick: () => changePasswordDialog(session) },
+    'separator',
+    { label: 'Log out', iconName: 'logout', testid: 'logout', onClick: onLogout },
+  ], {
+    testid: 'user-menu',
+    label: 'Your account: change password, log out',
+    className: 'user user-menu-btn',
+    content: [
       h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials),
-      h('div', { class: 'user-text' },
-        h('div', { class: 'user-name', 'data-testid': 'session-user' }, session.username),
-        h('div', { class: 'user-role' }, roleLabel(session))),
-      h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'logout', onclick: onLogout, title: 'Log out' }, icon('logout', 15), 'Log out')));
+      h('span', { class: 'user-text' },
+        h('span', { class: 'user-name', 'data-testid': 'session-user' }, session.username),
+        h('span', { class: 'user-role' }, roleLabel(session))),
+      icon('down', 16),
+    ],
+  });
+  const topbar = h('header', { class: 'topbar' }, crumbs, userMenu);
   const layout = h('div', { class: 'layout' }, sidebar, h('div', { class: 'main' }, topbar, content));
   replace(root, layout);
-  shell = { content, crumbs, navRepos };
+  shell = { content, crumbs, nav };
 }
 
 export function setCrumbs(items) {
@@ -56,9 +83,17 @@ export function setCrumbs(items) {
   document.title = `${items[items.length - 1].label} · berth`;
 }
 
+// Marks a section of the sidebar ('repositories', 'console-users') as the current one.
+export function activateNav(name) {
+  const item = shell.nav[name];
+  if (!item) return;
+  item.classList.add('active');
+  item.setAttribute('aria-current', 'page');
+}
+
 // Marks Repositories in the sidebar as the current section.
 export function activateRepositoriesNav() {
-  shell.navRepos.classList.add('active');
+  activateNav('repositories');
 }
 
 export function pageHeader({ title, subtitle, actions, iconName, testid }) {

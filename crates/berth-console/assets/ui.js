@@ -12,7 +12,8 @@ import { errorMessage } from './api.js';
 export const toastHost = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
 export const lastCopiedEl = h('output', { class: 'sr-only', 'data-testid': 'last-copied', 'aria-hidden': 'true' });
 
-export function toast(message, kind = 'success') {
+// A notice at the bottom right for a few seconds (`ms`; errors stay longer).
+export function toast(message, kind = 'success', ms = kind === 'error' ? 7000 : 3000) {
   const close = () => {
     el.classList.add('leaving');
     setTimeout(() => el.remove(), 200);
@@ -23,7 +24,7 @@ export function toast(message, kind = 'success') {
     h('button', { class: 'icon-btn toast-close', type: 'button', 'aria-label': 'Dismiss', onclick: close }, icon('x', 14)));
   toastHost.append(el);
   while (toastHost.children.length > 4) toastHost.firstChild.remove();
-  setTimeout(close, kind === 'error' ? 7000 : 3000);
+  setTimeout(close, ms);
 }
 
 function legacyCopy(text) {

@@ -13,44 +13,6 @@ use berth_storage::{BlobStore, MemoryStore, body_from, collect};
 use bytes::Bytes;
 use support::*;
 
-/// Runs each listed test on memory blobs, on fs blobs (metadata in memory), and on fs + SQLite.
-macro_rules! on_backends {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(Arc::new(MemoryStore::new()), Arc::new(MemoryMetadata::new())).await;
-                }
-            )*
-        }
-        mod fs {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path()).unwrap());
-                    super::$test(blobs, Arc::new(MemoryMetadata::new())).await;
-                }
-            )*
-        }
-        mod fs_sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path().join("blobs")).unwrap());
-                    let meta = berth_meta_sqlite::SqliteMetadata::open(dir.path().join("meta.db")).await.unwrap();
-                    super::$test(blobs, Arc::new(meta)).await;
-                }
-            )*
-        }
-    };
-}
-
 on_backends!(
     uploads_commit_and_read_back,
     upload_errors,

@@ -179,9 +179,12 @@ pub struct Identity {
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
     remember_key: [u8; 32],
     throttle: Throttle,
-    /// argon2 verifications running at once (each takes ~19 MiB and tens of milliseconds).
+    /// argon2 computations running at once (each takes ~19 MiB and tens of milliseconds).
     argon2: Arc<Semaphore>,
 }
+
+/// argon2 computations at once: each holds ~19 MiB while it runs, returned after.
+const ARGON2_AT_ONCE: usize = 2;
 
 /// The name the throttle counts API-token logins under (tokens have no user name).
 const API_TOKEN_LOGIN: &str = "(api token)";
@@ -259,9 +262,7 @@ impl Identity {
             verified: Mutex::new(HashMap::new()),
             remember_key,
             throttle: Throttle::default(),
-            argon2: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            argon2: Arc::new(Semaphore::new(ARGON2_AT_ONCE)),
         }
     }
 
@@ -486,20 +487,30 @@ impl Identity {
         self.argon2(password, None).await;
     }
 
-    /// An argon2 verification of `password` against `phc` (the decoy hash when `None`), on a
-    /// blocking thread, a few at a time.
+    /// An argon2 verification of `password` against `phc` (the decoy hash when `None`).
     async fn argon2(&self, password: &str, phc: Option<String>) -> bool {
-        let _slot = self.argon2.acquire().await;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || match phc {
-            Some(phc) => secret::password_matches(&password, &phc),
+        self.with_argon2(move |memory| match phc {
+            Some(phc) => secret::password_matches(&password, &phc, memory),
             None => {
-                secret::password_matches(&password, secret::decoy_hash());
+                let decoy = secret::decoy_hash(memory);
+                secret::password_matches(&password, decoy, memory);
                 false
             }
         })
         .await
-        .unwrap_or(false)
+    }
+
+    /// Runs an argon2 computation on a blocking thread, [`ARGON2_AT_ONCE`] at a time, in
+    /// working memory returned to the system after.
+    async fn with_argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut secret::Memory) -> T + Send + 'static,
+    ) -> T {
+        let _slot = self.argon2.acquire().await;
+        tokio::task::spawn_blocking(move || work(&mut secret::fresh_memory()))
+            .await
+            .expect("argon2 does not panic")
     }
 
     async fn cached_repository_user(
@@ -709,12 +720,10 @@ impl Identity {
             .remove(username);
     }
 
-    /// argon2id of a new password, on a blocking thread.
+    /// argon2id of a new password.
     async fn hash_password(&self, password: String) -> String {
-        let _slot = self.argon2.acquire().await;
-        tokio::task::spawn_blocking(move || secret::password_hash(&password))
+        self.with_argon2(move |memory| secret::password_hash(&password, memory))
             .await
-            .expect("argon2 hashing does not panic")
     }
 
     /// A console user's record (from the cache when fresh).

@@ -15,6 +15,45 @@ use berth_policy::{Principal, RepositoryUserFacts};
 use berth_storage::{BlobStore, body_from};
 use bytes::Bytes;
 
+/// Runs each listed test on memory blobs, on fs blobs (metadata in memory), and on fs + SQLite.
+#[macro_export]
+macro_rules! on_backends {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(Arc::new(MemoryStore::new()), Arc::new(MemoryMetadata::new())).await;
+                }
+            )*
+        }
+        mod fs {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path()).unwrap());
+                    super::$test(blobs, Arc::new(MemoryMetadata::new())).await;
+                }
+            )*
+        }
+        mod fs_sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let blobs = Arc::new(berth_storage_fs::FsStore::open(dir.path().join("blobs")).unwrap());
+                    let meta = berth_meta_sqlite::SqliteMetadata::open(dir.path().join("meta.db")).await.unwrap();
+                    super::$test(blobs, Arc::new(meta)).await;
+                }
+            )*
+        }
+    };
+}
+
 pub const ACCOUNT: AccountId = AccountId(10042);
 
 pub fn name(s: &str) -> Name {
@@ -57,6 +96,16 @@ pub async fn registry(
     meta: Arc<dyn MetadataStore>,
     quota: Option<u64>,
 ) -> Registry {
+    registry_with(blobs, meta, quota, RegistryConfig::default()).await
+}
+
+/// [`registry`] with engine settings of the test's own.
+pub async fn registry_with(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    quota: Option<u64>,
+    config: RegistryConfig,
+) -> Registry {
     meta.create_account(ACCOUNT, "acme", Timestamp::now())
         .await
         .unwrap();
@@ -74,7 +123,7 @@ pub async fn registry(
             .await
             .unwrap();
     }
-    Registry::new(blobs, meta, RegistryConfig::default())
+    Registry::new(blobs, meta, config)
 }
 
 /// Deterministic incompressible bytes.

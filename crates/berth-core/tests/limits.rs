@@ -1,0 +1,378 @@
+//! What one tenant may hold of the registry: a quota that bounds what uploads store (one-request
+//! uploads, chunks and the final PUT alike, with the bytes of open sessions counted), a cap on
+//! open sessions, sessions that belong to a repository's identity, manifests whose descriptors
+//! must give the stored sizes, and another account's private repository answering like a
+//! missing one.
+
+mod support;
+
+use std::sync::Arc;
+
+use berth_core::{Error, RegistryConfig, RequestBody};
+use berth_meta::{Access, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp};
+use berth_model::{AccountId, Digest, Reference};
+use berth_policy::{Denial, Principal, RepositoryUserFacts};
+use berth_storage::{BlobStore, MemoryStore, body_from};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use support::*;
+
+on_backends!(
+    a_one_request_upload_over_the_quota_stores_nothing,
+    chunks_and_the_final_put_are_held_to_the_room_left,
+    open_sessions_are_capped_per_repository,
+    a_recreated_repository_cannot_continue_an_old_session,
+    descriptors_must_give_the_stored_sizes,
+);
+
+/// A body of `len` bytes in chunks of 64 KiB, declared or not.
+fn chunked(bytes: Bytes, declared: bool) -> RequestBody {
+    let len = bytes.len() as u64;
+    let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+        .step_by(64 << 10)
+        .map(|i| Ok(bytes.slice(i..(i + (64 << 10)).min(bytes.len()))))
+        .collect();
+    RequestBody::new(
+        futures::stream::iter(chunks).boxed(),
+        declared.then_some(len),
+    )
+}
+
+async fn stored_blobs(blobs: &dyn BlobStore) -> usize {
+    blobs.list().await.unwrap().len()
+}
+
+async fn a_one_request_upload_over_the_quota_stores_nothing(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) {
+    let registry = registry(blobs.clone(), meta, Some(1 << 20)).await;
+    let (who, image) = (pusher(), name("team/app"));
+    let before = stored_blobs(&*blobs).await;
+    // Twenty times the quota, as one request, declared and undeclared: refused, nothing kept.
+    let big = data(1, 20 << 20);
+    let digest = Digest::sha256(&big);
+    for declared in [true, false] {
+        let err = registry
+            .put_blob(&who, &image, &digest, chunked(big.clone(), declared))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::QuotaExceeded(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("over the limit of 1.0 MiB"),
+            "{err}"
+        );
+    }
+    assert_eq!(stored_blobs(&*blobs).await, before, "no bytes were kept");
+    assert!(matches!(
+        registry.stat_blob(&who, &image, &digest).await,
+        Err(Error::BlobUnknown(_))
+    ));
+    // What fits goes in; the same blob again adds nothing and is not refused.
+    let small = data(2, 512 << 10);
+    let small_digest = Digest::sha256(&small);
+    registry
+        .put_blob(&who, &image, &small_digest, chunked(small.clone(), false))
+        .await
+        .unwrap();
+    registry
+        .put_blob(&who, &image, &small_digest, chunked(small, true))
+        .await
+        .unwrap();
+    // A repository without a quota takes anything.
+    let public = name("public/app");
+    registry
+        .put_blob(&who, &public, &digest, chunked(big, false))
+        .await
+        .unwrap();
+}
+
+async fn chunks_and_the_final_put_are_held_to_the_room_left(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) {
+    let registry = registry(blobs, meta, Some(1 << 20)).await;
+    let (who, image) = (pusher(), name("team/app"));
+    // One session holds 600 KiB: another may add only what is left.
+    let first = registry.start_upload(&who, &image).await.unwrap();
+    registry
+        .append_upload(
+            &who,
+            &image,
+            &first,
+            Some(0),
+            chunked(data(1, 600 << 10), false),
+        )
+        .await
+        .unwrap();
+    let second = registry.start_upload(&who, &image).await.unwrap();
+    for declared in [true, false] {
+        let err = registry
+            .append_upload(
+                &who,
+                &image,
+                &second,
+                Some(0),
+                chunked(data(2, 500 << 10), declared),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::QuotaExceeded(_)),
+            "{declared}: {err:?}"
+        );
+    }
+    assert_eq!(
+        registry.upload_status(&who, &image, &second).await.unwrap(),
+        0,
+        "a refused chunk keeps nothing"
+    );
+    registry
+        .append_upload(
+            &who,
+            &image,
+            &second,
+            Some(0),
+            chunked(data(2, 300 << 10), false),
+        )
+        .await
+        .unwrap();
+    // The final PUT of the first session is held to the room too, and refused, the session is
+    // removed at once.
+    let mut whole = data(1, 600 << 10).to_vec();
+    whole.extend_from_slice(&data(3, 200 << 10));
+    let err = registry
+        .commit_upload(
+            &who,
+            &image,
+            &first,
+            &Digest::sha256(&whole),
+            Some(chunked(data(3, 200 << 10), false)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::QuotaExceeded(_)), "{err:?}");
+    assert!(matches!(
+        registry.upload_status(&who, &image, &first).await,
+        Err(Error::UploadUnknown(_))
+    ));
+    // With the first session gone, the second finishes.
+    let mut second_bytes = data(2, 300 << 10).to_vec();
+    second_bytes.extend_from_slice(&data(4, 100 << 10));
+    registry
+        .commit_upload(
+            &who,
+            &image,
+            &second,
+            &Digest::sha256(&second_bytes),
+            Some(RequestBody::new(body_from(data(4, 100 << 10)), None)),
+        )
+        .await
+        .unwrap();
+}
+
+async fn open_sessions_are_capped_per_repository(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) {
+    let config = RegistryConfig {
+        max_open_uploads: 3,
+        ..RegistryConfig::default()
+    };
+    let registry = registry_with(blobs, meta, None, config).await;
+    let who = pusher();
+    let mut open = Vec::new();
+    for image in ["team/a", "team/b", "team/a"] {
+        open.push(registry.start_upload(&who, &name(image)).await.unwrap());
+    }
+    let err = registry
+        .start_upload(&who, &name("team/c"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::TooManyUploads { limit: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("3 uploads in progress"), "{err}");
+    // A mount that falls back to an upload counts too.
+    let err = registry
+        .mount_blob(&who, &name("team/c"), &Digest::sha256(b"x"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooManyUploads { .. }), "{err:?}");
+    // Another repository has its own cap; a finished session frees a place.
+    registry
+        .start_upload(&who, &name("public/a"))
+        .await
+        .unwrap();
+    registry
+        .abort_upload(&who, &name("team/a"), &open[0])
+        .await
+        .unwrap();
+    registry.start_upload(&who, &name("team/c")).await.unwrap();
+}
+
+async fn a_recreated_repository_cannot_continue_an_old_session(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) {
+    let registry = registry(blobs.clone(), meta.clone(), None).await;
+    let (who, image) = (pusher(), name("team/app"));
+    let id = registry.start_upload(&who, &image).await.unwrap();
+    registry
+        .append_upload(&who, &image, &id, Some(0), chunked(data(1, 1000), true))
+        .await
+        .unwrap();
+    registry
+        .delete_repository(&repo("team"), "admin")
+        .await
+        .unwrap();
+    assert!(
+        blobs.upload_status(&id).await.is_err(),
+        "deleting the repository removed the session's bytes"
+    );
+    let new = NewRepository {
+        account: ACCOUNT,
+        name: repo("team"),
+        access: Access::Private,
+        quota: None,
+    };
+    meta.create_repository(new, "admin", Timestamp::now())
+        .await
+        .unwrap();
+    registry.forget_repository(&repo("team"));
+    for result in [
+        registry.upload_status(&who, &image, &id).await.map(|_| ()),
+        registry
+            .append_upload(&who, &image, &id, None, chunked(data(2, 10), true))
+            .await
+            .map(|_| ()),
+        registry
+            .commit_upload(&who, &image, &id, &Digest::sha256(b"x"), None)
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(matches!(result, Err(Error::UploadUnknown(_))), "{result:?}");
+    }
+}
+
+async fn descriptors_must_give_the_stored_sizes(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) {
+    let registry = registry(blobs, meta, None).await;
+    let (who, image) = (pusher(), name("team/app"));
+    let config = upload(&registry, &who, &image, Bytes::from_static(b"{}")).await;
+    let layer = upload(&registry, &who, &image, data(1, 750)).await;
+    // 750 bytes claimed as 931 GiB.
+    let lying = image_manifest(&config, &[(layer.0.clone(), 1_000_000_000_000)]);
+    let err = registry
+        .put_manifest(
+            &who,
+            &image,
+            &Reference::parse("v1").unwrap(),
+            RequestBody::from_bytes(lying),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ManifestBlobSize { digest, declared: 1_000_000_000_000, stored: 750 } if *digest == layer.0),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&layer.0.to_string()), "{err}");
+    let honest = image_manifest(&config, &[layer]);
+    registry
+        .put_manifest(
+            &who,
+            &image,
+            &Reference::parse("v1").unwrap(),
+            RequestBody::from_bytes(honest),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn anothers_private_repository_looks_missing() {
+    let meta = Arc::new(MemoryMetadata::new());
+    let registry = registry(Arc::new(MemoryStore::new()), meta.clone(), None).await;
+    meta.create_account(AccountId(7), "other", Timestamp::now())
+        .await
+        .unwrap();
+    for (name, access) in [
+        ("theirs", Access::Private),
+        ("their-public", Access::Public),
+    ] {
+        let new = NewRepository {
+            account: AccountId(7),
+            name: repo(name),
+            access,
+            quota: None,
+        };
+        meta.create_repository(new, "admin", Timestamp::now())
+            .await
+            .unwrap();
+    }
+    let outsider = pusher();
+    let same = |result: Result<(), Error>, missing: Result<(), Error>| {
+        assert_eq!(
+            format!("{result:?}"),
+            format!("{missing:?}").replace("nosuch", "theirs")
+        );
+    };
+    let theirs = name("theirs/app");
+    let nosuch = name("nosuch/app");
+    same(
+        registry
+            .list_tags(&outsider, &theirs, 10, None)
+            .await
+            .map(|_| ()),
+        registry
+            .list_tags(&outsider, &nosuch, 10, None)
+            .await
+            .map(|_| ()),
+    );
+    same(
+        registry.start_upload(&outsider, &theirs).await.map(|_| ()),
+        registry.start_upload(&outsider, &nosuch).await.map(|_| ()),
+    );
+    assert!(matches!(
+        registry.list_tags(&outsider, &theirs, 10, None).await,
+        Err(Error::NameUnknown(_))
+    ));
+    // Anonymous: asked to log in, for both.
+    for image in [&theirs, &nosuch] {
+        assert!(matches!(
+            registry
+                .list_tags(&Principal::Anonymous, image, 10, None)
+                .await,
+            Err(Error::Denied(Denial::AuthenticationRequired { .. }))
+        ));
+    }
+    // A public repository of another account is visible: pulling works, pushing is denied.
+    let public = name("their-public/app");
+    registry
+        .list_tags(&outsider, &public, 10, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        registry.start_upload(&outsider, &public).await,
+        Err(Error::Denied(_))
+    ));
+    // Its own account's repository without permission: denied, not hidden.
+    let limited = Principal::RepositoryUser(RepositoryUserFacts {
+        name: "10042-reader".into(),
+        account: ACCOUNT,
+        expires: None,
+        disabled: false,
+        permissions: vec![(repo("public"), Permission::Pull)],
+    });
+    assert!(matches!(
+        registry
+            .list_tags(&limited, &name("team/app"), 10, None)
+            .await,
+        Err(Error::Denied(_))
+    ));
+}
