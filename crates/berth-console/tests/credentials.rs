@@ -166,6 +166,10 @@ async fn the_administrator_resets_disables_and_deletes_console_users() {
     // The administrator cannot lock itself out through the API.
     for (method, body) in [
         (Method::PATCH, Some(json!({"disabled": true}))),
+        (
+            Method::PATCH,
+            Some(json!({"password": "a-reset-of-its-own"})),
+        ),
         (Method::DELETE, None),
     ] {
         let a = w

@@ -465,7 +465,10 @@ fn scopes(method: &Method, uri: &Uri) -> Vec<String> {
     let Ok(route) = route::parse(method, uri.path(), uri.query()) else {
         return Vec::new();
     };
-    let actions = if *method == Method::GET || *method == Method::HEAD {
+    // What the engine checks: every upload endpoint (its status GET and DELETE too) needs push.
+    let actions = if matches!(route, Route::Upload { .. }) {
+        "pull,push"
+    } else if *method == Method::GET || *method == Method::HEAD {
         "pull"
     } else if *method == Method::DELETE {
         "delete"
@@ -517,5 +520,16 @@ mod tests {
             vec!["registry:catalog:*".to_owned()]
         );
         assert!(scopes(&Method::GET, &"/v2/".parse().unwrap()).is_empty());
+        // An upload's status and its cancel need push, like its chunks.
+        let uri: Uri = "/v2/team-a/app/blobs/uploads/0123456789abcdef0123456789abcdef"
+            .parse()
+            .unwrap();
+        for method in [Method::GET, Method::DELETE, Method::PATCH] {
+            assert_eq!(
+                scopes(&method, &uri),
+                vec!["repository:team-a/app:pull,push".to_owned()],
+                "{method}"
+            );
+        }
     }
 }

@@ -252,10 +252,17 @@ struct ConsoleUserPatch {
 pub(crate) async fn update_console_user(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.admin().await?;
     let patch: ConsoleUserPatch = call.json(&caller).await?;
-    if patch.disabled == Some(true) && caller.user.username == name {
-        return Err(ApiError::conflict(
-            "you cannot disable yourself; another administrator can",
-        ));
+    if caller.user.username == name {
+        if patch.disabled == Some(true) {
+            return Err(ApiError::conflict(
+                "you cannot disable yourself; another administrator can",
+            ));
+        }
+        if patch.password.is_some() {
+            return Err(ApiError::conflict(
+                "change your own password with PUT /api/v1/session/password, giving the current one",
+            ));
+        }
     }
     let change = ConsoleUserChange {
         password: patch.password,
