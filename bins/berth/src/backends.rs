@@ -103,7 +103,10 @@ fn read_token_key(config: &Config) -> Result<Vec<u8>, String> {
     ensure_dir(&config.data_dir)?;
     let path = config.data_dir.join("token.key");
     match std::fs::read(&path) {
-        Ok(bytes) => Ok(bytes),
+        Ok(bytes) => {
+            narrow(&path, 0o600)?;
+            Ok(bytes)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
