@@ -433,11 +433,14 @@ where
 }
 
 /// A request body that fails when no data arrives for its timeout: a slow upload that keeps
-/// moving works; one that stalls ends, and its connection with it.
+/// moving works; one that stalls ends, and its connection with it. The timer exists only once
+/// the body has had to wait (most requests have no body, or one already buffered).
 pub(crate) struct TimedBody<B> {
     inner: B,
     timeout: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Data arrived since the timer was last set.
+    moved: bool,
     gate: Arc<Gate>,
 }
 
@@ -446,7 +449,8 @@ impl<B> TimedBody<B> {
         TimedBody {
             inner,
             timeout,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
+            sleep: None,
+            moved: false,
             gate,
         }
     }
@@ -467,21 +471,35 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let deadline = tokio::time::Instant::now() + this.timeout;
-                this.sleep.as_mut().reset(deadline);
+                this.moved = true;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    this.gate.note(Reason::BodyTimeout);
-                    Poll::Ready(Some(Err(format!(
-                        "no request body data for {} s",
-                        this.timeout.as_secs()
-                    )
-                    .into())))
+            Poll::Pending => {
+                let deadline = Instant::now() + this.timeout;
+                let sleep = match &mut this.sleep {
+                    Some(sleep) => {
+                        if this.moved {
+                            sleep.as_mut().reset(deadline);
+                        }
+                        sleep
+                    }
+                    None => this
+                        .sleep
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                this.moved = false;
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.gate.note(Reason::BodyTimeout);
+                        Poll::Ready(Some(Err(format!(
+                            "no request body data for {} s",
+                            this.timeout.as_secs()
+                        )
+                        .into())))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
         }
     }
 
@@ -585,6 +603,56 @@ mod tests {
         let _again = gate.admit(a).unwrap();
         assert_eq!(gate.count(Reason::TooManyFromSource), 1);
         assert_eq!(gate.count(Reason::TooManyConnections), 1);
+    }
+
+    /// A body that yields a byte each time its clock says, and then nothing, forever.
+    struct Drip {
+        every: Duration,
+        left: usize,
+        next: Pin<Box<tokio::time::Sleep>>,
+    }
+
+    impl http_body::Body for Drip {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            if self.left == 0 {
+                return Poll::Pending;
+            }
+            ready!(self.next.as_mut().poll(cx));
+            self.left -= 1;
+            let every = self.every;
+            self.next.as_mut().reset(Instant::now() + every);
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x")))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_must_keep_moving() {
+        use http_body_util::BodyExt as _;
+        let gate = Gate::new(limits());
+        let timeout = limits().body_timeout;
+        // Ten bytes, each after most of the timeout: slow, but it moves, so it goes through
+        // (ten timeouts in all); then it stalls and fails one timeout later.
+        let drip = Drip {
+            every: timeout * 3 / 4,
+            left: 10,
+            next: Box::pin(tokio::time::sleep(timeout * 3 / 4)),
+        };
+        let mut body = TimedBody::new(drip, timeout, gate.clone());
+        for _ in 0..10 {
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.into_data().unwrap().as_ref(), b"x");
+        }
+        let started = Instant::now();
+        let err = body.frame().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("no request body data"), "{err}");
+        assert_eq!(Instant::now() - started, timeout);
+        assert_eq!(gate.count(Reason::BodyTimeout), 1);
     }
 
     #[tokio::test(start_paused = true)]
