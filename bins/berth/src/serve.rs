@@ -174,44 +174,23 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         // The handshake, if any, runs in the connection's task, so a slow client never holds up
         // the accept loop; it is due within the head timeout.
         tokio::spawn(async move {
-            let ended = match acceptor {
-                None => {
-                    let (io, watch) = conn::watched(stream, admitted);
-                    let service = service(app, peer.ip(), watch.clone(), gate.clone());
-                    let connection = watcher.watch(
-                        builder
-                            .serve_connection(TokioIo::new(io), service)
-                            .into_owned(),
-                    );
-                    conn::serve(connection, watch, gate).await
-                }
+            let (source, watcher) = (peer.ip(), watcher);
+            match acceptor {
+                None => connection(stream, admitted, app, source, gate, &builder, watcher).await,
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(gate.limits().head_timeout, acceptor.accept(stream));
-                    let stream = match handshake.await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            debug!(peer = %peer, error = %e, "TLS handshake failed");
-                            return;
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            connection(stream, admitted, app, source, gate, &builder, watcher).await
                         }
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
                         Err(_) => {
                             gate.note(Reason::HeadTimeout);
                             debug!(peer = %peer, "TLS handshake timed out");
-                            return;
                         }
-                    };
-                    let (io, watch) = conn::watched(stream, admitted);
-                    let service = service(app, peer.ip(), watch.clone(), gate.clone());
-                    let connection = watcher.watch(
-                        builder
-                            .serve_connection(TokioIo::new(io), service)
-                            .into_owned(),
-                    );
-                    conn::serve(connection, watch, gate).await
+                    }
                 }
-            };
-            if let Err(e) = ended {
-                debug!(error = %e, "connection ended with an error");
             }
         });
     }
@@ -229,6 +208,30 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         "stopped; pull statistics flushed"
     );
     Ok(())
+}
+
+/// Serves one admitted connection (plain or TLS) under its watch until it ends or times out.
+async fn connection<S>(
+    stream: S,
+    admitted: conn::Admitted,
+    app: Arc<App>,
+    source: IpAddr,
+    gate: Arc<Gate>,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (io, watch) = conn::watched(stream, admitted);
+    let service = service(app, source, watch.clone(), gate.clone());
+    let serving = watcher.watch(
+        builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned(),
+    );
+    if let Err(e) = conn::serve(serving, watch, gate).await {
+        debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// The service of one connection: each request is in flight on the connection's watch until its

@@ -8,7 +8,7 @@ use berth_policy::{Action, Principal, admit};
 use berth_storage::{BlobRead, ByteStream};
 use tracing::{info, warn};
 
-use crate::room::Tripped;
+use crate::room::{self, Tripped};
 use crate::{Error, Registry, RequestBody, Result};
 
 /// What a repository's quota leaves an upload, in a repository that has one.
@@ -253,9 +253,10 @@ impl Registry {
     }
 
     /// `body` held to `allowance`: a declared length over it is refused before anything is
-    /// read, and the stream is cut once the bytes streaming into the repository on this node
-    /// would pass its room. Unlimited without an allowance.
-    fn admit_stream(
+    /// stored, and the stream is cut once the bytes streaming into the repository on this node
+    /// would pass its room. Either way the rest of the body is read and dropped first (see
+    /// `room.rs`), so the client reads the refusal. Unlimited without an allowance.
+    async fn admit_stream(
         &self,
         repository: &Repository,
         allowance: Option<Allowance>,
@@ -264,8 +265,11 @@ impl Registry {
         let Some(allowance) = allowance else {
             return Ok((body.into_stream(), None));
         };
-        if let Some(length) = body.length() {
-            allowance.admit(repository, length)?;
+        if let Some(length) = body.length()
+            && let Err(e) = allowance.admit(repository, length)
+        {
+            room::discard(body.into_stream()).await;
+            return Err(e);
         }
         let (stream, tripped) =
             self.in_flight
@@ -324,7 +328,7 @@ impl Registry {
             .allowance(&repository, Some(&session))
             .await?
             .map(|a| a.after(offset));
-        let (stream, cut) = self.admit_stream(&repository, allowance, body)?;
+        let (stream, cut) = self.admit_stream(&repository, allowance, body).await?;
         let end = self.blobs.append(id, offset, stream).await.map_err(|e| {
             Cut::refusal(cut.as_ref(), &repository).unwrap_or_else(|| storage_error(e))
         })?;
@@ -365,11 +369,16 @@ impl Registry {
         if let Some(allowance) = allowance
             && let Err(e) = allowance.admit(&repository, offset)
         {
+            if let Some(body) = last {
+                room::discard(body.into_stream()).await;
+            }
             self.drop_session(id).await;
             return Err(e);
         }
         if let Some(body) = last {
-            let admitted = self.admit_stream(&repository, allowance.map(|a| a.after(offset)), body);
+            let admitted = self
+                .admit_stream(&repository, allowance.map(|a| a.after(offset)), body)
+                .await;
             let (stream, cut) = match admitted {
                 Ok(admitted) => admitted,
                 Err(e) => {
@@ -435,7 +444,7 @@ impl Registry {
             .authorize(principal, Action::Push, name.repository())
             .await?;
         let allowance = self.allowance_for(&repository, name, digest, None).await?;
-        let (stream, cut) = self.admit_stream(&repository, allowance, body)?;
+        let (stream, cut) = self.admit_stream(&repository, allowance, body).await?;
         let size = self.blobs.put(digest, stream).await.map_err(|e| {
             Cut::refusal(cut.as_ref(), &repository).unwrap_or_else(|| storage_error(e))
         })?;

@@ -6,8 +6,27 @@
 //! bytes streaming into its repository on this node would pass the room it was given, and the
 //! blob store, whose appends are all or nothing, keeps none of it. Streams on other nodes are
 //! counted once their chunk lands; the definitive check is the push's metadata transaction.
+//!
+//! A refused body is still read to its end, up to [`DRAIN_LIMIT`], and dropped: an HTTP/1 client
+//! such as skopeo reads the answer only once it has sent its body, so answering and closing
+//! early would show it a broken pipe instead of the quota's message. Nothing of it is stored;
+//! the caller is one who may push here (refusals of anyone else come before the body).
 
 use std::collections::HashMap;
+
+/// How much of a refused body is read and dropped, at most, before the refusal is answered.
+pub(crate) const DRAIN_LIMIT: u64 = 1 << 30;
+
+/// Reads `body` to its end (at most [`DRAIN_LIMIT`] bytes) and drops it.
+pub(crate) async fn discard(mut body: ByteStream) {
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = body.next().await {
+        read += chunk.len() as u64;
+        if read > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -58,6 +77,7 @@ impl InFlight {
             repository,
             room,
             counted: 0,
+            drained: 0,
             tripped: tripped.clone(),
         };
         (stream.boxed(), tripped)
@@ -99,15 +119,38 @@ struct Limited {
     repository: RepositoryId,
     room: u64,
     counted: u64,
+    /// Bytes read and dropped since the stream was cut.
+    drained: u64,
     tripped: Arc<Tripped>,
+}
+
+impl Limited {
+    /// Drops what is left of the body (see the module doc), then fails.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
+        while self.drained <= DRAIN_LIMIT {
+            match self.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.drained += chunk.len() as u64,
+                Poll::Ready(_) => break,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.drained = u64::MAX; // failed once: the stream ends after
+        let attempted = self.tripped.overrun().map_or(0, |o| o.attempted);
+        Poll::Ready(Some(Err(std::io::Error::other(format!(
+            "the repository's quota has no room for {attempted} more bytes"
+        )))))
+    }
 }
 
 impl Stream for Limited {
     type Item = std::io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.tripped.overrun().is_some() {
+        if self.drained == u64::MAX {
             return Poll::Ready(None);
+        }
+        if self.tripped.overrun().is_some() {
+            return self.drain(cx);
         }
         let chunk = match self.inner.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => chunk,
@@ -127,9 +170,7 @@ impl Stream for Limited {
             attempted,
             others: in_flight.saturating_sub(self.counted),
         });
-        Poll::Ready(Some(Err(std::io::Error::other(format!(
-            "the repository's quota has no room for {attempted} more bytes"
-        )))))
+        self.drain(cx)
     }
 }
 
@@ -159,8 +200,11 @@ mod tests {
         assert_eq!(a.next().await.unwrap().unwrap().len(), 6);
         assert_eq!(gate.current(team), 6);
         // Another stream into the same repository sees the 6 bytes in flight.
-        let (mut b, b_tripped) = gate.limit(team, 10, body(&[5]));
-        assert!(b.next().await.unwrap().is_err());
+        let (mut b, b_tripped) = gate.limit(team, 10, body(&[5, 100, 100]));
+        assert!(
+            b.next().await.unwrap().is_err(),
+            "the rest is read and dropped"
+        );
         assert_eq!(
             b_tripped.overrun(),
             Some(Overrun {
