@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth's real-client integration suite: the `berth` binary (debug build) against skopeo,
-# podman, buildah and oras-py, with PostgreSQL 15 and s3s-fs for the two-node tests. Each test
-# class starts its own servers on free loopback ports (tests/integration/, stdlib unittest).
+# podman, buildah, containerd (ctr) and oras-py, with PostgreSQL 15 and s3s-fs for the two-node
+# tests. Each test class starts its own servers on free loopback ports (tests/integration/,
+# stdlib unittest).
 #
 # Usage: scripts/integration.sh                  install what is missing, build, run everything
 #        scripts/integration.sh -k quota ...     only tests whose name contains a pattern
@@ -9,10 +10,10 @@
 #                                                registry (docker-registry) instead of berth
 #        BERTH_IT_KEEP=1 ...                     keep the temporary directory (logs, data)
 #
-# Installs, only where missing: skopeo podman buildah umoci, PostgreSQL 15, python3-venv (one
-# apt-get call), a venv with oras-py under $BERTH_TOOLS/venv, and s3s-fs (scripts/s3-server.sh
-# --install). The last line is cargo's `test result:` line, which scripts/test.sh adds to its
-# totals; the exit code is non-zero when any test failed.
+# Installs, only where missing: skopeo podman buildah umoci containerd, PostgreSQL 15,
+# python3-venv (one apt-get call), a venv with oras-py under $BERTH_TOOLS/venv, and s3s-fs
+# (scripts/s3-server.sh --install). The last line is cargo's `test result:` line, which
+# scripts/test.sh adds to its totals; the exit code is non-zero when any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,9 @@ if [ -x /usr/bin/python3 ]; then
 fi
 
 packages=()
-for tool in skopeo podman buildah umoci; do
+# The package containerd brings `containerd` and `ctr`; the tests run a private daemon and
+# never start the system service.
+for tool in skopeo podman buildah umoci containerd; do
   command -v "$tool" >/dev/null 2>&1 || packages+=("$tool")
 done
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then

@@ -2,7 +2,7 @@
 # The whole berth test suite, as the README gives it: formatting, lints, the hermetic tests, and
 # the suites against real servers and clients, which this script installs where missing and
 # which the tests start on loopback: s3s-fs for the S3 blob backend, PostgreSQL 15 for the
-# PostgreSQL metadata backend, skopeo, podman, buildah and oras against the berth binary
+# PostgreSQL metadata backend, skopeo, podman, buildah, containerd and oras against the berth binary
 # (scripts/integration.sh), and Chromium driving the web console (scripts/browser.sh).
 #
 # Usage: scripts/test.sh            everything

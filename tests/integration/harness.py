@@ -1,6 +1,6 @@
 """Helpers for berth's real-client integration tests.
 
-One module, five parts:
+One module, six parts:
 
 - `Berth`: one `berth serve` process on a free loopback port with a fresh data directory (or a
   shared PostgreSQL + S3 store), its log in a file, the admin CLI against the same store, and a
@@ -13,6 +13,8 @@ One module, five parts:
   test that must upload bytes needs bytes no registry has seen).
 - `Clients`: skopeo, podman, buildah with private state (registries.conf listing the registry
   as insecure, an auth file, storage roots), and an oras-py client.
+- `Containerd`: a private containerd daemon (its own config, root, state and socket under the
+  run's directory, never the system service) and `ctr images pull|push|tag|ls|rm` against it.
 - `PostgresServer` and `S3Server`: the throwaway servers of `scripts/pg-server.sh` and
   `scripts/s3-server.sh`.
 
@@ -23,6 +25,7 @@ servers alive when a test fails are listed in `LIVE`, so the runner can print th
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import hashlib
 import http.client
@@ -842,6 +845,187 @@ class Clients:
                 raise ClientError(f"token for oras-py: {t!r}")
             client.auth.set_token_auth(t.json().get("token") or t.json()["access_token"])
         return client
+
+
+class Containerd:
+    """A private containerd daemon (Debian's 1.6, run as root) and `ctr` against it.
+
+    Its own config (`root`, `state` and the socket under one temporary directory, the CRI plugin
+    off), never the system service or /etc/containerd; stopped by its PID. Pulls unpack with the
+    `native` snapshotter (plain directory copies, no overlayfs), whatever the filesystem.
+    """
+
+    def __init__(self, name: str = "containerd"):
+        self.name = name
+        self.dir = temp_dir(name)
+        self.socket = self.dir / "containerd.sock"
+        self.config = self.dir / "config.toml"
+        self.log_path = self.dir / "containerd.log"
+        self.proc: subprocess.Popen | None = None
+        self.namespace = "default"
+        # An empty hosts directory: no registry configuration but what a command line says.
+        self.hosts_dir = self.dir / "certs.d"
+        self.hosts_dir.mkdir()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONTAINERD_")}
+        self.env.update(
+            {
+                "CONTAINERD_SNAPSHOTTER": "native",
+                "TMPDIR": str(self.dir),
+                "HOME": str(self.dir),
+                "XDG_CONFIG_HOME": str(self.dir / "config"),
+            }
+        )
+
+    def start(self, timeout: float = 30.0) -> "Containerd":
+        self.config.write_text(
+            "version = 2\n"
+            f'root = "{self.dir}/root"\n'
+            f'state = "{self.dir}/state"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                ["containerd", "--config", str(self.config)], env=self.env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+        LIVE.append(self)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._kill()
+                raise ServerError(f"{self.name} exited at start\n{self.log_tail()}")
+            if self.socket.exists() and self.ctr("version", ok=False, timeout=10).returncode == 0:
+                return self
+            time.sleep(0.1)
+        self._kill()
+        raise ServerError(f"{self.name} not answering `ctr version` within {timeout}s\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to its PID, then wait (SIGKILL after `timeout`)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+        self.proc = None
+        if self in LIVE:
+            LIVE.remove(self)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except FileNotFoundError:
+            text = []
+        return f"--- last {len(text)} lines of {self.log_path}\n" + "\n".join(text)
+
+    # -- ctr ----------------------------------------------------------------------------------
+
+    def in_namespace(self, namespace: str) -> "Containerd":
+        """The same daemon seen through another containerd namespace (its own images and
+        content: what one namespace pulled, another does not have)."""
+        view = copy.copy(self)
+        view.namespace = namespace
+        return view
+
+    def ctr(self, *args: str, ok: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`ctr --address SOCK ARGS`; with ok=True a non-zero exit raises with its output."""
+        argv = ["ctr", "--address", str(self.socket), "--namespace", self.namespace, *args]
+        proc = subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout)
+        proc.stdout_bytes = proc.stdout
+        proc.stdout = ANSI.sub("", proc.stdout.decode(errors="replace"))
+        proc.stderr = ANSI.sub("", proc.stderr.decode(errors="replace"))
+        if ok and proc.returncode != 0:
+            raise ClientError(
+                f"`{' '.join(argv)}` exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    def _remote(self, creds: tuple | None) -> list:
+        args = ["--plain-http", "--hosts-dir", str(self.hosts_dir)]
+        if creds:
+            args += ["--user", f"{creds[0]}:{creds[1]}"]
+        return args
+
+    def pull(self, ref: str, creds: tuple | None, platform: str | None = None,
+             all_platforms: bool = False, debug: bool = False,
+             ok: bool = True) -> subprocess.CompletedProcess:
+        """`ctr images pull --plain-http [--user U:S] [--platform P | --all-platforms] REF`
+        (with `debug`, `ctr --debug`: see `registry_errors`)."""
+        args = [*(["--debug"] if debug else []), "images", "pull", *self._remote(creds)]
+        if platform:
+            args += ["--platform", platform]
+        if all_platforms:
+            args.append("--all-platforms")
+        return self.ctr(*args, ref, ok=ok)
+
+    def push(self, ref: str, creds: tuple | None, local: str | None = None,
+             platform: str | None = None, debug: bool = False,
+             ok: bool = True) -> subprocess.CompletedProcess:
+        """`ctr images push --plain-http [--user U:S] REF [LOCAL]` (`debug` as for `pull`)."""
+        args = [*(["--debug"] if debug else []), "images", "push", *self._remote(creds)]
+        if platform:
+            args += ["--platform", platform]
+        return self.ctr(*args, ref, *([local] if local else []), ok=ok)
+
+    @staticmethod
+    def registry_errors(stderr: str) -> list:
+        """The OCI errors ({code, message, detail}) of the registry's answers that `ctr --debug`
+        logged. containerd 1.6 prints only the status of a refused request (`ctr: unexpected
+        status: 403 Forbidden`); the body it read is in its debug log (`unexpected response`)."""
+        errors = []
+        for m in re.finditer(r'msg="unexpected response" body="((?:[^"\\]|\\.)*)"', stderr):
+            try:
+                errors += json.loads(json.loads(f'"{m.group(1)}"')).get("errors", [])
+            except (ValueError, AttributeError):
+                pass
+        return errors
+
+    def tag(self, src: str, *targets: str) -> subprocess.CompletedProcess:
+        return self.ctr("images", "tag", "--force", src, *targets)
+
+    def rm(self, *refs: str, ok: bool = True) -> subprocess.CompletedProcess:
+        """`ctr images rm --sync REFS` (the content goes with the last image holding it)."""
+        return self.ctr("images", "rm", "--sync", *refs, ok=ok)
+
+    def images(self) -> dict:
+        """`ctr images ls` as {ref: {"type", "digest", "platforms"}}."""
+        lines = self.ctr("images", "ls").stdout.splitlines()
+        images = {}
+        for line in lines[1:]:
+            parts = line.split()
+            if len(parts) >= 6:
+                images[parts[0]] = {"type": parts[1], "digest": parts[2],
+                                    "platforms": parts[-2].split(",")}
+        return images
+
+    def content(self, digest: str) -> bytes:
+        """The bytes containerd holds under `digest` (`ctr content get`)."""
+        return self.ctr("content", "get", digest).stdout_bytes
+
+    def has_content(self, digest: str) -> bool:
+        return self.ctr("content", "get", digest, ok=False).returncode == 0
+
+    def import_layout(self, layout: "Layout", base_name: str) -> str:
+        """Imports an OCI layout (as a tar stream) under BASE_NAME:TAG; returns that name."""
+        archive = self.dir / f"import-{random_token()}.tar"
+        with tarfile.open(archive, "w") as tar:
+            for item in sorted(layout.path.iterdir()):
+                tar.add(item, arcname=item.name)
+        try:
+            self.ctr("images", "import", "--base-name", base_name, str(archive))
+        finally:
+            archive.unlink()
+        return f"{base_name}:{layout.tag}"
 
 
 # ---------------------------------------------------------------------------------------------

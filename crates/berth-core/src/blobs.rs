@@ -478,8 +478,10 @@ impl Registry {
         }
     }
 
-    /// Makes a blob from `from` available in `name` without uploading it, when the caller may pull
-    /// `from` and the registry holds the blob; otherwise starts a normal upload.
+    /// Makes a blob available in `name` without uploading it, when the registry holds it in a
+    /// repository the caller may pull: `from`, or, without `from`, any repository of the same
+    /// account the blob is linked in (the spec lets a registry treat `from` as optional). Else a
+    /// normal upload session starts, and the answer tells nothing of where else the blob is.
     pub async fn mount_blob(
         &self,
         principal: &Principal,
@@ -490,21 +492,7 @@ impl Registry {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
-        let may_pull_source = match from {
-            Some(from) => self
-                .authorize(principal, Action::Pull, from.repository())
-                .await
-                .is_ok(),
-            None => false,
-        };
-        if may_pull_source
-            && let Some(from) = from
-            && let Some(size) = self
-                .meta
-                .linked_blob(from.repository(), digest)
-                .await
-                .map_err(Error::metadata)?
-        {
+        if let Some(size) = self.mountable(principal, &repository, digest, from).await? {
             self.meta
                 .link_blob(name.repository(), digest)
                 .await
@@ -512,5 +500,53 @@ impl Registry {
             return Ok(Mount::Mounted(size));
         }
         Ok(Mount::Started(self.start_session(&repository, name).await?))
+    }
+
+    /// The size of `digest` when `principal` may mount it into `target`: linked in `from` and
+    /// `from` pullable; or, without `from`, linked in the target already or in a pullable
+    /// repository of the target's account.
+    async fn mountable(
+        &self,
+        principal: &Principal,
+        target: &Repository,
+        digest: &Digest,
+        from: Option<&Name>,
+    ) -> Result<Option<u64>> {
+        /// Repositories of the account looked at, at most, for a mount without `from`.
+        const SOURCES: usize = 32;
+        let candidates = match from {
+            Some(from) => vec![from.repository().clone()],
+            None => {
+                let mut linked = self
+                    .meta
+                    .linked_repositories(target.account, digest, SOURCES)
+                    .await
+                    .map_err(Error::metadata)?;
+                // Already here: nothing to check but the size.
+                if let Some(here) = linked.iter().position(|r| *r == target.name) {
+                    linked.swap(0, here);
+                }
+                linked
+            }
+        };
+        for source in candidates {
+            if source != target.name
+                && self
+                    .authorize(principal, Action::Pull, &source)
+                    .await
+                    .is_err()
+            {
+                continue;
+            }
+            if let Some(size) = self
+                .meta
+                .linked_blob(&source, digest)
+                .await
+                .map_err(Error::metadata)?
+            {
+                return Ok(Some(size));
+            }
+        }
+        Ok(None)
     }
 }

@@ -14,6 +14,9 @@ pub enum Error {
     /// No such repository.
     #[error("repository {0} does not exist")]
     NameUnknown(RepositoryName),
+    /// No such image in the repository.
+    #[error("image {0} does not exist")]
+    ImageUnknown(Name),
     /// No such blob in this image's repository.
     #[error("blob {0} is unknown")]
     BlobUnknown(Digest),

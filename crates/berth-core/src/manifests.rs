@@ -300,10 +300,23 @@ impl Registry {
     ) -> Result<Vec<Tag>> {
         self.authorize(principal, Action::Pull, name.repository())
             .await?;
-        self.meta
+        let tags = self
+            .meta
             .list_tags(name, n, last)
             .await
-            .map_err(Error::metadata)
+            .map_err(Error::metadata)?;
+        // An image with no tags (or none after `last`) exists or not: only the empty page asks.
+        if tags.is_empty()
+            && self
+                .meta
+                .image(name)
+                .await
+                .map_err(Error::metadata)?
+                .is_none()
+        {
+            return Err(Error::ImageUnknown(name.clone()));
+        }
+        Ok(tags)
     }
 
     /// Image names the principal may see, sorted, after `last`, at most `n`.

@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::Arc;
 
-use berth_core::{Error, RegistryConfig, RequestBody};
+use berth_core::{Error, Mount, RegistryConfig, RequestBody};
 use berth_meta::{Access, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp};
 use berth_model::{AccountId, Digest, Reference};
 use berth_policy::{Denial, Principal, RepositoryUserFacts};
@@ -351,12 +351,15 @@ async fn anothers_private_repository_looks_missing() {
             Err(Error::Denied(Denial::AuthenticationRequired { .. }))
         ));
     }
-    // A public repository of another account is visible: pulling works, pushing is denied.
+    // A public repository of another account is visible: pulling works (the blob is simply
+    // unknown), pushing is denied.
     let public = name("their-public/app");
-    registry
-        .list_tags(&outsider, &public, 10, None)
-        .await
-        .unwrap();
+    assert!(matches!(
+        registry
+            .stat_blob(&outsider, &public, &Digest::sha256(b"x"))
+            .await,
+        Err(Error::BlobUnknown(_))
+    ));
     assert!(matches!(
         registry.start_upload(&outsider, &public).await,
         Err(Error::Denied(_))
@@ -375,4 +378,63 @@ async fn anothers_private_repository_looks_missing() {
             .await,
         Err(Error::Denied(_))
     ));
+}
+
+#[tokio::test]
+async fn a_mount_without_from_finds_the_blob_in_the_account_only() {
+    let meta = Arc::new(MemoryMetadata::new());
+    let registry = registry(Arc::new(MemoryStore::new()), meta.clone(), None).await;
+    meta.create_account(AccountId(7), "other", Timestamp::now())
+        .await
+        .unwrap();
+    for (account, name) in [(ACCOUNT, "secret"), (AccountId(7), "theirs")] {
+        let new = NewRepository {
+            account,
+            name: repo(name),
+            access: Access::Private,
+            quota: None,
+        };
+        meta.create_repository(new, "admin", Timestamp::now())
+            .await
+            .unwrap();
+    }
+    let admin = Principal::SystemAdmin;
+    let pusher = pusher(); // push_pull on team and public only
+    // The same blob in another account's repository, and in one of this account's the pusher
+    // may not pull: a mount without `from` finds neither.
+    let (digest, size) = upload(&registry, &admin, &name("theirs/base"), data(1, 4000)).await;
+    upload(&registry, &admin, &name("secret/base"), data(1, 4000)).await;
+    let started = registry
+        .mount_blob(&pusher, &name("team/app"), &digest, None)
+        .await
+        .unwrap();
+    assert!(matches!(started, Mount::Started(_)), "{started:?}");
+    assert!(matches!(
+        registry
+            .stat_blob(&pusher, &name("team/app"), &digest)
+            .await,
+        Err(Error::BlobUnknown(_))
+    ));
+    // In a repository of its account it may pull: mounted, no `from` needed.
+    upload(&registry, &admin, &name("public/base"), data(1, 4000)).await;
+    let mounted = registry
+        .mount_blob(&pusher, &name("team/app"), &digest, None)
+        .await
+        .unwrap();
+    assert_eq!(mounted, Mount::Mounted(size));
+    assert_eq!(
+        registry
+            .stat_blob(&pusher, &name("team/app"), &digest)
+            .await
+            .unwrap(),
+        size
+    );
+    // Mounting what the repository holds already answers at once.
+    assert_eq!(
+        registry
+            .mount_blob(&pusher, &name("team/other"), &digest, None)
+            .await
+            .unwrap(),
+        Mount::Mounted(size)
+    );
 }

@@ -402,6 +402,25 @@ pub(crate) async fn linked_blob(
     row.map(|row| db::get_u64(&row, "size")).transpose()
 }
 
+pub(crate) async fn linked_repositories(
+    pool: &Pool,
+    account: AccountId,
+    digest: &Digest,
+    limit: usize,
+) -> Result<Vec<RepositoryName>> {
+    let client = db::conn(pool).await?;
+    rows(
+        &client,
+        "SELECT r.name FROM blob_links l JOIN repositories r ON r.id = l.repository
+         WHERE l.digest = $1 AND r.account = $2 ORDER BY r.name LIMIT $3",
+        &[&digest.as_str(), &account.0, &db::limit(limit)],
+    )
+    .await?
+    .iter()
+    .map(|row| rows::repository_name(get(row, "name")?))
+    .collect()
+}
+
 pub(crate) async fn unlink_blob(
     pool: &Pool,
     repository: &RepositoryName,

@@ -368,6 +368,15 @@ impl MetadataStore for PostgresMetadata {
         blobs::linked_blob(&self.pool, repository, digest).await
     }
 
+    async fn linked_repositories(
+        &self,
+        account: AccountId,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>> {
+        blobs::linked_repositories(&self.pool, account, digest, limit).await
+    }
+
     async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
         blobs::unlink_blob(&self.pool, repository, digest).await
     }

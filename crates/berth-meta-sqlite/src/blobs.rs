@@ -244,6 +244,29 @@ pub(crate) fn linked_blob(
     .optional()?)
 }
 
+pub(crate) fn linked_repositories(
+    c: &Connection,
+    account: berth_meta::AccountId,
+    digest: &Digest,
+    limit: usize,
+) -> Res<Vec<RepositoryName>> {
+    // `blob_links_by_digest` finds the links; the repositories' primary key their names.
+    let names = c
+        .prepare_cached(
+            "SELECT r.name FROM blob_links l JOIN repositories r ON r.id = l.repository \
+             WHERE l.digest = ?1 AND r.account = ?2 ORDER BY r.name LIMIT ?3",
+        )?
+        .query_map(
+            params![digest.as_str(), account.0, rows::limit(limit)],
+            |r| r.get::<_, String>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    names
+        .iter()
+        .map(|n| RepositoryName::parse(n).map_err(crate::error::backend))
+        .collect()
+}
+
 pub(crate) fn unlink_blob(
     c: &Connection,
     repository: &RepositoryName,

@@ -449,6 +449,17 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
+    async fn linked_repositories(
+        &self,
+        account: AccountId,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>> {
+        let digest = digest.clone();
+        self.read(move |c| blobs::linked_repositories(c, account, &digest, limit))
+            .await
+    }
+
     async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool> {
         let (repository, digest) = (repository.clone(), digest.clone());
         self.write(move |c| blobs::unlink_blob(c, &repository, &digest))

@@ -381,6 +381,14 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>>;
+    /// The repositories of `account` a blob is readable through, by name, at most `limit` (for a
+    /// mount that names no source repository).
+    async fn linked_repositories(
+        &self,
+        account: AccountId,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>>;
     /// Makes a blob no longer readable through the repository; whether it was.
     async fn unlink_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool>;
     /// Blobs no artifact references, last seen before `before`, at most `limit` (GC candidates).

@@ -867,6 +867,21 @@ impl MetadataStore for MemoryMetadata {
         Ok(())
     }
 
+    async fn linked_repositories(
+        &self,
+        account: AccountId,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>> {
+        let s = self.lock();
+        Ok(s.repositories
+            .values()
+            .filter(|r| r.account == account && s.links.contains(&(r.id, digest.clone())))
+            .map(|r| r.name.clone())
+            .take(limit)
+            .collect())
+    }
+
     async fn linked_blob(
         &self,
         repository: &RepositoryName,

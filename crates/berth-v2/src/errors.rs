@@ -147,6 +147,9 @@ impl From<&RouteError> for OciError {
             RouteError::Name(_) => OciError::new(ErrorCode::NameInvalid, message),
             RouteError::Digest(_) => OciError::new(ErrorCode::DigestInvalid, message),
             RouteError::Reference(_) => OciError::new(ErrorCode::ManifestInvalid, message),
+            RouteError::ManifestUnknown { .. } => {
+                OciError::new(ErrorCode::ManifestUnknown, message)
+            }
             RouteError::UploadId(_) => OciError::new(ErrorCode::BlobUploadUnknown, message),
             _ => {
                 OciError::new(ErrorCode::Unsupported, message).with_status(StatusCode::BAD_REQUEST)
@@ -163,7 +166,9 @@ impl From<&Error> for OciError {
                 Denial::AuthenticationRequired { .. } | Denial::InsufficientScope { .. },
             ) => OciError::new(ErrorCode::Unauthorized, message),
             Error::Denied(_) => OciError::new(ErrorCode::Denied, message),
-            Error::NameUnknown(_) => OciError::new(ErrorCode::NameUnknown, message),
+            Error::NameUnknown(_) | Error::ImageUnknown(_) => {
+                OciError::new(ErrorCode::NameUnknown, message)
+            }
             Error::BlobUnknown(_) => OciError::new(ErrorCode::BlobUnknown, message),
             Error::UploadUnknown(_) => OciError::new(ErrorCode::BlobUploadUnknown, message),
             // The spec answers a chunk that does not continue the upload with 416.

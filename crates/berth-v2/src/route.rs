@@ -134,6 +134,15 @@ pub enum RouteError {
     /// The manifest reference is invalid (`MANIFEST_INVALID` / `TAG_INVALID`).
     #[error("invalid reference: {0}")]
     Reference(#[from] ReferenceError),
+    /// A manifest read or delete names a reference that is neither a tag nor a digest: no such
+    /// manifest can exist (`MANIFEST_UNKNOWN`, as registries and clients expect).
+    #[error("manifest {reference:?} is unknown: {reason}")]
+    ManifestUnknown {
+        /// The reference as given.
+        reference: String,
+        /// Why it is no reference.
+        reason: ReferenceError,
+    },
     /// The upload id is invalid (`BLOB_UPLOAD_UNKNOWN`).
     #[error("invalid upload id: {0}")]
     UploadId(#[from] UploadIdError),
@@ -275,10 +284,18 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
             method,
             &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
             || {
-                Ok(Route::Manifest {
-                    name: Name::parse(name)?,
-                    reference: Reference::parse(last)?,
-                })
+                let name = Name::parse(name)?;
+                let reference = Reference::parse(last).map_err(|reason| {
+                    if *method == Method::PUT {
+                        RouteError::Reference(reason)
+                    } else {
+                        RouteError::ManifestUnknown {
+                            reference: last.chars().take(200).collect(),
+                            reason,
+                        }
+                    }
+                })?;
+                Ok(Route::Manifest { name, reference })
             },
         ),
         "blobs" => allow(method, &[Method::GET, Method::HEAD, Method::DELETE], || {
@@ -487,8 +504,20 @@ mod tests {
             parse(&Method::GET, "/v2/team/manifests/latest", None),
             Err(RouteError::Name(NameError::MissingImage(_)))
         ));
+        // A reference that is no tag nor digest names no manifest when read or deleted, and is
+        // an invalid one when pushed.
+        for method in [Method::GET, Method::HEAD, Method::DELETE] {
+            assert!(matches!(
+                parse(
+                    &method,
+                    "/v2/team/app/manifests/.INVALID_MANIFEST_NAME",
+                    None
+                ),
+                Err(RouteError::ManifestUnknown { .. })
+            ));
+        }
         assert!(matches!(
-            parse(&Method::GET, "/v2/team/app/manifests/-bad", None),
+            parse(&Method::PUT, "/v2/team/app/manifests/-bad", None),
             Err(RouteError::Reference(_))
         ));
         assert!(matches!(

@@ -2,190 +2,19 @@
 //! its challenge, expiry and permissions at every request and token issue, refreshed secrets,
 //! forged tokens, and failed-login throttling. In-memory backends, `http` requests.
 
+mod support;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use berth_core::identity::RepositoryUserSpec;
 use berth_core::{Registry, RegistryConfig};
-use berth_meta::{
-    Access, AccountId, MemoryMetadata, MetadataStore, NewRepository, Permission,
-    RepositoryUserUpdate, Timestamp,
-};
-use berth_model::RepositoryName;
+use berth_meta::{Permission, RepositoryUserUpdate, Timestamp};
 use berth_storage::MemoryStore;
 use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Gateway};
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt as _, Full};
-
-const ACCOUNT: AccountId = AccountId(10042);
-
-struct Fixture {
-    gateway: Gateway,
-    registry: Arc<Registry>,
-}
-
-async fn fixture(mode: AuthMode) -> Fixture {
-    let meta = Arc::new(MemoryMetadata::new());
-    meta.create_account(ACCOUNT, "acme", Timestamp::now())
-        .await
-        .unwrap();
-    meta.create_account(AccountId(7), "other", Timestamp::now())
-        .await
-        .unwrap();
-    for (account, name, access) in [
-        (ACCOUNT, "team-a", Access::Private),
-        (ACCOUNT, "team-b", Access::Private),
-        (ACCOUNT, "open", Access::Public),
-        (AccountId(7), "theirs", Access::Private),
-    ] {
-        let new = NewRepository {
-            account,
-            name: RepositoryName::parse(name).unwrap(),
-            access,
-            quota: None,
-        };
-        meta.create_repository(new, "admin", Timestamp::now())
-            .await
-            .unwrap();
-    }
-    let registry = Arc::new(Registry::new(
-        Arc::new(MemoryStore::new()),
-        meta,
-        RegistryConfig::default(),
-    ));
-    registry
-        .identity()
-        .bootstrap(ACCOUNT, "acme", Some("admin-password"))
-        .await
-        .unwrap();
-    let mut config = AuthConfig::new(TokenKey::generate());
-    config.mode = mode;
-    Fixture {
-        gateway: Gateway::new(registry.clone(), config),
-        registry,
-    }
-}
-
-impl Fixture {
-    async fn user(&self, name: &str, permissions: &[(&str, Permission)]) -> (String, String) {
-        let spec = RepositoryUserSpec {
-            name: Some(name.into()),
-            permissions: permissions
-                .iter()
-                .map(|(r, p)| (RepositoryName::parse(r).unwrap(), *p))
-                .collect(),
-            ..RepositoryUserSpec::default()
-        };
-        let created = self
-            .registry
-            .identity()
-            .create_repository_user(ACCOUNT, spec)
-            .await
-            .unwrap();
-        (created.record.name, created.secret)
-    }
-
-    async fn send(&self, method: Method, uri: &str, auth: Option<String>) -> Answer {
-        self.send_from(None, method, uri, auth, Bytes::new()).await
-    }
-
-    async fn send_from(
-        &self,
-        source: Option<IpAddr>,
-        method: Method,
-        uri: &str,
-        auth: Option<String>,
-        body: Bytes,
-    ) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "registry.test");
-        if let Some(auth) = auth {
-            request = request.header("authorization", auth);
-        }
-        let response = self
-            .gateway
-            .handle(source, request.body(Full::new(body)).unwrap())
-            .await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// A token for `scope` (Basic credentials `user:secret`, or anonymous).
-    async fn token(&self, creds: Option<(&str, &str)>, scope: &str) -> Result<String, Answer> {
-        let uri = format!("/token?service=berth&scope={scope}");
-        let answer = self
-            .send(Method::GET, &uri, creds.map(|(u, p)| basic(u, p)))
-            .await;
-        if answer.status != StatusCode::OK {
-            return Err(answer);
-        }
-        Ok(answer.json()["token"].as_str().unwrap().to_owned())
-    }
-
-    /// The claims of a token for `scope`, decoded (the signature is the server's business).
-    async fn token_claims(&self, creds: Option<(&str, &str)>, scope: &str) -> serde_json::Value {
-        let token = self.token(creds, scope).await.unwrap();
-        let payload = token.split('.').nth(1).unwrap();
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap();
-        serde_json::from_slice(&bytes).unwrap()
-    }
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-
-    fn code(&self) -> String {
-        self.json()["errors"][0]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-
-    fn message(&self) -> String {
-        self.json()["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    }
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
-}
-
-fn bearer(token: &str) -> Option<String> {
-    Some(format!("Bearer {token}"))
-}
+use http::{Method, StatusCode};
+use support::*;
 
 const START: &str = "/v2/team-a/app/blobs/uploads/";
 

@@ -254,6 +254,14 @@ impl MetadataStore for WatchedMeta {
         self.write();
         self.inner.touch_upload(id, received, at).await
     }
+    async fn linked_repositories(
+        &self,
+        account: AccountId,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<RepositoryName>> {
+        self.inner.linked_repositories(account, digest, limit).await
+    }
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
         self.inner.upload_usage(repository).await
     }

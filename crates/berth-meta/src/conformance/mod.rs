@@ -61,7 +61,8 @@ macro_rules! meta_conformance_tests {
             upload_sessions_are_capped_and_counted, concurrent_upload_starts_cannot_pass_the_cap,
             deleting_a_repository_removes_its_upload_sessions,
             console_sessions_are_stored_bounded_and_ended,
-            console_user_changes_end_sessions_and_tokens, console_users_are_deleted);
+            console_user_changes_end_sessions_and_tokens, console_users_are_deleted,
+            linked_repositories_are_listed_per_account);
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
         $(

@@ -186,3 +186,40 @@ pub async fn deleting_a_repository_removes_its_upload_sessions(h: &Harness) {
         .await
         .expect("the new repository takes sessions");
 }
+
+/// The repositories of one account a blob is readable through, by name, bounded; another
+/// account's are never listed.
+pub async fn linked_repositories_are_listed_per_account(h: &Harness) {
+    let s = &*h.store;
+    for name in ["zeta", "alpha", "mid", "unlinked"] {
+        setup(s, 10042, name, None).await;
+    }
+    setup(s, 7, "foreign", None).await;
+    let layer = digest("layer");
+    s.record_blob(&layer, 10, at(0)).await.expect("record");
+    for name in ["zeta", "alpha", "mid", "foreign"] {
+        s.link_blob(&repo(name), &layer).await.expect("link");
+    }
+    let found = s
+        .linked_repositories(AccountId(10042), &layer, 10)
+        .await
+        .expect("list");
+    assert_eq!(found, [repo("alpha"), repo("mid"), repo("zeta")]);
+    let found = s
+        .linked_repositories(AccountId(10042), &layer, 2)
+        .await
+        .expect("list");
+    assert_eq!(found, [repo("alpha"), repo("mid")]);
+    assert_eq!(
+        s.linked_repositories(AccountId(7), &layer, 10)
+            .await
+            .expect("list"),
+        [repo("foreign")]
+    );
+    assert!(
+        s.linked_repositories(AccountId(10042), &digest("other"), 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
