@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use berth_meta::{Repository, UploadSession};
-use berth_model::{ByteRange, Digest, Name, Timestamp, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, Name, Timestamp, UploadId};
 use berth_policy::{Action, Principal, admit};
 use berth_storage::{BlobRead, ByteStream};
 use tracing::{info, warn};
@@ -132,14 +132,26 @@ impl Registry {
 
     /// Starts an upload session into `name`; refused with [`Error::TooManyUploads`] when its
     /// repository has [`RegistryConfig::max_open_uploads`](crate::RegistryConfig) open.
-    pub async fn start_upload(&self, principal: &Principal, name: &Name) -> Result<UploadId> {
+    /// Its bytes are hashed with `algorithm` as they arrive (the spec's `digest-algorithm`); a
+    /// commit under another algorithm still verifies, at the cost of a second read.
+    pub async fn start_upload(
+        &self,
+        principal: &Principal,
+        name: &Name,
+        algorithm: Algorithm,
+    ) -> Result<UploadId> {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
-        self.start_session(&repository, name).await
+        self.start_session(&repository, name, algorithm).await
     }
 
-    async fn start_session(&self, repository: &Repository, name: &Name) -> Result<UploadId> {
+    async fn start_session(
+        &self,
+        repository: &Repository,
+        name: &Name,
+        algorithm: Algorithm,
+    ) -> Result<UploadId> {
         let limit = self.config.max_open_uploads;
         // A cheap look first, so a repository at its cap costs storage nothing; the count that
         // decides is the one made with the insert.
@@ -154,7 +166,11 @@ impl Registry {
                 limit,
             });
         }
-        let id = self.blobs.start_upload().await.map_err(storage_error)?;
+        let id = self
+            .blobs
+            .start_upload(algorithm)
+            .await
+            .map_err(storage_error)?;
         let now = Timestamp::now();
         let session = UploadSession {
             id,
@@ -499,7 +515,10 @@ impl Registry {
                 .map_err(Error::metadata)?;
             return Ok(Mount::Mounted(size));
         }
-        Ok(Mount::Started(self.start_session(&repository, name).await?))
+        let algorithm = digest.algorithm();
+        Ok(Mount::Started(
+            self.start_session(&repository, name, algorithm).await?,
+        ))
     }
 
     /// The size of `digest` when `principal` may mount it into `target`: linked in `from` and

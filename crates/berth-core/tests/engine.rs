@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use berth_core::{Error, Mount, Registry, RequestBody};
 use berth_meta::{MemoryMetadata, MetadataStore, Permission, Timestamp};
-use berth_model::{ByteRange, Digest, Reference};
+use berth_model::{Algorithm, ByteRange, Digest, Reference};
 use berth_policy::{Denial, Principal};
 use berth_storage::{BlobStore, MemoryStore, body_from, collect};
 use bytes::Bytes;
@@ -95,7 +95,10 @@ async fn uploads_commit_and_read_back(blobs: Arc<dyn BlobStore>, meta: Arc<dyn M
 async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) {
     let registry = registry(blobs, meta, None).await;
     let (who, image) = (pusher(), name("team/app"));
-    let id = registry.start_upload(&who, &image).await.unwrap();
+    let id = registry
+        .start_upload(&who, &image, Algorithm::Sha256)
+        .await
+        .unwrap();
     registry
         .append_upload(
             &who,
@@ -165,7 +168,7 @@ async fn upload_errors(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) 
         .unwrap_err();
     assert!(matches!(err, Error::BlobUnknown(_)), "{err:?}");
     let err = registry
-        .start_upload(&who, &name("nope/app"))
+        .start_upload(&who, &name("nope/app"), Algorithm::Sha256)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NameUnknown(_)), "{err:?}");
@@ -327,7 +330,10 @@ async fn quota_refuses_with_a_readable_message(
     let (who, image) = (pusher(), name("team/app"));
     let (first, _) = push_image(&registry, &who, &image, 1, 1, 60_000, "v1").await;
     // Early refusal at blob commit: the blob alone cannot fit.
-    let id = registry.start_upload(&who, &image).await.unwrap();
+    let id = registry
+        .start_upload(&who, &image, Algorithm::Sha256)
+        .await
+        .unwrap();
     let big = data(9, 50_000);
     let err = registry
         .commit_upload(
@@ -405,7 +411,10 @@ async fn permissions_are_enforced(blobs: Arc<dyn BlobStore>, meta: Arc<dyn Metad
     let v1 = Reference::parse("v1").unwrap();
     let puller = robot("10042-read", &[("team", Permission::Pull)], None);
     registry.get_manifest(&puller, &image, &v1).await.unwrap();
-    let err = registry.start_upload(&puller, &image).await.unwrap_err();
+    let err = registry
+        .start_upload(&puller, &image, Algorithm::Sha256)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Denied(Denial::PullOnly { .. })),
         "{err:?}"
@@ -464,7 +473,11 @@ async fn permissions_are_enforced(blobs: Arc<dyn BlobStore>, meta: Arc<dyn Metad
         .await
         .unwrap();
     let err = registry
-        .start_upload(&Principal::Anonymous, &name("public/tool"))
+        .start_upload(
+            &Principal::Anonymous,
+            &name("public/tool"),
+            Algorithm::Sha256,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err:?}");

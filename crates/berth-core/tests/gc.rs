@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use berth_core::{Error, Registry, RegistryConfig, RequestBody};
 use berth_meta::{MemoryMetadata, MetadataStore, Timestamp};
-use berth_model::{Digest, Manifest, Name, Reference};
+use berth_model::{Algorithm, Digest, Manifest, Name, Reference};
 use berth_policy::Principal;
 use berth_storage::{BlobStore, body_from, collect};
 use bytes::Bytes;
@@ -77,7 +77,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
         .await
         .unwrap();
     let idle = registry
-        .start_upload(&who, &name("team/kept"))
+        .start_upload(&who, &name("team/kept"), Algorithm::Sha256)
         .await
         .unwrap();
     registry
@@ -250,7 +250,7 @@ async fn upload_checked(
     bytes: Bytes,
 ) -> Result<(Digest, u64), Error> {
     let digest = Digest::sha256(&bytes);
-    let id = registry.start_upload(who, image).await?;
+    let id = registry.start_upload(who, image, Algorithm::Sha256).await?;
     let size = registry
         .commit_upload(
             who,

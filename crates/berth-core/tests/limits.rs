@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use berth_core::{Error, Mount, RegistryConfig, RequestBody};
 use berth_meta::{Access, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp};
-use berth_model::{AccountId, Digest, Reference};
+use berth_model::{AccountId, Algorithm, Digest, Reference};
 use berth_policy::{Denial, Principal, RepositoryUserFacts};
 use berth_storage::{BlobStore, MemoryStore, body_from};
 use bytes::Bytes;
@@ -94,7 +94,10 @@ async fn chunks_and_the_final_put_are_held_to_the_room_left(
     let registry = registry(blobs, meta, Some(1 << 20)).await;
     let (who, image) = (pusher(), name("team/app"));
     // One session holds 600 KiB: another may add only what is left.
-    let first = registry.start_upload(&who, &image).await.unwrap();
+    let first = registry
+        .start_upload(&who, &image, Algorithm::Sha256)
+        .await
+        .unwrap();
     registry
         .append_upload(
             &who,
@@ -105,7 +108,10 @@ async fn chunks_and_the_final_put_are_held_to_the_room_left(
         )
         .await
         .unwrap();
-    let second = registry.start_upload(&who, &image).await.unwrap();
+    let second = registry
+        .start_upload(&who, &image, Algorithm::Sha256)
+        .await
+        .unwrap();
     for declared in [true, false] {
         let err = registry
             .append_upload(
@@ -183,10 +189,15 @@ async fn open_sessions_are_capped_per_repository(
     let who = pusher();
     let mut open = Vec::new();
     for image in ["team/a", "team/b", "team/a"] {
-        open.push(registry.start_upload(&who, &name(image)).await.unwrap());
+        open.push(
+            registry
+                .start_upload(&who, &name(image), Algorithm::Sha256)
+                .await
+                .unwrap(),
+        );
     }
     let err = registry
-        .start_upload(&who, &name("team/c"))
+        .start_upload(&who, &name("team/c"), Algorithm::Sha256)
         .await
         .unwrap_err();
     assert!(
@@ -202,14 +213,17 @@ async fn open_sessions_are_capped_per_repository(
     assert!(matches!(err, Error::TooManyUploads { .. }), "{err:?}");
     // Another repository has its own cap; a finished session frees a place.
     registry
-        .start_upload(&who, &name("public/a"))
+        .start_upload(&who, &name("public/a"), Algorithm::Sha256)
         .await
         .unwrap();
     registry
         .abort_upload(&who, &name("team/a"), &open[0])
         .await
         .unwrap();
-    registry.start_upload(&who, &name("team/c")).await.unwrap();
+    registry
+        .start_upload(&who, &name("team/c"), Algorithm::Sha256)
+        .await
+        .unwrap();
 }
 
 async fn a_recreated_repository_cannot_continue_an_old_session(
@@ -218,7 +232,10 @@ async fn a_recreated_repository_cannot_continue_an_old_session(
 ) {
     let registry = registry(blobs.clone(), meta.clone(), None).await;
     let (who, image) = (pusher(), name("team/app"));
-    let id = registry.start_upload(&who, &image).await.unwrap();
+    let id = registry
+        .start_upload(&who, &image, Algorithm::Sha256)
+        .await
+        .unwrap();
     registry
         .append_upload(&who, &image, &id, Some(0), chunked(data(1, 1000), true))
         .await
@@ -335,8 +352,14 @@ async fn anothers_private_repository_looks_missing() {
             .map(|_| ()),
     );
     same(
-        registry.start_upload(&outsider, &theirs).await.map(|_| ()),
-        registry.start_upload(&outsider, &nosuch).await.map(|_| ()),
+        registry
+            .start_upload(&outsider, &theirs, Algorithm::Sha256)
+            .await
+            .map(|_| ()),
+        registry
+            .start_upload(&outsider, &nosuch, Algorithm::Sha256)
+            .await
+            .map(|_| ()),
     );
     assert!(matches!(
         registry.list_tags(&outsider, &theirs, 10, None).await,
@@ -361,7 +384,9 @@ async fn anothers_private_repository_looks_missing() {
         Err(Error::BlobUnknown(_))
     ));
     assert!(matches!(
-        registry.start_upload(&outsider, &public).await,
+        registry
+            .start_upload(&outsider, &public, Algorithm::Sha256)
+            .await,
         Err(Error::Denied(_))
     ));
     // Its own account's repository without permission: denied, not hidden.

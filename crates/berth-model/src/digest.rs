@@ -52,7 +52,8 @@ impl Algorithm {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The algorithm a digest names (`sha256`, `sha512`), if supported.
+    pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "sha256" => Some(Algorithm::Sha256),
             "sha512" => Some(Algorithm::Sha512),

@@ -267,7 +267,7 @@ impl BlobStore for FsStore {
     }
 
     async fn put(&self, digest: &Digest, body: ByteStream) -> Result<u64> {
-        let id = self.start_upload().await?;
+        let id = self.start_upload(berth_model::Algorithm::Sha256).await?;
         let result = async {
             self.append(&id, 0, body).await?;
             self.commit(&id, digest).await
@@ -293,11 +293,11 @@ impl BlobStore for FsStore {
         blocking(move || list_blobs(&blobs).map_err(backend)).await
     }
 
-    async fn start_upload(&self) -> Result<UploadId> {
+    async fn start_upload(&self, algorithm: Algorithm) -> Result<UploadId> {
         let layout = self.layout.clone();
         blocking(move || {
             let id = new_upload_id();
-            session::create(&layout, &id).map_err(backend)?;
+            session::create(&layout, &id, algorithm).map_err(backend)?;
             Ok(id)
         })
         .await

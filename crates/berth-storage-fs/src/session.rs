@@ -36,11 +36,11 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(algorithm: Algorithm) -> Self {
         let now = SystemTime::now();
         State {
             offset: 0,
-            hasher: Hasher::new(Algorithm::Sha256).state().clone(),
+            hasher: Hasher::new(algorithm).state().clone(),
             started: now,
             last_activity: now,
         }
@@ -127,10 +127,10 @@ pub(crate) fn read_state(layout: &Layout, id: &UploadId) -> io::Result<Option<St
 }
 
 /// Creates a session's directory, empty `data` and initial `state`.
-pub(crate) fn create(layout: &Layout, id: &UploadId) -> io::Result<()> {
+pub(crate) fn create(layout: &Layout, id: &UploadId, algorithm: Algorithm) -> io::Result<()> {
     fs::create_dir_all(layout.session(id))?;
     File::create(layout.data(id))?;
-    write_state(layout, id, &State::new())
+    write_state(layout, id, &State::new(algorithm))
 }
 
 /// A session opened for exclusive use: `data` locked, `state` read and reconciled with `data`.
@@ -163,7 +163,7 @@ pub(crate) fn lock(layout: &Layout, id: &UploadId) -> io::Result<Option<Locked>>
     if len > state.offset {
         data.set_len(state.offset)?;
     } else if len < state.offset {
-        state.hasher = rehash(&data, Algorithm::Sha256)?.state().clone();
+        state.hasher = rehash(&data, state.hasher.algorithm())?.state().clone();
         state.offset = len;
         write_state(layout, id, &state)?;
     }
@@ -196,7 +196,7 @@ mod tests {
         let state = State {
             offset: 1000,
             hasher: hasher.state().clone(),
-            ..State::new()
+            ..State::new(Algorithm::Sha256)
         };
         let decoded = State::decode(&state.encode()).unwrap();
         assert_eq!(decoded.offset, 1000);

@@ -95,7 +95,10 @@ async fn dropped_writer_leaves_a_resumable_session() {
     let dir = tempfile::tempdir().unwrap();
     let blob = data(1, 3 * MIB);
     let store = FsStore::open(dir.path()).unwrap();
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store
         .append(&id, 0, body_from(blob.slice(..MIB)))
         .await
@@ -173,7 +176,10 @@ async fn child_process_entry() {
     };
     let blob = data(1, 3 * MIB);
     let store = FsStore::open(&root).unwrap();
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store
         .append(&id, 0, body_from(blob.slice(..MIB)))
         .await

@@ -62,7 +62,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use berth_model::{ByteRange, Digest, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, UploadId};
 use berth_storage::{
     BlobInfo, BlobRead, BlobStore, ByteStream, Error, LocalFiles, Presigner, Result, UploadInfo,
     resolve_range,
@@ -299,8 +299,8 @@ impl BlobStore for S3Store {
             .await
     }
 
-    async fn start_upload(&self) -> Result<UploadId> {
-        self.start().await
+    async fn start_upload(&self, algorithm: Algorithm) -> Result<UploadId> {
+        self.start(algorithm).await
     }
 
     async fn append(&self, id: &UploadId, offset: u64, body: ByteStream) -> Result<u64> {

@@ -73,13 +73,13 @@ pub(crate) const HEADER_PROBE: u64 = 64 * 1024;
 pub(crate) struct CorruptState(String);
 
 impl Session {
-    /// A session with no bytes yet.
-    pub(crate) fn new(now: SystemTime) -> Self {
+    /// A session with no bytes yet, hashing with `algorithm`.
+    pub(crate) fn new(now: SystemTime, algorithm: Algorithm) -> Self {
         Session {
             offset: 0,
             started: now,
             last_activity: now,
-            hasher: Hasher::new(Algorithm::Sha256),
+            hasher: Hasher::new(algorithm),
             multipart: None,
             sealed: false,
             tail: Bytes::new(),
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn state_round_trips_whole_and_by_header() {
-        let mut session = Session::new(SystemTime::now());
+        let mut session = Session::new(SystemTime::now(), Algorithm::Sha256);
         session.hasher.update(b"hello world");
         session.offset = 11;
         session.tail = Bytes::from_static(b"world");

@@ -130,9 +130,9 @@ impl S3Store {
         }
     }
 
-    pub(crate) async fn start(&self) -> Result<UploadId> {
+    pub(crate) async fn start(&self, algorithm: Algorithm) -> Result<UploadId> {
         let id = new_upload_id();
-        self.save(&id, &Session::new(SystemTime::now()), None, 0)
+        self.save(&id, &Session::new(SystemTime::now(), algorithm), None, 0)
             .await?;
         Ok(id)
     }
@@ -437,7 +437,7 @@ impl S3Store {
         // The session's state object exists from the start so that a crash part-way leaves a
         // session for the idle cleanup to abort, not unreachable parts.
         let id = new_upload_id();
-        let session = Session::new(SystemTime::now());
+        let session = Session::new(SystemTime::now(), Algorithm::Sha256);
         self.save(&id, &session, None, 0).await?;
         let body = futures::stream::iter(pending.chunks.into_iter().map(Ok))
             .chain(body)

@@ -34,7 +34,10 @@ fn own_store(edit: impl FnOnce(&mut S3Config)) -> (S3Store, support::OwnServer, 
 async fn multipart_upload_starts_only_past_one_part_and_ends_with_the_session() {
     let (store, server, _) = own_store(|_| {});
     let bytes = data(1, MIN_PART_SIZE + 10);
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store
         .append(&id, 0, body_from(bytes.slice(..MIN_PART_SIZE - 1)))
         .await
@@ -61,7 +64,10 @@ async fn multipart_upload_starts_only_past_one_part_and_ends_with_the_session() 
 async fn a_failed_append_aborts_the_multipart_upload_it_started() {
     let (store, server, _) = own_store(|_| {});
     let bytes = data(2, 2 * MIN_PART_SIZE);
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store
         .append(&id, 0, body_from(bytes.slice(..100)))
         .await
@@ -88,7 +94,10 @@ async fn a_failed_append_aborts_the_multipart_upload_it_started() {
 async fn sha512_commit_of_a_multipart_session_seals_it() {
     let (store, server, _) = own_store(|_| {});
     let bytes = data(3, MIN_PART_SIZE + 1000);
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store
         .append(&id, 0, body_from(bytes.clone()))
         .await
@@ -162,7 +171,10 @@ async fn a_large_put_goes_through_parts_and_verifies() {
 async fn an_append_that_lost_a_race_is_refused() {
     let (store, _server, config) = own_store(|_| {});
     let other = S3Store::new(config).unwrap();
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     let (a, b) = (data(5, 1000), data(6, 1000));
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use berth_model::{ByteRange, Digest, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, UploadId};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
@@ -132,7 +132,17 @@ async fn read_all(
 }
 
 async fn upload(store: &dyn BlobStore, data: &Bytes, chunk: usize) -> UploadId {
-    let id = store.start_upload().await.expect("start upload");
+    upload_hashing(store, Algorithm::Sha256, data, chunk).await
+}
+
+/// [`upload`] into a session that hashes with `algorithm`.
+async fn upload_hashing(
+    store: &dyn BlobStore,
+    algorithm: Algorithm,
+    data: &Bytes,
+    chunk: usize,
+) -> UploadId {
+    let id = store.start_upload(algorithm).await.expect("start upload");
     let mut offset = 0u64;
     for piece in data.chunks(chunk.max(1)) {
         offset = store
@@ -285,7 +295,7 @@ pub async fn ranged_reads_at_the_edges(h: &Harness) {
 pub async fn chunked_upload_round_trip(h: &Harness) {
     let store = &*h.store;
     let bytes = data(5, 300_001);
-    let id = store.start_upload().await.expect("start");
+    let id = store.start_upload(Algorithm::Sha256).await.expect("start");
     assert_eq!(store.upload_status(&id).await.expect("status").offset, 0);
     let mut offset = 0;
     for piece in [0..1usize, 1..65_536, 65_536..65_537, 65_537..300_001] {
@@ -323,7 +333,7 @@ pub async fn chunked_upload_round_trip(h: &Harness) {
 /// A session with no bytes commits the empty blob.
 pub async fn empty_upload_commits_the_empty_blob(h: &Harness) {
     let store = &*h.store;
-    let id = store.start_upload().await.expect("start");
+    let id = store.start_upload(Algorithm::Sha256).await.expect("start");
     let digest = Digest::sha256(b"");
     assert_eq!(store.commit(&id, &digest).await.expect("commit"), 0);
     assert_eq!(store.stat(&digest).await.expect("stat"), 0);
@@ -505,7 +515,7 @@ pub async fn concurrent_uploads_of_the_same_blob(h: &Harness) {
     let bytes = data(12, 500_000);
     let digest = Digest::sha256(&bytes);
     let run = |store: Arc<dyn BlobStore>, bytes: Bytes, digest: Digest| async move {
-        let id = store.start_upload().await.expect("start");
+        let id = store.start_upload(Algorithm::Sha256).await.expect("start");
         let mut offset = 0;
         for piece in bytes.chunks(100_000) {
             offset = store
@@ -634,7 +644,7 @@ pub async fn large_blob_in_uneven_chunks(h: &Harness) {
     let store = &*h.store;
     let bytes = data(19, 12 * 1024 * 1024 + 3);
     let digest = Digest::sha256(&bytes);
-    let id = store.start_upload().await.expect("start");
+    let id = store.start_upload(Algorithm::Sha256).await.expect("start");
     let mut offset = 0;
     for piece in [
         0..3_000_000usize,
@@ -673,7 +683,7 @@ pub async fn large_blob_in_uneven_chunks(h: &Harness) {
 pub async fn sha512_digests(h: &Harness) {
     let store = &*h.store;
     let bytes = data(20, 10_000);
-    let digest = Digest::compute(berth_model::Algorithm::Sha512, &bytes);
+    let digest = Digest::compute(Algorithm::Sha512, &bytes);
     store
         .put(&digest, body_from(bytes.clone()))
         .await
@@ -683,11 +693,32 @@ pub async fn sha512_digests(h: &Harness) {
     let id = upload(store, &bytes, 3000).await;
     assert!(matches!(
         store
-            .commit(&id, &Digest::compute(berth_model::Algorithm::Sha512, b"x"))
+            .commit(&id, &Digest::compute(Algorithm::Sha512, b"x"))
             .await,
         Err(Error::DigestMismatch(_))
     ));
     store.commit(&id, &digest).await.expect("commit");
     assert_eq!(read_all(store, &digest, None).await.2, bytes);
     store.delete(&digest).await.expect("delete");
+    // A session that hashes SHA-512 as the bytes arrive (`digest-algorithm=sha512`), resumed
+    // through another handle, commits under SHA-512; and under SHA-256 as well.
+    let sha256 = Digest::sha256(&bytes);
+    for committed in [&digest, &sha256] {
+        let id = upload_hashing(store, Algorithm::Sha512, &bytes.slice(..4000), 1500).await;
+        let other = (h.reopen)().await;
+        let end = other
+            .append(&id, 4000, body_from(bytes.slice(4000..)))
+            .await
+            .expect("append through another handle");
+        assert_eq!(end, bytes.len() as u64);
+        assert!(matches!(
+            other
+                .commit(&id, &Digest::compute(Algorithm::Sha512, b"x"))
+                .await,
+            Err(Error::DigestMismatch(_))
+        ));
+        other.commit(&id, committed).await.expect("commit");
+        assert_eq!(read_all(store, committed, None).await.2, bytes);
+        store.delete(committed).await.expect("delete");
+    }
 }

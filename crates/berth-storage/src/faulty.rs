@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use berth_model::{ByteRange, Digest, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, UploadId};
 use futures::StreamExt as _;
 
 use crate::{
@@ -131,8 +131,8 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
         self.inner.list().await
     }
 
-    async fn start_upload(&self) -> Result<UploadId> {
-        self.inner.start_upload().await
+    async fn start_upload(&self, algorithm: Algorithm) -> Result<UploadId> {
+        self.inner.start_upload(algorithm).await
     }
 
     async fn append(&self, id: &UploadId, offset: u64, body: ByteStream) -> Result<u64> {

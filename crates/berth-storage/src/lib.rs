@@ -47,7 +47,7 @@ use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use berth_model::{ByteRange, Digest, DigestMismatch, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, DigestMismatch, UploadId};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
@@ -195,8 +195,10 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Every stored blob, in no particular order.
     async fn list(&self) -> Result<Vec<BlobInfo>>;
 
-    /// Starts an upload session.
-    async fn start_upload(&self) -> Result<UploadId>;
+    /// Starts an upload session whose bytes are hashed with `algorithm` as they arrive (the
+    /// spec's `digest-algorithm`). A commit under another algorithm still verifies, at the cost
+    /// of reading the bytes once more where the backend must.
+    async fn start_upload(&self, algorithm: Algorithm) -> Result<UploadId>;
 
     /// Appends `body` at `offset`, which must be the session's current offset. All or nothing:
     /// if `body` fails, the session keeps its previous offset. Returns the new offset.

@@ -125,14 +125,14 @@ impl BlobStore for MemoryStore {
             .collect())
     }
 
-    async fn start_upload(&self) -> Result<UploadId> {
+    async fn start_upload(&self, algorithm: Algorithm) -> Result<UploadId> {
         let id = new_upload_id();
         let now = SystemTime::now();
         self.lock().uploads.insert(
             id,
             Session {
                 data: Vec::new(),
-                hasher: Hasher::new(Algorithm::Sha256),
+                hasher: Hasher::new(algorithm),
                 started: now,
                 last_activity: now,
             },

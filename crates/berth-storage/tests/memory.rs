@@ -32,7 +32,10 @@ async fn injected_write_failure_leaves_the_session_intact() {
             ..Faults::default()
         },
     );
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     store.append(&id, 0, body_from(data(1, 100))).await.unwrap();
     let err = store
         .append(&id, 100, body_from(data(2, 100)))
@@ -51,7 +54,10 @@ async fn cut_bodies_roll_back_and_cut_reads_fail() {
         ..Faults::default()
     };
     let store = FaultyStore::new(MemoryStore::new(), faults);
-    let id = store.start_upload().await.unwrap();
+    let id = store
+        .start_upload(berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
     let err = store
         .append(&id, 0, body_from(data(3, 5000)))
         .await

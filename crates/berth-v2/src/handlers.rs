@@ -458,7 +458,11 @@ impl V2 {
         let r = &self.registry;
         let session = |id: UploadId| upload_progress(&name, &id, 0);
         match start {
-            StartUpload::Session => Ok(session(r.start_upload(who, &name).await.map_err(engine)?)),
+            StartUpload::Session(algorithm) => Ok(session(
+                r.start_upload(who, &name, algorithm)
+                    .await
+                    .map_err(engine)?,
+            )),
             StartUpload::Monolithic(digest) => {
                 r.put_blob(who, &name, &digest, request_body(headers, body))
                     .await

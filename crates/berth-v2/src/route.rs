@@ -18,8 +18,8 @@
 
 use berth_model::http_text::{Plus, percent_decode};
 use berth_model::{
-    Digest, DigestError, Name, NameError, Reference, ReferenceError, Tag, TagError, UploadId,
-    UploadIdError,
+    Algorithm, Digest, DigestError, Name, NameError, Reference, ReferenceError, Tag, TagError,
+    UploadId, UploadIdError,
 };
 use http::Method;
 
@@ -44,8 +44,9 @@ impl<T> Default for Paging<T> {
 /// What a `POST …/blobs/uploads/` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartUpload {
-    /// A session for chunked or monolithic upload.
-    Session,
+    /// A session for chunked or monolithic upload, hashing with `digest-algorithm` (default
+    /// `sha256`).
+    Session(Algorithm),
     /// A monolithic upload in this request, verified against `digest`.
     Monolithic(Digest),
     /// Mount `digest` from `from` (when given) instead of uploading.
@@ -259,7 +260,14 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
                     from: query.get("from").map(Name::parse).transpose()?,
                 },
                 (None, Some(digest)) => StartUpload::Monolithic(Digest::parse(digest)?),
-                (None, None) => StartUpload::Session,
+                (None, None) => StartUpload::Session(match query.get("digest-algorithm") {
+                    None => Algorithm::Sha256,
+                    Some(name) => Algorithm::from_name(name).ok_or_else(|| {
+                        RouteError::Digest(DigestError::UnsupportedAlgorithm(
+                            name.chars().take(40).collect(),
+                        ))
+                    })?,
+                }),
             };
             Ok(Route::StartUpload { name, start })
         });
@@ -414,7 +422,16 @@ mod tests {
                 None,
                 Route::StartUpload {
                     name: n("team/blobs"),
-                    start: StartUpload::Session,
+                    start: StartUpload::Session(Algorithm::Sha256),
+                },
+            ),
+            (
+                Method::POST,
+                "/v2/team/app/blobs/uploads/".into(),
+                Some("digest-algorithm=sha512".into()),
+                Route::StartUpload {
+                    name: n("team/app"),
+                    start: StartUpload::Session(Algorithm::Sha512),
                 },
             ),
             (

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use berth_core::{Registry, RegistryConfig, RequestBody};
 use berth_meta::{Access, AccountId, MetadataStore, NewRepository, Permission, Timestamp};
-use berth_model::{Digest, Name, Reference, RepositoryName};
+use berth_model::{Algorithm, Digest, Name, Reference, RepositoryName};
 use berth_policy::{Principal, RepositoryUserFacts};
 use berth_storage::{BlobStore, body_from};
 use bytes::Bytes;
@@ -139,7 +139,10 @@ pub async fn upload(
     bytes: Bytes,
 ) -> (Digest, u64) {
     let digest = Digest::sha256(&bytes);
-    let id = registry.start_upload(who, image).await.unwrap();
+    let id = registry
+        .start_upload(who, image, Algorithm::Sha256)
+        .await
+        .unwrap();
     let half = bytes.len() / 2;
     registry
         .append_upload(

@@ -137,12 +137,28 @@ impl Fixture {
         auth: Option<String>,
         body: Bytes,
     ) -> Answer {
+        self.request(source, method, uri, auth, &[], body).await
+    }
+
+    /// One request with headers of the caller's own.
+    pub async fn request(
+        &self,
+        source: Option<IpAddr>,
+        method: Method,
+        uri: &str,
+        auth: Option<String>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Answer {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
             .header("host", "registry.test");
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = self
             .gateway
