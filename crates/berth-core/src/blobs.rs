@@ -177,6 +177,7 @@ impl Registry {
             repository: repository.id,
             name: name.clone(),
             received: 0,
+            short_chunk: false,
             started: now,
             last_activity: now,
         };
@@ -329,6 +330,13 @@ impl Registry {
             .authorize(principal, Action::Push, name.repository())
             .await?;
         let session = self.session(&repository, name, id).await?;
+        let min_chunk = self.blobs.min_chunk();
+        if let Some(min) = min_chunk
+            && session.short_chunk
+        {
+            room::discard(body.into_stream()).await;
+            return Err(Error::ChunkTooSmall { min });
+        }
         let offset = match offset {
             Some(offset) => offset,
             None => {
@@ -350,7 +358,12 @@ impl Registry {
         })?;
         // Activity keeps the session from idle cleanup, and its bytes count against the quota;
         // losing this write only makes the session look idler and smaller for a moment.
-        if let Err(e) = self.meta.touch_upload(id, end, Timestamp::now()).await {
+        let short = min_chunk.is_some_and(|min| end - offset < min);
+        if let Err(e) = self
+            .meta
+            .touch_upload(id, end, short, Timestamp::now())
+            .await
+        {
             warn!(upload = %id, error = %crate::error::chain(&e), "could not note an upload's progress");
         }
         Ok(end)
@@ -372,6 +385,19 @@ impl Registry {
             .authorize(principal, Action::Push, name.repository())
             .await?;
         let session = self.session(&repository, name, id).await?;
+        // A last chunk in the PUT after a short one: the short one was not the last.
+        if let Some(min) = self.blobs.min_chunk()
+            && session.short_chunk
+            && last
+                .as_ref()
+                .and_then(RequestBody::length)
+                .is_some_and(|n| n > 0)
+        {
+            if let Some(body) = last {
+                room::discard(body.into_stream()).await;
+            }
+            return Err(Error::ChunkTooSmall { min });
+        }
         let offset = self
             .blobs
             .upload_status(id)

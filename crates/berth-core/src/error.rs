@@ -81,6 +81,15 @@ pub enum Error {
         /// The cap.
         limit: u64,
     },
+    /// A chunk followed one shorter than the blob store's minimum (`OCI-Chunk-Min-Length`),
+    /// which should have been the last.
+    #[error(
+        "chunks other than the last must have at least {min} bytes (OCI-Chunk-Min-Length); an earlier chunk was shorter"
+    )]
+    ChunkTooSmall {
+        /// The minimum.
+        min: u64,
+    },
     /// The server holds as many request bodies in memory as it may: try again shortly.
     #[error("the server is busy reading other requests; try again in a moment")]
     Busy,

@@ -463,3 +463,70 @@ async fn a_mount_without_from_finds_the_blob_in_the_account_only() {
         Mount::Mounted(size)
     );
 }
+
+#[tokio::test]
+async fn a_chunk_after_a_short_one_is_refused_where_the_store_wants_a_minimum() {
+    let parts = registry(
+        Arc::new(MemoryStore::with_min_chunk(1000)),
+        Arc::new(MemoryMetadata::new()),
+        None,
+    )
+    .await;
+    let (who, image) = (pusher(), name("team/app"));
+    let bytes = data(1, 3500);
+    let id = parts
+        .start_upload(&who, &image, berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
+    let chunk = |range: std::ops::Range<usize>| RequestBody::from_bytes(bytes.slice(range));
+    // Chunks of the minimum or more, then a short one: fine so far (it may be the last).
+    for (start, range) in [(0, 0..1000), (1000, 1000..3000), (3000, 3000..3200)] {
+        parts
+            .append_upload(&who, &image, &id, Some(start), chunk(range))
+            .await
+            .unwrap();
+    }
+    // Another chunk after the short one, by PATCH or in the PUT: refused, nothing kept.
+    let err = parts
+        .append_upload(&who, &image, &id, Some(3200), chunk(3200..3500))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ChunkTooSmall { min: 1000 }), "{err:?}");
+    assert!(err.to_string().contains("at least 1000 bytes"), "{err}");
+    let digest = Digest::sha256(&bytes);
+    let err = parts
+        .commit_upload(&who, &image, &id, &digest, Some(chunk(3200..3500)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ChunkTooSmall { .. }), "{err:?}");
+    assert_eq!(parts.upload_status(&who, &image, &id).await.unwrap(), 3200);
+    // The short chunk was the last: the PUT without a body closes the session.
+    let first = Digest::sha256(&bytes[..3200]);
+    parts
+        .commit_upload(
+            &who,
+            &image,
+            &id,
+            &first,
+            Some(RequestBody::from_bytes(Bytes::new())),
+        )
+        .await
+        .unwrap();
+    // Where the store wants no minimum, any chunking goes.
+    let plain = registry(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMetadata::new()),
+        None,
+    )
+    .await;
+    let id = plain
+        .start_upload(&who, &image, berth_model::Algorithm::Sha256)
+        .await
+        .unwrap();
+    for (start, range) in [(0, 0..10), (10, 10..20), (20, 20..3500)] {
+        plain
+            .append_upload(&who, &image, &id, Some(start), chunk(range))
+            .await
+            .unwrap();
+    }
+}

@@ -199,13 +199,14 @@ pub(crate) async fn create_upload(
         });
     }
     tx.execute(
-        "INSERT INTO uploads (id, repository, name, received, started, last_activity)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO uploads (id, repository, name, received, short_chunk, started,
+           last_activity) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &session.id.as_str(),
             &session.repository.0,
             &session.name.to_string(),
             &db::int(session.received)?,
+            &session.short_chunk,
             &session.started.unix_millis(),
             &session.last_activity.unix_millis(),
         ],
@@ -251,14 +252,20 @@ pub(crate) async fn touch_upload(
     pool: &Pool,
     id: &UploadId,
     received: u64,
+    short_chunk: bool,
     at: Timestamp,
 ) -> Result<()> {
     let client = db::conn(pool).await?;
     exec(
         &client,
-        "UPDATE uploads SET last_activity = GREATEST(last_activity, $2), received = $3
-         WHERE id = $1",
-        &[&id.as_str(), &at.unix_millis(), &db::int(received)?],
+        "UPDATE uploads SET last_activity = GREATEST(last_activity, $2), received = $3,
+           short_chunk = $4 WHERE id = $1",
+        &[
+            &id.as_str(),
+            &at.unix_millis(),
+            &db::int(received)?,
+            &short_chunk,
+        ],
     )
     .await?;
     Ok(())

@@ -397,8 +397,14 @@ impl MetadataStore for PostgresMetadata {
         blobs::upload(&self.pool, id).await
     }
 
-    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
-        blobs::touch_upload(&self.pool, id, received, at).await
+    async fn touch_upload(
+        &self,
+        id: &UploadId,
+        received: u64,
+        short_chunk: bool,
+        at: Timestamp,
+    ) -> Result<()> {
+        blobs::touch_upload(&self.pool, id, received, short_chunk, at).await
     }
 
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../migrations/0003_blob_links.sql")),
     (4, include_str!("../migrations/0004_console.sql")),
     (5, include_str!("../migrations/0005_hardening.sql")),
+    (6, include_str!("../migrations/0006_upload_chunks.sql")),
 ];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is

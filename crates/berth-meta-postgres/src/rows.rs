@@ -41,7 +41,7 @@ macro_rules! blob_columns {
 /// The columns [`upload`] decodes, from `uploads u`.
 macro_rules! upload_columns {
     () => {
-        "u.id, u.repository, u.name, u.received, u.started, u.last_activity"
+        "u.id, u.repository, u.name, u.received, u.short_chunk, u.started, u.last_activity"
     };
 }
 
@@ -150,6 +150,7 @@ pub(crate) fn upload(row: &Row) -> Result<UploadSession> {
         repository: RepositoryId(get(row, "repository")?),
         name: full_name(get(row, "name")?)?,
         received: db::get_u64(row, "received")?,
+        short_chunk: get(row, "short_chunk")?,
         started: get_time(row, "started")?,
         last_activity: get_time(row, "last_activity")?,
     })

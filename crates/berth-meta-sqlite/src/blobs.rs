@@ -119,14 +119,15 @@ pub(crate) fn create_upload(c: &Connection, session: &UploadSession, max_open: u
         .into());
     }
     c.prepare_cached(
-        "INSERT INTO uploads (id, repository, name, received, started, last_activity) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO uploads (id, repository, name, received, short_chunk, started, \
+         last_activity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         session.id.as_str(),
         session.repository.0,
         session.name.to_string(),
         session.received,
+        session.short_chunk,
         session.started.unix_millis(),
         session.last_activity.unix_millis(),
     ])
@@ -150,11 +151,23 @@ pub(crate) fn upload(c: &Connection, id: &UploadId) -> Res<Option<UploadSession>
         .optional()?)
 }
 
-pub(crate) fn touch_upload(c: &Connection, id: &UploadId, received: u64, at: Timestamp) -> Res<()> {
+pub(crate) fn touch_upload(
+    c: &Connection,
+    id: &UploadId,
+    received: u64,
+    short_chunk: bool,
+    at: Timestamp,
+) -> Res<()> {
     c.prepare_cached(
-        "UPDATE uploads SET last_activity = max(last_activity, ?2), received = ?3 WHERE id = ?1",
+        "UPDATE uploads SET last_activity = max(last_activity, ?2), received = ?3, \
+         short_chunk = ?4 WHERE id = ?1",
     )?
-    .execute(params![id.as_str(), at.unix_millis(), received])?;
+    .execute(params![
+        id.as_str(),
+        at.unix_millis(),
+        received,
+        short_chunk
+    ])?;
     Ok(())
 }
 

@@ -496,9 +496,15 @@ impl MetadataStore for SqliteMetadata {
         self.read(move |c| blobs::upload(c, &id)).await
     }
 
-    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
+    async fn touch_upload(
+        &self,
+        id: &UploadId,
+        received: u64,
+        short_chunk: bool,
+        at: Timestamp,
+    ) -> Result<()> {
         let id = *id;
-        self.write(move |c| blobs::touch_upload(c, &id, received, at))
+        self.write(move |c| blobs::touch_upload(c, &id, received, short_chunk, at))
             .await
     }
 

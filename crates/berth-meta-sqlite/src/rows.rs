@@ -214,7 +214,8 @@ pub(crate) fn blob(row: &Row<'_>) -> rusqlite::Result<Blob> {
     })
 }
 
-pub(crate) const UPLOAD: &str = "id, name, started, last_activity, repository, received";
+pub(crate) const UPLOAD: &str =
+    "id, name, started, last_activity, repository, received, short_chunk";
 
 pub(crate) fn upload(row: &Row<'_>) -> rusqlite::Result<UploadSession> {
     Ok(UploadSession {
@@ -224,6 +225,7 @@ pub(crate) fn upload(row: &Row<'_>) -> rusqlite::Result<UploadSession> {
         last_activity: time(row, 3)?,
         repository: RepositoryId(row.get(4)?),
         received: row.get(5)?,
+        short_chunk: row.get(6)?,
     })
 }
 

@@ -51,6 +51,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_hardening.sql",
         sql: include_str!("../migrations/0005_hardening.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_upload_chunks.sql",
+        sql: include_str!("../migrations/0006_upload_chunks.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

@@ -410,9 +410,16 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn create_upload(&self, session: UploadSession, max_open: u64) -> Result<()>;
     /// An upload session.
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>>;
-    /// Notes activity on an upload session and the bytes it holds now. Succeeds when there is
-    /// no such session.
-    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()>;
+    /// Notes activity on an upload session, the bytes it holds now, and whether the chunk just
+    /// appended was short (see [`UploadSession::short_chunk`]). Succeeds when there is no such
+    /// session.
+    async fn touch_upload(
+        &self,
+        id: &UploadId,
+        received: u64,
+        short_chunk: bool,
+        at: Timestamp,
+    ) -> Result<()>;
     /// A repository's open upload sessions and the bytes they hold.
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage>;
     /// Forgets an upload session (committed or aborted). Succeeds when there is none.

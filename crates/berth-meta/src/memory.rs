@@ -975,10 +975,17 @@ impl MetadataStore for MemoryMetadata {
         Ok(self.lock().uploads.get(id).cloned())
     }
 
-    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
+    async fn touch_upload(
+        &self,
+        id: &UploadId,
+        received: u64,
+        short_chunk: bool,
+        at: Timestamp,
+    ) -> Result<()> {
         if let Some(session) = self.lock().uploads.get_mut(id) {
             session.last_activity = session.last_activity.max(at);
             session.received = received;
+            session.short_chunk = short_chunk;
         }
         Ok(())
     }

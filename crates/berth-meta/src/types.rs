@@ -320,6 +320,9 @@ pub struct UploadSession {
     /// Bytes the session holds in storage, as last noted: they count against the repository's
     /// quota until the session is committed or removed.
     pub received: u64,
+    /// Whether its last chunk was shorter than the blob store's minimum chunk: then it must have
+    /// been the last one, and another chunk is refused.
+    pub short_chunk: bool,
     /// When it started.
     pub started: Timestamp,
     /// When it last received bytes.

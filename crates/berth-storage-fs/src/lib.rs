@@ -384,6 +384,10 @@ impl BlobStore for FsStore {
     fn presigner(&self) -> Option<&dyn Presigner> {
         None
     }
+
+    fn min_chunk(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[async_trait]

@@ -332,6 +332,10 @@ impl BlobStore for S3Store {
     fn presigner(&self) -> Option<&dyn Presigner> {
         if self.presign { Some(self) } else { None }
     }
+
+    fn min_chunk(&self) -> Option<u64> {
+        Some(self.part_size as u64)
+    }
 }
 
 #[async_trait]

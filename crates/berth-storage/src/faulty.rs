@@ -164,4 +164,8 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
     fn presigner(&self) -> Option<&dyn Presigner> {
         self.inner.presigner()
     }
+
+    fn min_chunk(&self) -> Option<u64> {
+        self.inner.min_chunk()
+    }
 }

@@ -32,9 +32,10 @@
 //! - **Not found.** Unknown digests give [`Error::BlobNotFound`]; unknown or finished sessions
 //!   give [`Error::UploadNotFound`].
 //! - **Capabilities.** Optional abilities are declared, never defaulted: every backend answers
-//!   [`local_files`](BlobStore::local_files) (a file to hand to `sendfile`) and
-//!   [`presigner`](BlobStore::presigner) (a URL to redirect a client to), with `None` when it
-//!   cannot.
+//!   [`local_files`](BlobStore::local_files) (a file to hand to `sendfile`),
+//!   [`presigner`](BlobStore::presigner) (a URL to redirect a client to) and
+//!   [`min_chunk`](BlobStore::min_chunk) (the chunk size it wants), with `None` when it
+//!   cannot or does not care.
 
 mod faulty;
 mod memory;
@@ -222,6 +223,12 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Presigned URLs a client can fetch a blob from directly; `None` if the backend cannot.
     fn presigner(&self) -> Option<&dyn Presigner>;
+
+    /// The smallest chunk this backend wants in a chunked upload, but for the last one (the S3
+    /// backend's part size: smaller chunks still work, but cost a rewrite of the session's
+    /// buffered tail each); `None` when any size is as good. Registries advertise it as
+    /// `OCI-Chunk-Min-Length`.
+    fn min_chunk(&self) -> Option<u64>;
 }
 
 /// A backend whose blobs are local files (capability of [`BlobStore::local_files`]).

@@ -21,6 +21,7 @@ use crate::{
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    min_chunk: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +42,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that asks for chunks of at least `min` bytes, as a backend with parts
+    /// does (see [`BlobStore::min_chunk`]); it accepts any size all the same.
+    pub fn with_min_chunk(min: u64) -> Self {
+        MemoryStore {
+            min_chunk: Some(min),
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -229,5 +239,9 @@ impl BlobStore for MemoryStore {
 
     fn presigner(&self) -> Option<&dyn Presigner> {
         None
+    }
+
+    fn min_chunk(&self) -> Option<u64> {
+        self.min_chunk
     }
 }

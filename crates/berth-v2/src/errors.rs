@@ -181,6 +181,8 @@ impl From<&Error> for OciError {
             Error::ManifestBlobUnknown(_) => OciError::new(ErrorCode::ManifestBlobUnknown, message),
             Error::ManifestBlobSize { .. } => OciError::new(ErrorCode::ManifestInvalid, message),
             Error::TooManyUploads { .. } => OciError::new(ErrorCode::TooManyRequests, message),
+            Error::ChunkTooSmall { .. } => OciError::new(ErrorCode::BlobUploadInvalid, message)
+                .with_status(StatusCode::RANGE_NOT_SATISFIABLE),
             Error::Busy => OciError::new(ErrorCode::TooManyRequests, message)
                 .with_header(http::header::RETRY_AFTER, 1),
             Error::ManifestUnknown { .. } => OciError::new(ErrorCode::ManifestUnknown, message),

@@ -32,6 +32,8 @@ const DOCKER_CONTENT_DIGEST: header::HeaderName =
 const DOCKER_UPLOAD_UUID: header::HeaderName =
     header::HeaderName::from_static("docker-upload-uuid");
 const OCI_SUBJECT: header::HeaderName = header::HeaderName::from_static("oci-subject");
+const OCI_CHUNK_MIN_LENGTH: header::HeaderName =
+    header::HeaderName::from_static("oci-chunk-min-length");
 const OCI_FILTERS_APPLIED: header::HeaderName =
     header::HeaderName::from_static("oci-filters-applied");
 /// Default and largest page for tag lists and the catalog.
@@ -456,7 +458,15 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = &self.registry;
-        let session = |id: UploadId| upload_progress(&name, &id, 0);
+        // A new session, with the chunk size the blob store wants, if it wants one.
+        let min_chunk = r.blob_store().min_chunk();
+        let session = |id: UploadId| {
+            let answer = upload_progress(&name, &id, 0);
+            match min_chunk {
+                Some(min) => answer.header(OCI_CHUNK_MIN_LENGTH, min),
+                None => answer,
+            }
+        };
         match start {
             StartUpload::Session(algorithm) => Ok(session(
                 r.start_upload(who, &name, algorithm)

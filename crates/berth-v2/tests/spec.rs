@@ -223,3 +223,52 @@ async fn a_mount_without_from_mounts_within_the_account() {
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{started:?}");
 }
+
+#[tokio::test]
+async fn the_chunk_minimum_is_advertised_and_held() {
+    let store = std::sync::Arc::new(berth_storage::MemoryStore::with_min_chunk(4096));
+    let f = fixture_on(AuthMode::Basic, store).await;
+    let (user, secret) = f.user("ci", &[("team-a", Permission::PushPull)]).await;
+    let auth = Some(basic(&user, &secret));
+    let started = f
+        .send(Method::POST, "/v2/team-a/app/blobs/uploads/", auth.clone())
+        .await;
+    assert_eq!(started.header("oci-chunk-min-length"), "4096");
+    let location = started.header("location").to_owned();
+    let patch = |range: &'static str, body: &'static [u8]| {
+        let (f, auth, location) = (&f, auth.clone(), location.clone());
+        async move {
+            f.request(
+                None,
+                Method::PATCH,
+                &location,
+                auth,
+                &[("content-range", range)],
+                Bytes::from_static(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(patch("0-2", b"abc").await.status, StatusCode::ACCEPTED);
+    let refused = patch("3-5", b"def").await;
+    assert_eq!(refused.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert!(
+        refused.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OCI-Chunk-Min-Length"),
+        "{refused:?}"
+    );
+    // A store that wants no minimum says nothing.
+    let plain = fixture(AuthMode::Basic).await;
+    let (user, secret) = plain.user("ci", &[("team-a", Permission::PushPull)]).await;
+    let started = plain
+        .send(
+            Method::POST,
+            "/v2/team-a/app/blobs/uploads/",
+            Some(basic(&user, &secret)),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    assert!(!started.headers.contains_key("oci-chunk-min-length"));
+}

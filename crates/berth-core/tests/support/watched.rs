@@ -250,9 +250,15 @@ impl MetadataStore for WatchedMeta {
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadSession>> {
         self.inner.upload(id).await
     }
-    async fn touch_upload(&self, id: &UploadId, received: u64, at: Timestamp) -> Result<()> {
+    async fn touch_upload(
+        &self,
+        id: &UploadId,
+        received: u64,
+        short_chunk: bool,
+        at: Timestamp,
+    ) -> Result<()> {
         self.write();
-        self.inner.touch_upload(id, received, at).await
+        self.inner.touch_upload(id, received, short_chunk, at).await
     }
     async fn linked_repositories(
         &self,

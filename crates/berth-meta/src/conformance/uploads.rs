@@ -12,6 +12,7 @@ fn session(id: u8, repository: &Repository, image: &str) -> UploadSession {
         repository: repository.id,
         name: name(&format!("{}/{image}", repository.name)),
         received: 0,
+        short_chunk: false,
         started: at(0),
         last_activity: at(0),
     }
@@ -32,11 +33,18 @@ pub async fn upload_sessions(h: &Harness) {
         })
     ));
     assert_eq!(s.upload(&id).await.expect("get"), Some(session));
-    s.touch_upload(&id, 4096, at(30)).await.expect("touch");
+    s.touch_upload(&id, 4096, false, at(30))
+        .await
+        .expect("touch");
     // Activity never goes back in time; the bytes are what the session holds now.
-    s.touch_upload(&id, 5000, at(10)).await.expect("touch");
+    s.touch_upload(&id, 5000, true, at(10))
+        .await
+        .expect("touch");
     let stored = s.upload(&id).await.expect("get").expect("exists");
-    assert_eq!((stored.received, stored.last_activity), (5000, at(30)));
+    assert_eq!(
+        (stored.received, stored.short_chunk, stored.last_activity),
+        (5000, true, at(30))
+    );
     assert!(s.idle_uploads(at(20)).await.expect("idle").is_empty());
     let idle = s.idle_uploads(at(40)).await.expect("idle");
     assert_eq!(
@@ -48,7 +56,7 @@ pub async fn upload_sessions(h: &Harness) {
     s.delete_upload(&id).await.expect("delete");
     s.delete_upload(&id).await.expect("delete again");
     assert_eq!(s.upload(&id).await.expect("get"), None);
-    s.touch_upload(&id, 1, at(50))
+    s.touch_upload(&id, 1, false, at(50))
         .await
         .expect("touching a session that is gone changes nothing");
     assert_eq!(s.upload(&id).await.expect("get"), None);
@@ -81,13 +89,13 @@ pub async fn upload_sessions_are_capped_and_counted(h: &Harness) {
         .await
         .expect("another repository has its own cap");
 
-    s.touch_upload(&session(0, &team, "app").id, 100, at(1))
+    s.touch_upload(&session(0, &team, "app").id, 100, false, at(1))
         .await
         .expect("touch");
-    s.touch_upload(&session(1, &team, "app").id, 23, at(1))
+    s.touch_upload(&session(1, &team, "app").id, 23, false, at(1))
         .await
         .expect("touch");
-    s.touch_upload(&session(10, &other, "app").id, 7, at(1))
+    s.touch_upload(&session(10, &other, "app").id, 7, false, at(1))
         .await
         .expect("touch");
     assert_eq!(

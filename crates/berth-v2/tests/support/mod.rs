@@ -30,6 +30,11 @@ pub struct Fixture {
 }
 
 pub async fn fixture(mode: AuthMode) -> Fixture {
+    fixture_on(mode, Arc::new(MemoryStore::new())).await
+}
+
+/// [`fixture`] over a blob store of the test's own.
+pub async fn fixture_on(mode: AuthMode, blobs: Arc<dyn berth_storage::BlobStore>) -> Fixture {
     let meta = Arc::new(MemoryMetadata::new());
     meta.create_account(ACCOUNT, "acme", Timestamp::now())
         .await
@@ -53,11 +58,7 @@ pub async fn fixture(mode: AuthMode) -> Fixture {
             .await
             .unwrap();
     }
-    let registry = Arc::new(Registry::new(
-        Arc::new(MemoryStore::new()),
-        meta,
-        RegistryConfig::default(),
-    ));
+    let registry = Arc::new(Registry::new(blobs, meta, RegistryConfig::default()));
     registry
         .identity()
         .bootstrap(ACCOUNT, "acme", Some("admin-password"))
