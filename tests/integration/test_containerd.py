@@ -123,7 +123,11 @@ class ContainerdChecks:
             self.assertIn(self.puller[0], error.get("message", ""), errors)
             self.assertIn("pull", error.get("message", ""), errors)
 
-        wrong = (self.pusher[0], "wrong-" + random_token())
+        # Wrong secrets go to users of their own: containerd retries a refused login, and past
+        # ten failures a source is held back for that name (429) even with the right secret.
+        decoy_pusher, _ = self.new_user({self.repo: "push_pull"}, prefix="decoypush")
+        decoy_puller, _ = self.new_user({self.repo: "pull"}, prefix="decoypull")
+        wrong = (decoy_pusher, "wrong-" + random_token())
         refused = ctr.push(ref, wrong, ok=False)
         self.assertNotEqual(refused.returncode, 0, "containerd push with a wrong secret")
         self.assertIn("401 Unauthorized", refused.stderr, refused.stderr)
@@ -134,7 +138,7 @@ class ContainerdChecks:
 
         pulled = self.ref("ctd/guarded:v1")
         self.forget(ctr, pulled)
-        refused = ctr.pull(pulled, (self.puller[0], "wrong-" + random_token()), ok=False)
+        refused = ctr.pull(pulled, (decoy_puller, "wrong-" + random_token()), ok=False)
         self.assertNotEqual(refused.returncode, 0, "containerd pull with a wrong secret")
         self.assertIn("401 Unauthorized", refused.stderr, refused.stderr)
         self.assertNotIn(pulled, ctr.images())
