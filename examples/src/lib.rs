@@ -36,6 +36,7 @@ pub async fn serve(
             name,
             access: Access::Public,
             quota: None,
+            delete_orphan_referrers: true,
         };
         meta.create_repository(new, "embedder", Timestamp::now())
             .await

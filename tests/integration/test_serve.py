@@ -24,7 +24,8 @@ class Serve(BerthCase):
     def test_admin_json_shapes(self):
         repo = self.berth.create_repository("shapes", access="public", quota="10GiB")
         self.assertEqual(
-            set(repo), {"name", "access_level", "quota_bytes", "used_bytes", "image_count", "created_at"}
+            set(repo), {"name", "access_level", "quota_bytes", "used_bytes", "image_count", "delete_orphan_referrers",
+             "created_at"}
         )
         self.assertEqual(repo["name"], "shapes")
         self.assertEqual(repo["access_level"], "public")

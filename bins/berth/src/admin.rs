@@ -89,6 +89,7 @@ pub(crate) async fn create_repository(
         name,
         access,
         quota,
+        delete_orphan_referrers: true,
     };
     let repository = registry
         .metadata()
@@ -435,6 +436,20 @@ pub(crate) async fn delete_console_user(
     Ok(Output {
         json: serde_json::json!({"deleted": username}),
         text: format!("deleted console user {username}"),
+    })
+}
+
+/// Deletes an image (`REPOSITORY/IMAGE`) with every artifact and tag of it.
+pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Output, String> {
+    let name = berth_model::Name::parse(name)
+        .map_err(|e| format!("image {name:?} (write REPOSITORY/IMAGE): {e}"))?;
+    let artifacts = registry
+        .delete_image(&berth_policy::Principal::SystemAdmin, &name)
+        .await
+        .map_err(|e| format!("cannot delete {name}: {e}"))?;
+    Ok(Output {
+        json: serde_json::json!({"deleted": name.to_string(), "artifacts_deleted": artifacts}),
+        text: format!("deleted image {name} and its {artifacts} artifacts"),
     })
 }
 

@@ -84,6 +84,23 @@ enum Admin {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Images of a repository.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Deletes an image with every artifact and tag of it.
+    Delete {
+        /// REPOSITORY/IMAGE, e.g. team-a/backend/api.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -388,6 +405,11 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         admin::list_repositories(r, account(&scope)).await?,
                         scope.json,
                     ),
+                },
+                Admin::Image { command } => match command {
+                    ImageCommand::Delete { name, json } => {
+                        (admin::delete_image(r, &name).await?, json)
+                    }
                 },
                 Admin::User { command } => match command {
                     UserCommand::Create {

@@ -16,6 +16,7 @@ pub fn repository(r: &Repository) -> Value {
         "quota_bytes": r.quota,
         "used_bytes": r.used,
         "image_count": r.image_count,
+        "delete_orphan_referrers": r.delete_orphan_referrers,
         "created_at": r.created.rfc3339(),
     })
 }

@@ -742,6 +742,20 @@ async fn the_tour_covers_every_documented_operation() {
     .await;
     let uri = format!("/api/v1/repositories/tour/artifacts/{digest}?image=app");
     w.call(&admin(), Method::DELETE, &uri, None).await;
+    w.push("tour/other/img", "v1", "other").await;
+    let deleted = w
+        .call(
+            &admin(),
+            Method::DELETE,
+            "/api/v1/repositories/tour/images?name=other/img",
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+    let images = w
+        .call(&admin(), Method::GET, "/api/v1/repositories/tour", None)
+        .await;
+    assert_eq!(images.body["image_count"], 0, "both images are gone");
     w.call(
         &admin(),
         Method::GET,

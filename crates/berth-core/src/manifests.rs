@@ -290,6 +290,22 @@ impl Registry {
         }
     }
 
+    /// Deletes an image: every artifact and tag of it, then the image (usage drops at once).
+    pub async fn delete_image(&self, principal: &Principal, name: &Name) -> Result<usize> {
+        self.authorize(principal, Action::Delete, name.repository())
+            .await?;
+        let deleted = self
+            .meta
+            .delete_image(name, &actor(principal), Timestamp::now())
+            .await;
+        self.forget_repository(name.repository());
+        match deleted {
+            Ok(deletion) => Ok(deletion.artifacts.len()),
+            Err(berth_meta::Error::NotFound { .. }) => Err(Error::ImageUnknown(name.clone())),
+            Err(e) => Err(Error::metadata(e)),
+        }
+    }
+
     /// An image's tags, sorted, after `last`, at most `n`.
     pub async fn list_tags(
         &self,

@@ -253,6 +253,7 @@ async fn a_recreated_repository_cannot_continue_an_old_session(
         name: repo("team"),
         access: Access::Private,
         quota: None,
+        delete_orphan_referrers: true,
     };
     meta.create_repository(new, "admin", Timestamp::now())
         .await
@@ -327,6 +328,7 @@ async fn anothers_private_repository_looks_missing() {
             name: repo(name),
             access,
             quota: None,
+            delete_orphan_referrers: true,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await
@@ -418,6 +420,7 @@ async fn a_mount_without_from_finds_the_blob_in_the_account_only() {
             name: repo(name),
             access: Access::Private,
             quota: None,
+            delete_orphan_referrers: true,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await

@@ -330,6 +330,10 @@ impl MetadataStore for PostgresMetadata {
         push::delete_artifact(&self.pool, name, digest, actor, at).await
     }
 
+    async fn delete_image(&self, name: &Name, actor: &str, at: Timestamp) -> Result<Deletion> {
+        push::delete_image(&self.pool, name, actor, at).await
+    }
+
     async fn delete_tag(
         &self,
         name: &Name,

@@ -15,6 +15,10 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../migrations/0004_console.sql")),
     (5, include_str!("../migrations/0005_hardening.sql")),
     (6, include_str!("../migrations/0006_upload_chunks.sql")),
+    (
+        7,
+        include_str!("../migrations/0007_images_and_referrers.sql"),
+    ),
 ];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is

@@ -410,6 +410,77 @@ pub(crate) async fn delete_artifact(
     let mut client = db::conn(pool).await?;
     let tx = client.transaction().await.map_err(pg)?;
     // The same lock as a push: usage and references change together, one writer at a time.
+    let repository = opt(
+        &tx,
+        "SELECT id, delete_orphan_referrers FROM repositories WHERE name = $1
+         FOR NO KEY UPDATE",
+        &[&name.repository().as_str()],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::Repository, name.repository()))?;
+    let (repository_id, cascade): (i64, bool) = (
+        get(&repository, "id")?,
+        get(&repository, "delete_orphan_referrers")?,
+    );
+    let row = opt(
+        &tx,
+        "SELECT a.id, a.image FROM artifacts a JOIN images i ON i.id = a.image
+         WHERE i.full_name = $1 AND a.digest = $2",
+        &[&name.to_string(), &digest.as_str()],
+    )
+    .await?
+    .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
+    let (artifact_id, image_id): (i64, i64) = (get(&row, "id")?, get(&row, "image")?);
+    let mut deletion = Deletion {
+        tags: Vec::new(),
+        artifacts: Vec::new(),
+        freed: 0,
+    };
+    // The artifact, then those whose subject was deleted (and theirs), via
+    // artifacts_image_subject.
+    let mut next = vec![(artifact_id, None::<Digest>)];
+    while let Some((artifact, subject)) = next.pop() {
+        let removed =
+            remove_artifact(&tx, repository_id, image_id, artifact, &mut deletion).await?;
+        let detail = subject.map(|s| format!("referrer of {s}"));
+        insert_event(
+            &tx,
+            Event {
+                repository: repository_id,
+                at,
+                actor,
+                action: "delete_artifact",
+                image: Some(name.image().as_str()),
+                target: Some(removed.as_str()),
+                detail: detail.as_deref(),
+            },
+        )
+        .await?;
+        if cascade {
+            let referrers = rows(
+                &tx,
+                "SELECT id FROM artifacts WHERE image = $1 AND subject = $2",
+                &[&image_id, &removed.as_str()],
+            )
+            .await?;
+            for referrer in &referrers {
+                next.push((get(referrer, "id")?, Some(removed.clone())));
+            }
+        }
+    }
+    finish_deletion(&tx, repository_id, image_id, &deletion).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(deletion)
+}
+
+pub(crate) async fn delete_image(
+    pool: &Pool,
+    name: &Name,
+    actor: &str,
+    at: Timestamp,
+) -> Result<Deletion> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
     let repository_id: i64 = get(
         &opt(
             &tx,
@@ -420,23 +491,73 @@ pub(crate) async fn delete_artifact(
         .ok_or_else(|| Error::not_found(Entity::Repository, name.repository()))?,
         "id",
     )?;
-    let row = opt(
+    let image_id: i64 = get(
+        &opt(
+            &tx,
+            "SELECT id FROM images WHERE full_name = $1",
+            &[&name.to_string()],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::Image, name))?,
+        "id",
+    )?;
+    let artifacts = rows(
         &tx,
-        "SELECT a.id, a.image FROM artifacts a JOIN images i ON i.id = a.image
-         WHERE i.full_name = $1 AND a.digest = $2",
-        &[&name.to_string(), &digest.as_str()],
+        "SELECT id FROM artifacts WHERE image = $1 ORDER BY id",
+        &[&image_id],
     )
-    .await?
-    .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
-    let (artifact_id, image_id): (i64, i64) = (get(&row, "id")?, get(&row, "image")?);
-    exec(
+    .await?;
+    let mut deletion = Deletion {
+        tags: Vec::new(),
+        artifacts: Vec::new(),
+        freed: 0,
+    };
+    for artifact in &artifacts {
+        remove_artifact(
+            &tx,
+            repository_id,
+            image_id,
+            get(artifact, "id")?,
+            &mut deletion,
+        )
+        .await?;
+    }
+    let detail = format!("{} artifacts", deletion.artifacts.len());
+    insert_event(
         &tx,
+        Event {
+            repository: repository_id,
+            at,
+            actor,
+            action: "delete_image",
+            image: Some(name.image().as_str()),
+            target: None,
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    finish_deletion(&tx, repository_id, image_id, &deletion).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(deletion)
+}
+
+/// Removes one artifact with its tags and references, adding what went to `deletion`; its
+/// digest.
+async fn remove_artifact<C: GenericClient>(
+    tx: &C,
+    repository_id: i64,
+    image_id: i64,
+    artifact_id: i64,
+    deletion: &mut Deletion,
+) -> Result<Digest> {
+    exec(
+        tx,
         "UPDATE images SET artifact_count = artifact_count - 1 WHERE id = $1",
         &[&image_id],
     )
     .await?;
     let mut tags: Vec<Tag> = rows(
-        &tx,
+        tx,
         "DELETE FROM tags WHERE artifact = $1 RETURNING name",
         &[&artifact_id],
     )
@@ -445,8 +566,9 @@ pub(crate) async fn delete_artifact(
     .map(|row| rows::tag(get(row, "name")?))
     .collect::<Result<_>>()?;
     tags.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    deletion.tags.extend(tags);
     let removed: Vec<(String, i64)> = rows(
-        &tx,
+        tx,
         "DELETE FROM artifact_refs WHERE artifact = $1 RETURNING digest, size",
         &[&artifact_id],
     )
@@ -456,7 +578,7 @@ pub(crate) async fn delete_artifact(
     .collect::<Result<_>>()?;
     let digests: Vec<&str> = removed.iter().map(|(d, _)| d.as_str()).collect();
     let still_used: HashSet<String> = rows(
-        &tx,
+        tx,
         "SELECT DISTINCT digest FROM artifact_refs WHERE repository = $1 AND digest = ANY($2)",
         &[&repository_id, &digests],
     )
@@ -464,38 +586,47 @@ pub(crate) async fn delete_artifact(
     .iter()
     .map(|row| get(row, "digest"))
     .collect::<Result<_>>()?;
-    let mut freed = 0u64;
     for (d, size) in &removed {
         if !still_used.contains(d) {
-            freed += db::uint(*size)?;
+            deletion.freed += db::uint(*size)?;
         }
     }
-    exec(&tx, "DELETE FROM artifacts WHERE id = $1", &[&artifact_id]).await?;
+    let digest: String = get(
+        &one(
+            tx,
+            "DELETE FROM artifacts WHERE id = $1 RETURNING digest",
+            &[&artifact_id],
+        )
+        .await?,
+        "digest",
+    )?;
+    let digest = rows::digest(&digest)?;
+    deletion.artifacts.push(digest.clone());
+    Ok(digest)
+}
+
+/// After artifacts of an image were removed: the usage drops, and an image left without
+/// artifacts goes.
+async fn finish_deletion<C: GenericClient>(
+    tx: &C,
+    repository_id: i64,
+    image_id: i64,
+    deletion: &Deletion,
+) -> Result<()> {
+    let emptied = exec(
+        tx,
+        "DELETE FROM images WHERE id = $1 AND artifact_count = 0",
+        &[&image_id],
+    )
+    .await?;
     exec(
-        &tx,
-        "UPDATE repositories SET used = GREATEST(used - $2, 0) WHERE id = $1",
-        &[&repository_id, &int(freed)?],
+        tx,
+        "UPDATE repositories SET used = GREATEST(used - $2, 0),
+           image_count = GREATEST(image_count - $3, 0) WHERE id = $1",
+        &[&repository_id, &int(deletion.freed)?, &(emptied as i64)],
     )
     .await?;
-    insert_event(
-        &tx,
-        Event {
-            repository: repository_id,
-            at,
-            actor,
-            action: "delete_artifact",
-            image: Some(name.image().as_str()),
-            target: Some(digest.as_str()),
-            detail: None,
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(pg)?;
-    Ok(Deletion {
-        tags,
-        artifacts: vec![digest.clone()],
-        freed,
-    })
+    Ok(())
 }
 
 pub(crate) async fn delete_tag(

@@ -60,8 +60,9 @@ pub(crate) async fn create_repository(
     let row = tx
         .query_one(
             concat!(
-                "INSERT INTO repositories AS r (account, name, access, quota, created)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                "INSERT INTO repositories AS r (account, name, access, quota, created,
+                   delete_orphan_referrers)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
                 repository_columns!()
             ),
             &[
@@ -70,6 +71,7 @@ pub(crate) async fn create_repository(
                 &new.access.as_str(),
                 &db::quota(new.quota),
                 &at.unix_millis(),
+                &new.delete_orphan_referrers,
             ],
         )
         .await
@@ -127,11 +129,18 @@ pub(crate) async fn update_repository(
         concat!(
             "UPDATE repositories AS r
              SET access = COALESCE($2, r.access),
-                 quota = CASE WHEN $3 THEN $4 ELSE r.quota END
+                 quota = CASE WHEN $3 THEN $4 ELSE r.quota END,
+                 delete_orphan_referrers = COALESCE($5, r.delete_orphan_referrers)
              WHERE r.name = $1 RETURNING ",
             repository_columns!()
         ),
-        &[&name.as_str(), &access, &set_quota, &quota],
+        &[
+            &name.as_str(),
+            &access,
+            &set_quota,
+            &quota,
+            &update.delete_orphan_referrers,
+        ],
     )
     .await?
     .ok_or_else(|| Error::not_found(Entity::Repository, name))?;

@@ -11,7 +11,8 @@ use crate::db::{self, corrupt, get, get_opt_time, get_time, get_u64};
 /// The columns [`repository`] decodes, from `repositories r`.
 macro_rules! repository_columns {
     () => {
-        "r.id, r.account, r.name, r.access, r.quota, r.used, r.image_count, r.created"
+        "r.id, r.account, r.name, r.access, r.quota, r.used, r.image_count, r.created, \
+         r.delete_orphan_referrers"
     };
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn repository(row: &Row) -> Result<Repository> {
             .transpose()?,
         used: get_u64(row, "used")?,
         image_count: get_u64(row, "image_count")?,
+        delete_orphan_referrers: get(row, "delete_orphan_referrers")?,
         created: get_time(row, "created")?,
     })
 }

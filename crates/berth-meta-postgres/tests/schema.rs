@@ -181,10 +181,13 @@ async fn image_counts_are_filled_in_for_repositories_of_version_3() {
             "INSERT INTO accounts (id, name, created) VALUES (1, 'acme', 1);
              INSERT INTO repositories (account, name, access, created)
                  VALUES (1, 'team', 'private', 1), (1, 'empty', 'private', 1);
-             INSERT INTO images (repository, name, full_name)
-                 SELECT id, 'a', 'team/a' FROM repositories WHERE name = 'team';
-             INSERT INTO images (repository, name, full_name)
-                 SELECT id, 'b/c', 'team/b/c' FROM repositories WHERE name = 'team';",
+             INSERT INTO images (repository, name, full_name, artifact_count)
+                 SELECT id, 'a', 'team/a', 1 FROM repositories WHERE name = 'team';
+             INSERT INTO images (repository, name, full_name, artifact_count)
+                 SELECT id, 'b/c', 'team/b/c', 2 FROM repositories WHERE name = 'team';
+             -- Version 7 removes an image without artifacts.
+             INSERT INTO images (repository, name, full_name, artifact_count)
+                 SELECT id, 'gone', 'team/gone', 0 FROM repositories WHERE name = 'team';",
         )
         .await
         .expect("old data");

@@ -410,6 +410,12 @@ impl MetadataStore for SqliteMetadata {
             .await
     }
 
+    async fn delete_image(&self, name: &Name, actor: &str, at: Timestamp) -> Result<Deletion> {
+        let (name, actor) = (name.clone(), actor.to_owned());
+        self.write(move |c| registry::delete_image(c, &name, &actor, at))
+            .await
+    }
+
     async fn delete_tag(
         &self,
         name: &Name,

@@ -35,8 +35,8 @@ pub(crate) fn create_repository(
     }
     let id: i64 = c
         .prepare_cached(
-            "INSERT INTO repositories (account, name, access, quota, used, created) \
-             VALUES (?1, ?2, ?3, ?4, 0, ?5) RETURNING id",
+            "INSERT INTO repositories (account, name, access, quota, used, created, \
+             delete_orphan_referrers) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) RETURNING id",
         )?
         .query_row(
             params![
@@ -44,7 +44,8 @@ pub(crate) fn create_repository(
                 new.name.as_str(),
                 new.access.as_str(),
                 new.quota,
-                at.unix_millis()
+                at.unix_millis(),
+                new.delete_orphan_referrers,
             ],
             |r| r.get(0),
         )
@@ -71,6 +72,7 @@ pub(crate) fn create_repository(
         quota: new.quota,
         used: 0,
         image_count: 0,
+        delete_orphan_referrers: new.delete_orphan_referrers,
         created: at,
     })
 }
@@ -104,6 +106,10 @@ pub(crate) fn update_repository(
     if let Some(quota) = update.quota {
         c.prepare_cached("UPDATE repositories SET quota = ?2 WHERE id = ?1")?
             .execute(params![id.0, quota])?;
+    }
+    if let Some(delete) = update.delete_orphan_referrers {
+        c.prepare_cached("UPDATE repositories SET delete_orphan_referrers = ?2 WHERE id = ?1")?
+            .execute(params![id.0, delete])?;
     }
     insert_history(
         c,
@@ -578,7 +584,7 @@ pub(crate) fn delete_artifact(
     actor: &str,
     at: Timestamp,
 ) -> Res<Deletion> {
-    let (repository, _) = repository_key(c, name.repository())?;
+    let repository = existing_repository(c, name.repository())?;
     let image = image_id(c, name)?;
     let artifact = match image {
         Some(image) => artifact_id(c, image, digest)?,
@@ -587,50 +593,140 @@ pub(crate) fn delete_artifact(
     let (Some(image), Some(artifact)) = (image, artifact) else {
         return Err(Error::not_found(Entity::Artifact, digest).into());
     };
-    let tags: Vec<Tag> = c
-        .prepare_cached("SELECT name FROM tags WHERE artifact = ?1 ORDER BY name")?
-        .query_map([artifact.0], |r| rows::tag(r, 0))?
-        .collect::<rusqlite::Result<_>>()?;
-    c.prepare_cached("DELETE FROM tags WHERE artifact = ?1")?
-        .execute([artifact.0])?;
-    let digests: Vec<(String, u64)> = c
-        .prepare_cached("SELECT digest, size FROM artifact_digests WHERE artifact = ?1")?
-        .query_map([artifact.0], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut freed = 0u64;
-    for (digest, size) in &digests {
-        if release(c, repository, digest)? {
-            freed += size;
+    let mut deletion = Deletion {
+        tags: Vec::new(),
+        artifacts: Vec::new(),
+        freed: 0,
+    };
+    // The artifact, then those whose subject was deleted (and theirs), via artifacts_by_subject.
+    let mut next = vec![(artifact, None::<Digest>)];
+    while let Some((artifact, subject)) = next.pop() {
+        let removed = remove_artifact(c, repository.id, image, artifact, &mut deletion)?;
+        insert_history(
+            c,
+            repository.id,
+            &HistoryEvent {
+                at,
+                actor: actor.to_owned(),
+                action: "delete_artifact".to_owned(),
+                repository: name.repository().clone(),
+                image: Some(name.image().clone()),
+                target: Some(removed.to_string()),
+                detail: subject.map(|s| format!("referrer of {s}")),
+            },
+        )?;
+        if repository.delete_orphan_referrers {
+            let referrers = c
+                .prepare_cached("SELECT id FROM artifacts WHERE image = ?1 AND subject = ?2")?
+                .query_map(params![image.0, removed.as_str()], |r| {
+                    Ok(ArtifactId(r.get(0)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            next.extend(referrers.into_iter().map(|r| (r, Some(removed.clone()))));
         }
     }
-    c.prepare_cached("DELETE FROM artifact_digests WHERE artifact = ?1")?
-        .execute([artifact.0])?;
-    c.prepare_cached("DELETE FROM artifacts WHERE id = ?1")?
-        .execute([artifact.0])?;
-    c.prepare_cached("UPDATE repositories SET used = max(used - ?2, 0) WHERE id = ?1")?
-        .execute(params![repository.0, freed])?;
-    c.prepare_cached(
-        "UPDATE images SET artifact_count = max(artifact_count - 1, 0) WHERE id = ?1",
-    )?
-    .execute([image.0])?;
+    finish_deletion(c, repository.id, image, &deletion)?;
+    Ok(deletion)
+}
+
+pub(crate) fn delete_image(
+    c: &Connection,
+    name: &Name,
+    actor: &str,
+    at: Timestamp,
+) -> Res<Deletion> {
+    let (repository, _) = repository_key(c, name.repository())?;
+    let image = image_id(c, name)?.ok_or_else(|| Error::not_found(Entity::Image, name))?;
+    let artifacts = c
+        .prepare_cached("SELECT id FROM artifacts WHERE image = ?1 ORDER BY id")?
+        .query_map([image.0], |r| Ok(ArtifactId(r.get(0)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut deletion = Deletion {
+        tags: Vec::new(),
+        artifacts: Vec::new(),
+        freed: 0,
+    };
+    for artifact in artifacts {
+        remove_artifact(c, repository, image, artifact, &mut deletion)?;
+    }
     insert_history(
         c,
         repository,
         &HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_artifact".to_owned(),
+            action: "delete_image".to_owned(),
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
-            target: Some(digest.to_string()),
-            detail: None,
+            target: None,
+            detail: Some(format!("{} artifacts", deletion.artifacts.len())),
         },
     )?;
-    Ok(Deletion {
-        tags,
-        artifacts: vec![digest.clone()],
-        freed,
-    })
+    finish_deletion(c, repository, image, &deletion)?;
+    Ok(deletion)
+}
+
+/// Removes one artifact with its tags and references, adding what went to `deletion`; its
+/// digest.
+fn remove_artifact(
+    c: &Connection,
+    repository: RepositoryId,
+    image: ImageId,
+    artifact: ArtifactId,
+    deletion: &mut Deletion,
+) -> Res<Digest> {
+    let digest: String = c
+        .prepare_cached("SELECT digest FROM artifacts WHERE id = ?1")?
+        .query_row([artifact.0], |r| r.get(0))?;
+    let tags: Vec<Tag> = c
+        .prepare_cached("SELECT name FROM tags WHERE artifact = ?1 ORDER BY name")?
+        .query_map([artifact.0], |r| rows::tag(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    c.prepare_cached("DELETE FROM tags WHERE artifact = ?1")?
+        .execute([artifact.0])?;
+    deletion.tags.extend(tags);
+    let digests: Vec<(String, u64)> = c
+        .prepare_cached("SELECT digest, size FROM artifact_digests WHERE artifact = ?1")?
+        .query_map([artifact.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (digest, size) in &digests {
+        if release(c, repository, digest)? {
+            deletion.freed += size;
+        }
+    }
+    c.prepare_cached("DELETE FROM artifact_digests WHERE artifact = ?1")?
+        .execute([artifact.0])?;
+    c.prepare_cached("DELETE FROM artifacts WHERE id = ?1")?
+        .execute([artifact.0])?;
+    c.prepare_cached(
+        "UPDATE images SET artifact_count = max(artifact_count - 1, 0) WHERE id = ?1",
+    )?
+    .execute([image.0])?;
+    let digest = Digest::parse(&digest).map_err(backend)?;
+    deletion.artifacts.push(digest.clone());
+    Ok(digest)
+}
+
+/// After artifacts of `image` were removed: the usage drops, and an image left without artifacts
+/// goes.
+fn finish_deletion(
+    c: &Connection,
+    repository: RepositoryId,
+    image: ImageId,
+    deletion: &Deletion,
+) -> Res<()> {
+    c.prepare_cached("UPDATE repositories SET used = max(used - ?2, 0) WHERE id = ?1")?
+        .execute(params![repository.0, deletion.freed])?;
+    let emptied = c
+        .prepare_cached("DELETE FROM images WHERE id = ?1 AND artifact_count = 0")?
+        .execute([image.0])?;
+    if emptied > 0 {
+        c.prepare_cached(
+            "UPDATE repositories SET image_count = max(image_count - 1, 0) WHERE id = ?1",
+        )?
+        .execute([repository.0])?;
+    }
+    Ok(())
 }
 
 /// Drops one reference to `digest` from `repository` and from the global count; whether the

@@ -137,8 +137,8 @@ pub(crate) fn api_token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 /// Columns of `repositories r`.
-pub(crate) const REPOSITORY: &str =
-    "r.id, r.account, r.name, r.access, r.quota, r.used, r.created, r.image_count";
+pub(crate) const REPOSITORY: &str = "r.id, r.account, r.name, r.access, r.quota, r.used, \
+     r.created, r.image_count, r.delete_orphan_referrers";
 
 pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
     Ok(Repository {
@@ -149,6 +149,7 @@ pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
         quota: row.get(4)?,
         used: row.get(5)?,
         image_count: row.get(7)?,
+        delete_orphan_referrers: row.get(8)?,
         created: time(row, 6)?,
     })
 }

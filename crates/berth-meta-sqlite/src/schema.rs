@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_upload_chunks.sql",
         sql: include_str!("../migrations/0006_upload_chunks.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_images_and_referrers.sql",
+        sql: include_str!("../migrations/0007_images_and_referrers.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

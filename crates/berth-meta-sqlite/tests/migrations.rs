@@ -132,14 +132,15 @@ async fn a_database_from_a_newer_berth_is_refused() {
 
 #[tokio::test]
 async fn image_counts_are_filled_in_for_repositories_of_version_3() {
+    // Version 4 counts the images; version 7 then removes those without artifacts.
     let dir = tempfile::tempdir().expect("temporary directory");
     let (path, conn) = database_at(dir.path(), 3);
     conn.execute_batch(
         "INSERT INTO accounts (id, name, created) VALUES (1, 'acme', 1);
          INSERT INTO repositories (id, account, name, access, created)
              VALUES (1, 1, 'team', 'private', 1), (2, 1, 'empty', 'private', 1);
-         INSERT INTO images (repository, name, full_name)
-             VALUES (1, 'a', 'team/a'), (1, 'b/c', 'team/b/c');",
+         INSERT INTO images (repository, name, full_name, artifact_count)
+             VALUES (1, 'a', 'team/a', 1), (1, 'b/c', 'team/b/c', 2), (1, 'gone', 'team/gone', 0);",
     )
     .expect("old data");
     drop(conn);

@@ -348,7 +348,11 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Artifact>>;
-    /// Deletes an artifact and its tags; usage drops at once.
+    /// Deletes an artifact and its tags; usage drops at once. When the repository deletes orphan
+    /// referrers ([`Repository::delete_orphan_referrers`]), the image's artifacts whose subject
+    /// is the deleted one go with it (and theirs), in the same transaction. An image left
+    /// without artifacts is removed. [`Deletion::artifacts`] lists every artifact deleted, the
+    /// one asked for first.
     async fn delete_artifact(
         &self,
         name: &Name,
@@ -356,6 +360,9 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
         actor: &str,
         at: Timestamp,
     ) -> Result<Deletion>;
+    /// Deletes an image: every artifact and tag of it, then the image itself; usage drops at
+    /// once. [`Error::NotFound`] of [`Entity::Image`] when there is none.
+    async fn delete_image(&self, name: &Name, actor: &str, at: Timestamp) -> Result<Deletion>;
     /// Deletes a tag (the artifact stays).
     async fn delete_tag(
         &self,

@@ -125,6 +125,62 @@ impl State {
             .map(|(key, _)| key.clone())
     }
 
+    /// Removes one artifact with its tags and references, adding what went to `deletion`; its
+    /// digest, or `None` when it was gone already.
+    fn remove_artifact(
+        &mut self,
+        repository: RepositoryId,
+        id: ArtifactId,
+        deletion: &mut Deletion,
+    ) -> Option<Digest> {
+        let row = self.artifacts.remove(&id)?;
+        let tags: Vec<Tag> = self
+            .tags
+            .iter()
+            .filter(|(_, a)| **a == id)
+            .map(|((_, tag), _)| tag.clone())
+            .collect();
+        for tag in &tags {
+            self.tags.remove(&(row.artifact.image, tag.clone()));
+        }
+        deletion.tags.extend(tags);
+        for r in &row.refs {
+            let key = (repository, r.digest.clone());
+            let count = self.repo_refs.get(&key).copied().unwrap_or(0);
+            if count <= 1 {
+                self.repo_refs.remove(&key);
+                deletion.freed += r.size;
+            } else {
+                self.repo_refs.insert(key, count - 1);
+            }
+            let global = self.global_refs.get(&r.digest).copied().unwrap_or(0);
+            if global <= 1 {
+                self.global_refs.remove(&r.digest);
+            } else {
+                self.global_refs.insert(r.digest.clone(), global - 1);
+            }
+        }
+        deletion.artifacts.push(row.artifact.digest.clone());
+        Some(row.artifact.digest)
+    }
+
+    /// After artifacts of `name` were removed: the usage drops, and an image left without
+    /// artifacts goes.
+    fn finish_deletion(&mut self, name: &Name, deletion: &Deletion) {
+        let key = (name.repository().clone(), name.image().clone());
+        self.refresh_artifact_count(&key);
+        let empty = self.images.get(&key).is_some_and(|i| i.artifact_count == 0);
+        if empty {
+            self.images.remove(&key);
+        }
+        if let Some(repo) = self.repositories.get_mut(name.repository()) {
+            repo.used = repo.used.saturating_sub(deletion.freed);
+            if empty {
+                repo.image_count = repo.image_count.saturating_sub(1);
+            }
+        }
+    }
+
     fn refresh_artifact_count(&mut self, key: &(RepositoryName, ImageName)) {
         if let Some(image) = self.images.get(key) {
             let id = image.id;
@@ -366,6 +422,7 @@ impl MetadataStore for MemoryMetadata {
             quota: new.quota,
             used: 0,
             image_count: 0,
+            delete_orphan_referrers: new.delete_orphan_referrers,
             created: at,
         };
         s.repositories.insert(new.name.clone(), repository.clone());
@@ -402,6 +459,9 @@ impl MetadataStore for MemoryMetadata {
         }
         if let Some(quota) = update.quota {
             repository.quota = quota;
+        }
+        if let Some(delete) = update.delete_orphan_referrers {
+            repository.delete_orphan_referrers = delete;
         }
         let updated = repository.clone();
         s.history.push(HistoryEvent {
@@ -751,60 +811,82 @@ impl MetadataStore for MemoryMetadata {
         at: Timestamp,
     ) -> Result<Deletion> {
         let mut s = self.lock();
-        let repository = s.repository(name.repository())?.id;
-        let id = s
+        let repository = s.repository(name.repository())?.clone();
+        let image = s
             .image(name)
-            .and_then(|i| s.artifact_id(i.id, digest))
+            .map(|i| i.id)
             .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
-        let row = s
+        let id = s
+            .artifact_id(image, digest)
+            .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
+        let mut deletion = Deletion {
+            tags: Vec::new(),
+            artifacts: Vec::new(),
+            freed: 0,
+        };
+        // The artifact, then those whose subject was deleted (and theirs).
+        let mut next = vec![(id, None::<Digest>)];
+        while let Some((id, subject)) = next.pop() {
+            let Some(removed) = s.remove_artifact(repository.id, id, &mut deletion) else {
+                continue;
+            };
+            s.history.push(HistoryEvent {
+                at,
+                actor: actor.to_owned(),
+                action: "delete_artifact".to_owned(),
+                repository: name.repository().clone(),
+                image: Some(name.image().clone()),
+                target: Some(removed.to_string()),
+                detail: subject.map(|s| format!("referrer of {s}")),
+            });
+            if repository.delete_orphan_referrers {
+                let referrers: Vec<ArtifactId> = s
+                    .artifacts
+                    .iter()
+                    .filter(|(_, r)| {
+                        r.artifact.image == image && r.artifact.subject.as_ref() == Some(&removed)
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                next.extend(referrers.into_iter().map(|r| (r, Some(removed.clone()))));
+            }
+        }
+        s.finish_deletion(name, &deletion);
+        Ok(deletion)
+    }
+
+    async fn delete_image(&self, name: &Name, actor: &str, at: Timestamp) -> Result<Deletion> {
+        let mut s = self.lock();
+        let repository = s.repository(name.repository())?.id;
+        let image = s
+            .image(name)
+            .map(|i| i.id)
+            .ok_or_else(|| Error::not_found(Entity::Image, name))?;
+        let mut deletion = Deletion {
+            tags: Vec::new(),
+            artifacts: Vec::new(),
+            freed: 0,
+        };
+        let ids: Vec<ArtifactId> = s
             .artifacts
-            .remove(&id)
-            .ok_or_else(|| Error::not_found(Entity::Artifact, digest))?;
-        let tags: Vec<Tag> = s
-            .tags
             .iter()
-            .filter(|(_, a)| **a == id)
-            .map(|((_, tag), _)| tag.clone())
+            .filter(|(_, r)| r.artifact.image == image)
+            .map(|(id, _)| *id)
             .collect();
-        for tag in &tags {
-            s.tags.remove(&(row.artifact.image, tag.clone()));
+        for id in ids {
+            s.remove_artifact(repository, id, &mut deletion);
         }
-        let mut freed = 0;
-        for r in &row.refs {
-            let key = (repository, r.digest.clone());
-            let count = s.repo_refs.get(&key).copied().unwrap_or(0);
-            if count <= 1 {
-                s.repo_refs.remove(&key);
-                freed += r.size;
-            } else {
-                s.repo_refs.insert(key, count - 1);
-            }
-            let global = s.global_refs.get(&r.digest).copied().unwrap_or(0);
-            if global <= 1 {
-                s.global_refs.remove(&r.digest);
-            } else {
-                s.global_refs.insert(r.digest.clone(), global - 1);
-            }
-        }
-        if let Some(repo) = s.repositories.get_mut(name.repository()) {
-            repo.used = repo.used.saturating_sub(freed);
-        }
-        let key = (name.repository().clone(), name.image().clone());
-        s.refresh_artifact_count(&key);
         s.history.push(HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_artifact".to_owned(),
+            action: "delete_image".to_owned(),
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
-            target: Some(digest.to_string()),
-            detail: None,
+            target: None,
+            detail: Some(format!("{} artifacts", deletion.artifacts.len())),
         });
-        Ok(Deletion {
-            tags,
-            artifacts: vec![digest.clone()],
-            freed,
-        })
+        s.finish_deletion(name, &deletion);
+        Ok(deletion)
     }
 
     async fn delete_tag(

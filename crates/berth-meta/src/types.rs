@@ -123,8 +123,11 @@ pub struct Repository {
     pub quota: Option<u64>,
     /// Bytes used: distinct blobs and manifests its artifacts reference.
     pub used: u64,
-    /// How many images it holds (an image stays when its last artifact is deleted).
+    /// How many images it holds (an image goes with its last artifact).
     pub image_count: u64,
+    /// Whether deleting an artifact deletes its referrers too (signatures, SBOMs,
+    /// attestations whose subject it is), so they neither linger nor hold quota. On by default.
+    pub delete_orphan_referrers: bool,
     /// When it was created.
     pub created: Timestamp,
 }
@@ -140,6 +143,8 @@ pub struct NewRepository {
     pub access: Access,
     /// The storage limit in bytes, if any.
     pub quota: Option<u64>,
+    /// See [`Repository::delete_orphan_referrers`].
+    pub delete_orphan_referrers: bool,
 }
 
 /// Changes to a repository; `None` leaves a field as it is.
@@ -149,6 +154,8 @@ pub struct RepositoryUpdate {
     pub access: Option<Access>,
     /// New quota (`Some(None)` removes the limit).
     pub quota: Option<Option<u64>>,
+    /// See [`Repository::delete_orphan_referrers`].
+    pub delete_orphan_referrers: Option<bool>,
 }
 
 /// An OCI repository path inside a repository.

@@ -55,6 +55,7 @@ async fn fixture(config: RegistryConfig) -> Fixture {
         name: RepositoryName::parse("team").unwrap(),
         access: Access::Private,
         quota: None,
+        delete_orphan_referrers: true,
     };
     meta.create_repository(new, "admin", Timestamp::now())
         .await

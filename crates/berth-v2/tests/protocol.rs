@@ -25,6 +25,7 @@ async fn v2() -> V2 {
         name: RepositoryName::parse("team").unwrap(),
         access: Access::Private,
         quota: None,
+        delete_orphan_referrers: true,
     };
     meta.create_repository(new, "admin", Timestamp::now())
         .await

@@ -106,9 +106,9 @@ impl ApiError {
     /// An engine failure (artifact and tag deletes), for the API.
     pub(crate) fn engine(e: berth_core::Error) -> Self {
         match e {
-            berth_core::Error::ManifestUnknown { .. } | berth_core::Error::NameUnknown(_) => {
-                Self::not_found(e.to_string())
-            }
+            berth_core::Error::ManifestUnknown { .. }
+            | berth_core::Error::NameUnknown(_)
+            | berth_core::Error::ImageUnknown(_) => Self::not_found(e.to_string()),
             berth_core::Error::Denied(_) => Self::forbidden(e.to_string()),
             e => Self::internal(e),
         }
@@ -503,6 +503,9 @@ impl Console {
             (&M::PATCH, ["repositories", r]) => repositories::update(&call, r).await,
             (&M::DELETE, ["repositories", r]) => repositories::delete(&call, r).await,
             (&M::GET, ["repositories", r, "images"]) => repositories::images(&call, r).await,
+            (&M::DELETE, ["repositories", r, "images"]) => {
+                repositories::delete_image(&call, r).await
+            }
             (&M::GET, ["repositories", r, "artifacts"]) => repositories::artifacts(&call, r).await,
             (&M::DELETE, ["repositories", r, "artifacts", digest]) => {
                 repositories::delete_artifact(&call, r, digest).await

@@ -32,7 +32,16 @@ pub(crate) async fn visible(
 }
 
 fn image_name(call: &Call<'_>, repository: &RepositoryName) -> ApiResult<Name> {
-    let image = call.query.require("image")?;
+    image_name_from(call, "image", repository)
+}
+
+/// The image of `repository` named by query parameter `parameter`.
+fn image_name_from(
+    call: &Call<'_>,
+    parameter: &str,
+    repository: &RepositoryName,
+) -> ApiResult<Name> {
+    let image = call.query.require(parameter)?;
     let image =
         ImageName::parse(image).map_err(|e| ApiError::not_found(format!("image {image}: {e}")))?;
     Name::new(repository.clone(), image).map_err(|e| ApiError::invalid(e.to_string()))
@@ -73,11 +82,25 @@ fn quota(value: &Value) -> ApiResult<Option<u64>> {
     }
 }
 
+fn flag(value: &Value, field: &str) -> ApiResult<bool> {
+    value
+        .as_bool()
+        .ok_or_else(|| ApiError::invalid(format!("{field} is true or false")))
+}
+
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
     let body = call
-        .object(&caller, &["name", "access_level", "quota_bytes"])
+        .object(
+            &caller,
+            &[
+                "name",
+                "access_level",
+                "quota_bytes",
+                "delete_orphan_referrers",
+            ],
+        )
         .await?;
     let name = body
         .get("name")
@@ -98,6 +121,10 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
         name: name.clone(),
         access,
         quota,
+        delete_orphan_referrers: match body.get("delete_orphan_referrers") {
+            Some(v) => flag(v, "delete_orphan_referrers")?,
+            None => true,
+        },
     };
     let created = call
         .console
@@ -125,11 +152,18 @@ pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
     let repository = visible(call, &caller, segment).await?;
     let body = call
-        .object(&caller, &["access_level", "quota_bytes"])
+        .object(
+            &caller,
+            &["access_level", "quota_bytes", "delete_orphan_referrers"],
+        )
         .await?;
     let update = RepositoryUpdate {
         access: body.get("access_level").map(access).transpose()?,
         quota: body.get("quota_bytes").map(quota).transpose()?,
+        delete_orphan_referrers: body
+            .get("delete_orphan_referrers")
+            .map(|v| flag(v, "delete_orphan_referrers"))
+            .transpose()?,
     };
     let updated = call
         .console
@@ -201,6 +235,19 @@ pub(crate) async fn delete_artifact(call: &Call<'_>, segment: &str, digest: &str
     call.console
         .registry
         .delete_manifest(&caller.principal, &name, &Reference::Digest(digest))
+        .await
+        .map_err(ApiError::engine)?;
+    Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
+/// Deletes an image (`?name=`) with every artifact and tag of it.
+pub(crate) async fn delete_image(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let name = image_name_from(call, "name", &repository.name)?;
+    call.console
+        .registry
+        .delete_image(&caller.principal, &name)
         .await
         .map_err(ApiError::engine)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))

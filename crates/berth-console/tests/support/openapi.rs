@@ -194,7 +194,8 @@ fn the_validator_catches_what_it_should() {
     let api = OpenApi::load();
     let schema = serde_json::json!({"$ref": "#/components/schemas/Repository"});
     let good = serde_json::json!({"name": "a", "access_level": "private", "quota_bytes": null,
-        "used_bytes": 0, "image_count": 0, "created_at": "2026-11-23T00:00:00.000Z"});
+        "used_bytes": 0, "image_count": 0, "delete_orphan_referrers": true,
+        "created_at": "2026-11-23T00:00:00.000Z"});
     assert!(api.validate(&schema, &good, "$").is_ok());
     for (field, bad) in [
         ("access_level", serde_json::json!("secret")),

@@ -118,6 +118,7 @@ pub async fn registry_with(
             name: repo(repository),
             access,
             quota,
+            delete_orphan_referrers: true,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await

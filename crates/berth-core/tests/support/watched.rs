@@ -197,6 +197,10 @@ impl MetadataStore for WatchedMeta {
         self.write();
         self.inner.delete_artifact(name, digest, actor, at).await
     }
+    async fn delete_image(&self, name: &Name, actor: &str, at: Timestamp) -> Result<Deletion> {
+        self.write();
+        self.inner.delete_image(name, actor, at).await
+    }
     async fn delete_tag(
         &self,
         name: &Name,

@@ -91,6 +91,7 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         name: repo("a-repo"),
         access: Access::Public,
         quota: None,
+        delete_orphan_referrers: true,
     };
     assert!(matches!(
         s.create_repository(taken, "admin", T0).await,
@@ -104,6 +105,7 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         name: repo("x"),
         access: Access::Public,
         quota: None,
+        delete_orphan_referrers: true,
     };
     assert!(matches!(
         s.create_repository(missing_account, "admin", T0).await,
@@ -137,17 +139,29 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         ["c-repo"]
     );
 
+    assert!(
+        s.repository(&repo("a-repo"))
+            .await
+            .expect("get")
+            .expect("exists")
+            .delete_orphan_referrers
+    );
     let update = RepositoryUpdate {
         access: Some(Access::Public),
         quota: Some(Some(1 << 30)),
+        delete_orphan_referrers: Some(false),
     };
     let updated = s
         .update_repository(&repo("a-repo"), update, "admin", at(1))
         .await
         .expect("update");
     assert_eq!(
-        (updated.access, updated.quota),
-        (Access::Public, Some(1 << 30))
+        (
+            updated.access,
+            updated.quota,
+            updated.delete_orphan_referrers
+        ),
+        (Access::Public, Some(1 << 30), false)
     );
     let cleared = s
         .update_repository(
@@ -161,7 +175,14 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         )
         .await
         .expect("update");
-    assert_eq!((cleared.access, cleared.quota), (Access::Public, None));
+    assert_eq!(
+        (
+            cleared.access,
+            cleared.quota,
+            cleared.delete_orphan_referrers
+        ),
+        (Access::Public, None, false)
+    );
     assert!(matches!(
         s.update_repository(&repo("nope"), RepositoryUpdate::default(), "admin", T0)
             .await,

@@ -18,6 +18,7 @@ pub(crate) use crate::types::*;
 mod accounts;
 mod console;
 mod credentials;
+mod deletes;
 mod property;
 mod registry;
 mod uploads;
@@ -25,6 +26,7 @@ mod uploads;
 pub use accounts::*;
 pub use console::*;
 pub use credentials::*;
+pub use deletes::*;
 pub use property::*;
 pub use registry::*;
 pub use uploads::*;
@@ -62,7 +64,8 @@ macro_rules! meta_conformance_tests {
             deleting_a_repository_removes_its_upload_sessions,
             console_sessions_are_stored_bounded_and_ended,
             console_user_changes_end_sessions_and_tokens, console_users_are_deleted,
-            linked_repositories_are_listed_per_account);
+            linked_repositories_are_listed_per_account,
+            deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject);
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
         $(
@@ -120,6 +123,7 @@ async fn setup(
         name: repo(repository),
         access: Access::Private,
         quota,
+        delete_orphan_referrers: true,
     };
     store
         .create_repository(new, "admin", T0)

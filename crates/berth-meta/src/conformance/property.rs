@@ -39,8 +39,8 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
     ]
 }
 
-/// The model: per image, artifacts (manifest name → blob indexes) and tags, and the images
-/// ever pushed to (an image stays when its artifacts are deleted).
+/// The model: per image, artifacts (manifest name → blob indexes) and tags, and the images that
+/// hold an artifact (an image goes with its last artifact).
 #[derive(Default)]
 struct Model {
     artifacts: BTreeMap<(usize, String), BTreeSet<usize>>,
@@ -97,6 +97,7 @@ pub async fn usage_matches_recomputation_after_random_operations(h: &Harness) {
             name: repo(&repository),
             access: Access::Private,
             quota,
+            delete_orphan_referrers: true,
         };
         store
             .create_repository(new, "test", T0)
@@ -170,6 +171,9 @@ pub async fn usage_matches_recomputation_after_random_operations(h: &Harness) {
                     model
                         .tags
                         .retain(|(i, _), target| !(i == image && *target == victim));
+                    if !model.artifacts.keys().any(|(i, _)| i == image) {
+                        model.images.remove(image);
+                    }
                 }
                 Op::DeleteTag { image, tag: t } => {
                     let result = store

@@ -53,6 +53,7 @@ pub async fn fixture_on(mode: AuthMode, blobs: Arc<dyn berth_storage::BlobStore>
             name: RepositoryName::parse(name).unwrap(),
             access,
             quota: None,
+            delete_orphan_referrers: true,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await
