@@ -324,7 +324,8 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
 }
 
 /// Fuzz and seed-corpus body: any method, path and query parse to a route or a typed error,
-/// never a panic; a parsed name is the exact text of the path between `/v2/` and the suffix.
+/// never a panic; a route error answers a 4xx, never a 500; a parsed name is the exact text of
+/// the path between `/v2/` and the suffix.
 pub fn check(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -337,7 +338,16 @@ pub fn check(data: &[u8]) {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    if let Ok(route) = parse(&method, path, query) {
+    let parsed = parse(&method, path, query);
+    if let Err(e) = &parsed {
+        // Whatever the input, a route error is the client's: never a 500.
+        let answer = crate::errors::OciError::from(e);
+        assert!(
+            answer.status.is_client_error(),
+            "{text:?} answers {answer:?}"
+        );
+    }
+    if let Ok(route) = parsed {
         let name = match &route {
             Route::Tags { name, .. }
             | Route::Manifest { name, .. }
