@@ -169,6 +169,36 @@ async fn sha512_content_addresses_work_end_to_end() {
         "application/vnd.example.signature"
     );
 
+    // Deleting the subject deletes its referrer too (the repository's default).
+    let deleted = send(
+        Method::DELETE,
+        format!("/v2/team-a/app/manifests/{manifest_digest}"),
+        vec![],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{deleted:?}");
+    let referrers = send(
+        Method::GET,
+        format!("/v2/team-a/app/referrers/{manifest_digest}"),
+        vec![],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(referrers.json()["manifests"], serde_json::json!([]));
+    let signature = send(
+        Method::HEAD,
+        "/v2/team-a/app/manifests/signature".into(),
+        vec![],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(
+        signature.status,
+        StatusCode::NOT_FOUND,
+        "the referrer went with it"
+    );
+
     // An algorithm the registry does not know is refused at the start.
     let refused = send(
         Method::POST,
