@@ -346,6 +346,42 @@ async function pageSessionStatus(page) {
 // The response to the next `method` request of `page` to `path` under /api/v1.
 const apiResponse = (page, berth, method, path) => page.waitForResponse((r) => r.url() === `${berth.url}/api/v1${path}` && r.request().method() === method);
 
+// A request to /api/v1 from the page, with its session cookie: the status and the JSON body.
+async function pageApi(page, method, apiPath, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const init = { method: m, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (m !== 'GET') {
+      init.headers['Content-Type'] = 'application/json';
+      if (b !== undefined) init.body = JSON.stringify(b);
+    }
+    const r = await fetch(`/api/v1${p}`, init);
+    const t = await r.text();
+    return { status: r.status, body: t ? JSON.parse(t) : null };
+  }, [method, apiPath, body]);
+}
+
+// On a repository's page: creates a repository user with push_pull on it from the users tab
+// and returns the name and secret its dialog shows once.
+async function createPushUser(page, repo) {
+  await page.locator(byTestId('tab-users')).click();
+  await page.locator(byTestId('create-user')).click();
+  const create = page.locator(byTestId('create-user-dialog'));
+  await create.waitFor();
+  await create.locator(byTestId('user-name-input')).fill(`push${token(3)}`);
+  await until('the repository choices', async () => (await create.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
+  await create.locator(byTestId('perm-repo')).selectOption(repo);
+  await create.locator(byTestId('perm-permission')).selectOption('push_pull');
+  await create.locator(byTestId('dialog-submit')).click();
+  const secretDialog = page.locator(byTestId('secret-dialog'));
+  await secretDialog.waitFor({ timeout: 10000 });
+  const name = await text(secretDialog.locator(byTestId('secret-name')));
+  const secret = await text(secretDialog.locator(byTestId('secret')));
+  await secretDialog.locator(byTestId('secret-done')).click();
+  await secretDialog.waitFor({ state: 'detached' });
+  await dismissToasts(page);
+  return { name, secret };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -542,9 +578,13 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
   assert.ok((await text(confirm)).includes(layout.digest.slice(7, 19)), 'the confirmation names the artifact');
   await confirm.locator(byTestId('confirm-ok')).click();
   await confirm.waitFor({ state: 'detached', timeout: 10000 });
-  await artifactRow.waitFor({ state: 'detached', timeout: 10000 });
-  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  // It was the image's last: the image is gone, and the page goes back to the images list.
+  await until('the repository\'s images list', async () => new URL(page.url()).hash === `#/repositories/${repo}/images`);
+  // The images table, empty (the empty state below it).
+  await page.locator(`.table-wrap:has(${byTestId('images-table')}) ${byTestId('empty-state')}`).waitFor({ timeout: 10000 });
   assert.equal(await page.locator(byTestId('artifact-row')).count(), 0);
+  assert.equal(await page.locator(byTestId('image-row')).count(), 0);
+  await until('the image count to drop to 0', async () => (await text(page.locator(byTestId('repo-image-count')))) === '0');
   const gone = skopeo.inspectRaw(`${repo}/${image}@${layout.digest}`, creds);
   assert.notEqual(gone.status, 0, `the deleted manifest is still served: ${gone.stdout}`);
 
@@ -589,12 +629,21 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   await dialog.locator(byTestId('access-public')).check();
   await dialog.locator(byTestId('quota-unlimited')).check();
   assert.ok(await dialog.locator(byTestId('quota-value')).isDisabled());
+  // Referrers stay when their artifact is deleted.
+  assert.ok(await dialog.locator(byTestId('repo-delete-referrers')).isChecked(), 'referrers go with their artifact by default');
+  await dialog.locator(byTestId('repo-delete-referrers')).uncheck();
+  const created = apiResponse(page, berth, 'POST', '/repositories');
   await dialog.locator(byTestId('dialog-submit')).click();
+  const createdAnswer = await created;
+  assert.equal(createdAnswer.status(), 201);
+  assert.equal((await createdAnswer.json()).delete_orphan_referrers, false);
+  assert.equal(JSON.parse(createdAnswer.request().postData()).delete_orphan_referrers, false);
   await dialog.waitFor({ state: 'detached', timeout: 10000 });
   const row = page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`);
   await row.waitFor({ timeout: 10000 });
   assert.equal(await row.locator(byTestId('access-level')).getAttribute('data-access'), 'public');
   assert.match(await text(row.locator(byTestId('storage'))), /^0 B · no limit$/);
+  assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).body.delete_orphan_referrers, false);
 
   // -- the same name again: the server's conflict message, in the dialog ----------------------
   await page.locator(byTestId('create-repository')).click();
@@ -617,6 +666,7 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   const edit = page.locator(byTestId('edit-repository-dialog'));
   await edit.waitFor();
   assert.ok(await edit.locator(byTestId('quota-unlimited')).isChecked(), 'the dialog starts from the current settings');
+  assert.ok(!(await edit.locator(byTestId('repo-delete-referrers')).isChecked()), 'the dialog starts from the current referrers setting');
   await edit.locator(byTestId('access-private')).check();
   await edit.locator(byTestId('quota-unlimited')).uncheck();
   await edit.locator(byTestId('quota-value')).fill('500');
@@ -628,6 +678,7 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   assert.equal(await summaryAccess.getAttribute('data-access'), 'private');
   await page.reload();
   await until('the saved quota after a reload', async () => (await text(page.locator(byTestId('repo-quota')))) === '500 MiB');
+  assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).body.delete_orphan_referrers, false, 'an edit of other settings keeps referrers');
 
   // -- a user with an expiry date --------------------------------------------------------------
   await page.locator(byTestId('tab-users')).click();
@@ -704,6 +755,135 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   await until('the repositories page', async () => new URL(page.url()).hash === '#/repositories');
   await page.locator(byTestId('repository-row')).first().waitFor({ state: 'attached', timeout: 10000 }).catch(() => {});
   assert.equal(await page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`).count(), 0);
+});
+
+test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
+  const page = await newPage();
+  const skopeo = new Skopeo(berth.host);
+  const repo = `img${token(3)}`;
+  const doomed = 'tools/doomed';
+  const kept = 'tools/kept';
+  const confirm = page.locator(byTestId('confirm-dialog'));
+  const rowOf = (image) => page.locator(`${byTestId('image-row')}[data-name="${image}"]`);
+  const repository = async () => {
+    const r = await pageApi(page, 'GET', `/repositories/${repo}`);
+    assert.equal(r.status, 200, `GET /api/v1/repositories/${repo}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const imagePath = (image) => `/repositories/${repo}/images?${new URLSearchParams({ name: image })}`;
+  await loginAsAdmin(page, berth.url);
+
+  // -- a repository with the defaults: private, 10 GiB, referrers go with their artifact ------
+  await page.locator(byTestId('create-repository')).click();
+  const create = page.locator(byTestId('create-repository-dialog'));
+  await create.waitFor();
+  await create.locator(byTestId('repo-name')).fill(repo);
+  assert.ok(await create.locator(byTestId('repo-delete-referrers')).isChecked(), 'referrers go with their artifact by default');
+  await create.locator(byTestId('dialog-submit')).click();
+  await create.waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal((await repository()).delete_orphan_referrers, true);
+  await page.locator(`${byTestId('repository-row')}[data-name="${repo}"] ${byTestId('repository-link')}`).click();
+  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
+
+  // -- two images pushed with skopeo: one with two artifacts (two tags), one with one ---------
+  const user = await createPushUser(page, repo);
+  const creds = `${user.name}:${user.secret}`;
+  const pushed = {};
+  for (const [image, tag] of [[doomed, 'v1'], [doomed, 'v2'], [kept, 'v1']]) {
+    const layout = writeOciLayout(path.join(RUN_DIR, `layout-${image.replace('/', '-')}-${tag}`), tag);
+    skopeo.push(layout.ref, `${repo}/${image}:${tag}`, creds);
+    pushed[`${image}:${tag}`] = layout;
+  }
+  await page.locator(byTestId('tab-images')).click();
+  await rowOf(doomed).waitFor({ timeout: 10000 });
+  await rowOf(kept).waitFor({ timeout: 10000 });
+  assert.equal(await text(rowOf(doomed).locator(byTestId('artifact-count'))), '2');
+  assert.equal(await text(rowOf(kept).locator(byTestId('artifact-count'))), '1');
+  await until('the image count 2', async () => (await text(page.locator(byTestId('repo-image-count')))) === '2');
+  const before = await repository();
+  assert.equal(before.image_count, 2);
+  const storageBefore = await text(page.locator(`.repo-summary ${byTestId('storage')}`));
+
+  // -- delete an image from its row: the confirmation names it, its artifacts and tags --------
+  await rowMenu(page, rowOf(doomed), 'image-actions', 'menu-delete-image');
+  await confirm.waitFor();
+  assert.equal(await text(confirm.locator(byTestId('confirm-name'))), `${repo}/${doomed}`);
+  assert.equal(await text(confirm.locator(byTestId('confirm-artifact-count'))), '2 artifacts');
+  assert.match(await text(confirm), /tags/, 'the confirmation says the tags go too');
+  assert.equal(await text(confirm.locator(byTestId('confirm-ok'))), 'Delete image');
+  await screenshot(page, '10-delete-image-dialog', { fullPage: false });
+  const deleted = apiResponse(page, berth, 'DELETE', imagePath(doomed));
+  await confirm.locator(byTestId('confirm-ok')).click();
+  assert.equal((await deleted).status(), 204);
+  await confirm.waitFor({ state: 'detached', timeout: 10000 });
+  await rowOf(doomed).waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await rowOf(kept).count(), 1, 'the other image stays');
+  await until('the image count to drop to 1', async () => (await text(page.locator(byTestId('repo-image-count')))) === '1');
+  await until('the summary\'s storage to drop', async () => (await text(page.locator(`.repo-summary ${byTestId('storage')}`))) !== storageBefore);
+  const after = await repository();
+  assert.equal(after.image_count, 1);
+  const freed = pushed[`${doomed}:v1`].size + pushed[`${doomed}:v2`].size;
+  assert.ok(before.used_bytes - after.used_bytes >= freed * 0.9,
+    `usage drops by the deleted image's artifacts at once: ${before.used_bytes} -> ${after.used_bytes} (pushed ${freed})`);
+  const images = await pageApi(page, 'GET', `/repositories/${repo}/images`);
+  assert.deepEqual(images.body.items.map((i) => i.name), [kept]);
+  for (const tag of ['v1', 'v2']) {
+    const gone = skopeo.inspectRaw(`${repo}/${doomed}:${tag}`, creds);
+    assert.notEqual(gone.status, 0, `${doomed}:${tag} is still served: ${gone.stdout}`);
+  }
+  assert.equal(skopeo.inspectRaw(`${repo}/${kept}:v1`, creds).status, 0, 'the other image is still served');
+
+  // -- the referrers setting, off and on in the repository's settings -------------------------
+  const edit = page.locator(byTestId('edit-repository-dialog'));
+  for (const on of [false, true]) {
+    await page.locator(byTestId('edit-repository')).click();
+    await edit.waitFor();
+    const box = edit.locator(byTestId('repo-delete-referrers'));
+    assert.equal(await box.isChecked(), !on, 'the dialog starts from the current referrers setting');
+    await box.setChecked(on);
+    const saved = apiResponse(page, berth, 'PATCH', `/repositories/${repo}`);
+    await edit.locator(byTestId('dialog-submit')).click();
+    const answer = await saved;
+    assert.equal(answer.status(), 200);
+    assert.equal(JSON.parse(answer.request().postData()).delete_orphan_referrers, on);
+    assert.equal((await answer.json()).delete_orphan_referrers, on);
+    await edit.waitFor({ state: 'detached', timeout: 10000 });
+    const now = await repository();
+    assert.equal(now.delete_orphan_referrers, on, `the repository follows the setting (${on})`);
+    assert.equal(now.access_level, 'private', 'the other settings stay');
+    assert.equal(now.quota_bytes, 10 * 1024 ** 3, 'the other settings stay');
+  }
+
+  // -- an image deleted meanwhile elsewhere: the server's 404 message, in the dialog -----------
+  await rowMenu(page, rowOf(kept), 'image-actions', 'menu-delete-image');
+  await confirm.waitFor();
+  assert.equal(await text(confirm.locator(byTestId('confirm-artifact-count'))), '1 artifact');
+  assert.equal((await pageApi(page, 'DELETE', imagePath(kept))).status, 204, 'the image is deleted through the API');
+  const refused = apiResponse(page, berth, 'DELETE', imagePath(kept));
+  await confirm.locator(byTestId('confirm-ok')).click();
+  const refusal = await refused;
+  assert.equal(refusal.status(), 404);
+  const refusalMessage = (await refusal.json()).error.message;
+  await confirm.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
+  assert.equal(await text(confirm.locator(byTestId('dialog-error'))), refusalMessage);
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'detached' });
+  // Refresh shows the list and the summary as they are now: no image.
+  await page.locator(byTestId('refresh')).click();
+  await rowOf(kept).waitFor({ state: 'detached', timeout: 10000 });
+  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
+  await until('the image count to drop to 0', async () => (await text(page.locator(byTestId('repo-image-count')))) === '0');
+  assert.equal((await repository()).image_count, 0);
+
+  // -- with no image left, the repository can be deleted --------------------------------------
+  await dismissToasts(page);
+  await page.locator(byTestId('delete-repository')).click();
+  await confirm.waitFor();
+  const removed = apiResponse(page, berth, 'DELETE', `/repositories/${repo}`);
+  await confirm.locator(byTestId('confirm-ok')).click();
+  assert.equal((await removed).status(), 204);
+  await until('the repositories page', async () => new URL(page.url()).hash === '#/repositories');
+  assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).status, 404);
 });
 
 test('console_users_lifecycle_and_password_change', async ({ berth, newPage, newContextPage }) => {

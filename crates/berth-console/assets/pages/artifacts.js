@@ -7,7 +7,7 @@ import { toast, copyText, copyButton, pill, button } from '../ui.js';
 import { confirmDialog } from '../dialogs.js';
 import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
-import { repoHref, setHashParams, intParam } from '../routes.js';
+import { repoHref, parseHash, setHashParams, intParam, navigate } from '../routes.js';
 import { setCrumbs, activateRepositoriesNav, pageHeader } from '../shell.js';
 import { pushCommandsDialog } from './repository.js';
 
@@ -101,8 +101,25 @@ function deleteArtifact(repo, image, a, list) {
     ],
     action: async () => {
       await api('DELETE', `/repositories/${seg(repo)}/artifacts/${seg(a.digest)}${query({ image })}`);
-      toast('Artifact deleted');
-      list.reload();
     },
+  }).then(async (done) => {
+    if (!done) return;
+    // An image goes with its last artifact (its referrers may have gone with this one): then
+    // back to the repository's images rather than a page of an image that no longer exists.
+    let left = null;
+    try {
+      left = (await api('GET', `/repositories/${seg(repo)}/artifacts${query({ image, page: 1, size: 1 })}`)).total;
+    } catch (_) {
+      left = null;
+    }
+    if (left === 0) {
+      toast(`Artifact deleted; image ${image} has no artifacts left and is gone`);
+      // Unless the person moved on meanwhile.
+      const { segs } = parseHash();
+      if (segs[0] === 'repositories' && segs[1] === repo && segs[2] === 'images' && segs.slice(3).join('/') === image) navigate(repoHref(repo, 'images'));
+      return;
+    }
+    toast('Artifact deleted');
+    list.reload();
   });
 }

@@ -104,6 +104,18 @@ function quotaField(initialBytes) {
   };
 }
 
+// The referrers setting: deleting an artifact deletes its referrers (signatures, SBOMs,
+// attestations whose subject it is) too.
+function referrersField(initial) {
+  const hintId = `referrers-${Math.random().toString(36).slice(2)}`;
+  const input = h('input', { type: 'checkbox', 'data-testid': 'repo-delete-referrers', 'aria-describedby': hintId, checked: initial !== false });
+  const el = h('div', { class: 'field' },
+    h('div', { class: 'label' }, 'Referrers'),
+    h('label', { class: 'check' }, input, h('span', null, 'Delete referrers (signatures, SBOMs) with their artifact')),
+    h('div', { class: 'hint', id: hintId }, 'When an artifact is deleted, the artifacts whose subject it is (signatures, SBOMs, attestations) go with it. Off, they stay in the image, untagged, until deleted themselves.'));
+  return { el, value: () => input.checked };
+}
+
 function createRepositoryDialog(list) {
   const nameInput = h('input', { class: 'input', id: 'repo-name', 'data-testid': 'repo-name', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. team-a', maxlength: '200' });
   const nameError = h('div', { class: 'field-error', 'data-testid': 'repo-name-error', hidden: true });
@@ -118,6 +130,7 @@ function createRepositoryDialog(list) {
   updatePreview();
   const access = accessField('private');
   const quota = quotaField(10 * 1024 ** 3);
+  const referrers = referrersField(true);
   openDialog({
     title: 'Create repository',
     subtitle: 'A namespace for images in your account.',
@@ -127,6 +140,7 @@ function createRepositoryDialog(list) {
       field('Name', nameInput, ['Lowercase letters and digits, separated by ".", "_" or "-". Images are named ', preview], { id: 'repo-name', error: nameError }),
       field('Access level', access.el),
       field('Storage quota', quota.el, 'The most storage the repository\'s artifacts may use. Pushes over the limit are refused.'),
+      referrers.el,
     ],
     onSubmit: async () => {
       const name = nameInput.value.trim();
@@ -136,7 +150,7 @@ function createRepositoryDialog(list) {
         nameInput.focus();
         return false;
       }
-      const body = { name, access_level: access.value(), quota_bytes: quota.bytes() };
+      const body = { name, access_level: access.value(), quota_bytes: quota.bytes(), delete_orphan_referrers: referrers.value() };
       const created = await api('POST', '/repositories', body);
       toast(`Repository ${created.name} created`);
       list.reload();
@@ -148,6 +162,7 @@ function createRepositoryDialog(list) {
 export function editRepositoryDialog(repo, onSaved) {
   const access = accessField(repo.access_level);
   const quota = quotaField(repo.quota_bytes);
+  const referrers = referrersField(repo.delete_orphan_referrers);
   openDialog({
     title: `Edit ${repo.name}`,
     subtitle: `Currently using ${formatBytes(repo.used_bytes)}.`,
@@ -156,9 +171,12 @@ export function editRepositoryDialog(repo, onSaved) {
     content: [
       field('Access level', access.el),
       field('Storage quota', quota.el, 'Lowering the quota under the current usage refuses further pushes; nothing is deleted.'),
+      referrers.el,
     ],
     onSubmit: async () => {
-      const updated = await api('PATCH', `/repositories/${seg(repo.name)}`, { access_level: access.value(), quota_bytes: quota.bytes() });
+      const updated = await api('PATCH', `/repositories/${seg(repo.name)}`, {
+        access_level: access.value(), quota_bytes: quota.bytes(), delete_orphan_referrers: referrers.value(),
+      });
       toast(`Repository ${repo.name} updated`);
       onSaved(updated);
     },

@@ -6,6 +6,7 @@ import { formatBytes, formatNumber, timeCell } from '../format.js';
 import { api, query, seg, errorMessage, hostCode } from '../api.js';
 import { toast, accessPill, usageBar, spinner, emptyState, errorState, button, debounce, field, commandBlock } from '../ui.js';
 import { openDialog, confirmDialog } from '../dialogs.js';
+import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
 import { repoHref, imageHref, setHashParams, intParam, navigate } from '../routes.js';
 import { setCrumbs, activateRepositoriesNav } from '../shell.js';
@@ -46,7 +47,8 @@ export function renderRepository(content, repoName, tab, params) {
   });
   loadSummary();
 
-  if (tab === 'images') renderImagesTab(body, repoName, params);
+  // The images tab changes the summary (usage, image count) when it deletes an image.
+  if (tab === 'images') renderImagesTab(body, repoName, params, { onChanged: loadSummary });
   else if (tab === 'users') renderUsersTab(body, repoName, params);
   else renderHistoryTab(body, repoName, params);
 }
@@ -73,7 +75,7 @@ function repositorySummary(r, { onEdit, onDelete }) {
 function deleteRepository(repo) {
   confirmDialog({
     title: `Delete repository ${repo.name}?`,
-    message: [h('p', null, 'Only an empty repository can be deleted: delete its artifacts first.'), h('p', null, 'Repository users keep their other permissions.')],
+    message: [h('p', null, 'Only an empty repository can be deleted: delete its images first.'), h('p', null, 'Repository users keep their other permissions.')],
     action: async () => {
       await api('DELETE', `/repositories/${seg(repo.name)}`);
       toast(`Repository ${repo.name} deleted`);
@@ -87,7 +89,7 @@ function deleteRepository(repo) {
 // Images tab
 // -------------------------------------------------------------------------------------------
 
-function renderImagesTab(body, repo, params) {
+function renderImagesTab(body, repo, params, { onChanged }) {
   const search = h('input', {
     class: 'input search-input', type: 'search', placeholder: 'Filter images by name', 'aria-label': 'Filter images by name', 'data-testid': 'image-search',
     value: params.get('name') || '', autocomplete: 'off', spellcheck: 'false',
@@ -103,6 +105,17 @@ function renderImagesTab(body, repo, params) {
       { title: 'Pulls', class: 'num', width: '100px', render: (img) => h('span', { 'data-testid': 'pull-count' }, formatNumber(img.pull_count)) },
       { title: 'Last pulled', width: '200px', render: (img) => timeCell(img.last_pull_at, 'never', 'pull-time') },
       { title: 'Last modified', width: '200px', render: (img) => timeCell(img.last_modified_at, '—', 'last-modified') },
+      {
+        title: '', class: 'actions', width: '52px',
+        render: (img) => actionMenu(() => [
+          { label: 'Show artifacts', iconName: 'layers', testid: 'menu-show-artifacts', onClick: () => navigate(imageHref(repo, img.name)) },
+          'separator',
+          { label: 'Delete image', iconName: 'trash', danger: true, testid: 'menu-delete-image', onClick: () => deleteImage(repo, img, () => {
+            list.reload();
+            onChanged();
+          }) },
+        ], { testid: 'image-actions', label: `Actions for ${img.name}` }),
+      },
     ],
     empty: (f) => (f
       ? { iconName: 'search', title: 'No matching images', text: `No image name contains "${f}".` }
@@ -130,10 +143,36 @@ function renderImagesTab(body, repo, params) {
     h('div', { class: 'toolbar' },
       h('div', { class: 'search' }, icon('search', 16), search),
       h('div', { class: 'toolbar-actions' },
-        button('Refresh', { iconName: 'refresh', testid: 'refresh', onClick: () => list.reload() }),
+        button('Refresh', {
+          iconName: 'refresh', testid: 'refresh', onClick: () => {
+            list.reload();
+            onChanged();
+          },
+        }),
         button('Push command', { kind: 'primary', iconName: 'terminal', testid: 'push-command', onClick: () => pushCommandsDialog(repo) }))),
     h('div', { class: 'card card-flush' }, table.el, list.pager));
   list.start();
+}
+
+// Deletes an image with every artifact and tag of it, after a confirmation; `onDeleted` refreshes
+// what shows it. The API's refusal stays in the dialog.
+function deleteImage(repo, img, onDeleted) {
+  const n = img.artifact_count;
+  confirmDialog({
+    title: `Delete image ${img.name}?`,
+    message: [
+      h('p', null, 'The image ', h('strong', { 'data-testid': 'confirm-name' }, `${repo}/${img.name}`), ' is deleted with ',
+        'its ', h('strong', { 'data-testid': 'confirm-artifact-count' }, `${formatNumber(n)} artifact${n === 1 ? '' : 's'}`), ' and all its tags.'),
+      h('p', { class: 'muted' }, 'Pulls of it will fail. The repository\'s usage drops at once; storage is reclaimed by garbage collection.'),
+    ],
+    confirmLabel: 'Delete image',
+    action: async () => {
+      await api('DELETE', `/repositories/${seg(repo)}/images${query({ name: img.name })}`);
+      toast(`Image ${img.name} deleted`);
+    },
+  }).then((done) => {
+    if (done) onDeleted();
+  });
 }
 
 export function pushCommandsDialog(repo) {
