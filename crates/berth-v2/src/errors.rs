@@ -5,18 +5,30 @@
 //! same condition.
 
 use berth_core::Error;
+use berth_core::identity::IdentityError;
 use berth_policy::Denial;
 use http::StatusCode;
 
 use crate::route::RouteError;
 
-/// The error codes of the OCI Distribution Spec v1.1.
+/// What a failure answers: an OCI error code as the envelope spells it, and its HTTP status. A
+/// spec code that different failures answer with different statuses (an upload chunk out of
+/// order is `BLOB_UPLOAD_INVALID` with 416; a collected blob, with 503) is one variant per
+/// status, so a status is always a property of its variant and never set per error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// Blob unknown to registry.
     BlobUnknown,
-    /// Blob upload invalid (a chunk out of order, a bad `Content-Range`).
+    /// A requested byte range lies outside the blob (`BLOB_UNKNOWN`, 416).
+    BlobRangeUnsatisfiable,
+    /// Blob upload invalid (a body that failed, a session refused).
     BlobUploadInvalid,
+    /// A chunk that does not continue the upload where it stands, or whose `Content-Range`
+    /// does not hold (`BLOB_UPLOAD_INVALID`, 416: the client resumes from `Range`).
+    UploadRangeInvalid,
+    /// The blob is being garbage-collected; upload it again (`BLOB_UPLOAD_INVALID`, 503: a
+    /// retryable condition).
+    UploadAgain,
     /// Blob upload unknown to registry.
     BlobUploadUnknown,
     /// Provided digest did not match uploaded content.
@@ -33,12 +45,17 @@ pub enum ErrorCode {
     NameUnknown,
     /// Provided length did not match content length.
     SizeInvalid,
+    /// A body over its limit (`SIZE_INVALID`, 413).
+    TooLarge,
     /// Authentication required.
     Unauthorized,
     /// Requested access to the resource is denied.
     Denied,
-    /// The operation is unsupported.
+    /// The operation is unsupported (the method, on this path: 405).
     Unsupported,
+    /// A request this registry does not take as asked (a query parameter, a service name:
+    /// `UNSUPPORTED`, 400).
+    BadRequest,
     /// Too many requests.
     TooManyRequests,
     /// The server failed (the reference registry's `UNKNOWN`, answered with 500); the details go
@@ -48,9 +65,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::BlobUnknown,
+        ErrorCode::BlobRangeUnsatisfiable,
         ErrorCode::BlobUploadInvalid,
+        ErrorCode::UploadRangeInvalid,
+        ErrorCode::UploadAgain,
         ErrorCode::BlobUploadUnknown,
         ErrorCode::DigestInvalid,
         ErrorCode::ManifestBlobUnknown,
@@ -59,17 +79,27 @@ impl ErrorCode {
         ErrorCode::NameInvalid,
         ErrorCode::NameUnknown,
         ErrorCode::SizeInvalid,
+        ErrorCode::TooLarge,
         ErrorCode::Unauthorized,
         ErrorCode::Denied,
         ErrorCode::Unsupported,
+        ErrorCode::BadRequest,
         ErrorCode::TooManyRequests,
+        ErrorCode::Unknown,
     ];
 
-    /// The code as it appears in the envelope, and its usual HTTP status: the table.
+    /// The code as it appears in the envelope, and its HTTP status: the table.
     pub const fn describe(self) -> (&'static str, StatusCode) {
         match self {
             ErrorCode::BlobUnknown => ("BLOB_UNKNOWN", StatusCode::NOT_FOUND),
+            ErrorCode::BlobRangeUnsatisfiable => {
+                ("BLOB_UNKNOWN", StatusCode::RANGE_NOT_SATISFIABLE)
+            }
             ErrorCode::BlobUploadInvalid => ("BLOB_UPLOAD_INVALID", StatusCode::BAD_REQUEST),
+            ErrorCode::UploadRangeInvalid => {
+                ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE)
+            }
+            ErrorCode::UploadAgain => ("BLOB_UPLOAD_INVALID", StatusCode::SERVICE_UNAVAILABLE),
             ErrorCode::BlobUploadUnknown => ("BLOB_UPLOAD_UNKNOWN", StatusCode::NOT_FOUND),
             ErrorCode::DigestInvalid => ("DIGEST_INVALID", StatusCode::BAD_REQUEST),
             ErrorCode::ManifestBlobUnknown => ("MANIFEST_BLOB_UNKNOWN", StatusCode::BAD_REQUEST),
@@ -78,9 +108,11 @@ impl ErrorCode {
             ErrorCode::NameInvalid => ("NAME_INVALID", StatusCode::BAD_REQUEST),
             ErrorCode::NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             ErrorCode::SizeInvalid => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
+            ErrorCode::TooLarge => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             ErrorCode::Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             ErrorCode::Denied => ("DENIED", StatusCode::FORBIDDEN),
             ErrorCode::Unsupported => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::BadRequest => ("UNSUPPORTED", StatusCode::BAD_REQUEST),
             ErrorCode::TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::Unknown => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -92,12 +124,10 @@ impl ErrorCode {
     }
 }
 
-/// One failure as a client sees it: status, code and a readable message.
+/// One failure as a client sees it: code (and with it the status) and a readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OciError {
-    /// The HTTP status (the code's usual one unless a case needs another, such as 416).
-    pub status: StatusCode,
-    /// The OCI code.
+    /// The OCI code, and with it the HTTP status.
     pub code: ErrorCode,
     /// What went wrong, for a person.
     pub message: String,
@@ -106,20 +136,18 @@ pub struct OciError {
 }
 
 impl OciError {
-    /// An error with its code's usual status.
+    /// An error with its code's status.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         OciError {
-            status: code.describe().1,
             code,
             message: message.into(),
             headers: Vec::new(),
         }
     }
 
-    /// The same error answered with another status (416, 413, 503, …).
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
+    /// The HTTP status: always its code's.
+    pub const fn status(&self) -> StatusCode {
+        self.code.describe().1
     }
 
     /// The same error with a header on its answer.
@@ -139,64 +167,84 @@ impl OciError {
 impl From<&RouteError> for OciError {
     fn from(e: &RouteError) -> Self {
         let message = e.to_string();
-        match e {
-            RouteError::NotFound => {
-                OciError::new(ErrorCode::NameUnknown, message).with_status(StatusCode::NOT_FOUND)
-            }
-            RouteError::MethodNotAllowed { .. } => OciError::new(ErrorCode::Unsupported, message),
-            RouteError::Name(_) => OciError::new(ErrorCode::NameInvalid, message),
-            RouteError::Digest(_) => OciError::new(ErrorCode::DigestInvalid, message),
-            RouteError::Reference(_) => OciError::new(ErrorCode::ManifestInvalid, message),
-            RouteError::ManifestUnknown { .. } => {
-                OciError::new(ErrorCode::ManifestUnknown, message)
-            }
-            RouteError::UploadId(_) => OciError::new(ErrorCode::BlobUploadUnknown, message),
-            _ => {
-                OciError::new(ErrorCode::Unsupported, message).with_status(StatusCode::BAD_REQUEST)
-            }
-        }
+        let code = match e {
+            RouteError::NotFound => ErrorCode::NameUnknown,
+            RouteError::MethodNotAllowed { .. } => ErrorCode::Unsupported,
+            RouteError::Name(_) => ErrorCode::NameInvalid,
+            RouteError::Digest(_) => ErrorCode::DigestInvalid,
+            RouteError::Reference(_) => ErrorCode::ManifestInvalid,
+            RouteError::ManifestUnknown { .. } => ErrorCode::ManifestUnknown,
+            RouteError::UploadId(_) => ErrorCode::BlobUploadUnknown,
+            RouteError::Query { .. } => ErrorCode::BadRequest,
+        };
+        OciError::new(code, message)
     }
 }
 
 impl From<&Error> for OciError {
     fn from(e: &Error) -> Self {
         let message = e.to_string();
-        match e {
+        let code = match e {
             Error::Denied(
                 Denial::AuthenticationRequired { .. } | Denial::InsufficientScope { .. },
-            ) => OciError::new(ErrorCode::Unauthorized, message),
-            Error::Denied(_) => OciError::new(ErrorCode::Denied, message),
-            Error::NameUnknown(_) | Error::ImageUnknown(_) => {
-                OciError::new(ErrorCode::NameUnknown, message)
-            }
-            Error::BlobUnknown(_) => OciError::new(ErrorCode::BlobUnknown, message),
-            Error::UploadUnknown(_) => OciError::new(ErrorCode::BlobUploadUnknown, message),
+            ) => ErrorCode::Unauthorized,
+            Error::Denied(_) => ErrorCode::Denied,
+            Error::NameUnknown(_) | Error::ImageUnknown(_) => ErrorCode::NameUnknown,
+            Error::BlobUnknown(_) => ErrorCode::BlobUnknown,
+            Error::UploadUnknown(_) => ErrorCode::BlobUploadUnknown,
             // The spec answers a chunk that does not continue the upload with 416.
-            Error::UploadOffset { .. } => OciError::new(ErrorCode::BlobUploadInvalid, message)
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE),
-            Error::DigestMismatch(_) => OciError::new(ErrorCode::DigestInvalid, message),
-            Error::ManifestInvalid(_) => OciError::new(ErrorCode::ManifestInvalid, message),
-            Error::ManifestTooLarge { .. } => OciError::new(ErrorCode::SizeInvalid, message)
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE),
-            Error::ManifestBlobUnknown(_) => OciError::new(ErrorCode::ManifestBlobUnknown, message),
-            Error::ManifestBlobSize { .. } => OciError::new(ErrorCode::ManifestInvalid, message),
-            Error::TooManyUploads { .. } => OciError::new(ErrorCode::TooManyRequests, message),
-            Error::ChunkTooSmall { .. } => OciError::new(ErrorCode::BlobUploadInvalid, message)
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE),
-            Error::Busy => OciError::new(ErrorCode::TooManyRequests, message)
-                .with_header(http::header::RETRY_AFTER, 1),
-            Error::ManifestUnknown { .. } => OciError::new(ErrorCode::ManifestUnknown, message),
+            Error::UploadOffset { .. } | Error::ChunkTooSmall { .. } => {
+                ErrorCode::UploadRangeInvalid
+            }
+            Error::DigestMismatch(_) => ErrorCode::DigestInvalid,
+            Error::ManifestInvalid(_) | Error::ManifestBlobSize { .. } => {
+                ErrorCode::ManifestInvalid
+            }
+            Error::ManifestTooLarge { .. } => ErrorCode::TooLarge,
+            Error::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
+            Error::ManifestUnknown { .. } => ErrorCode::ManifestUnknown,
             // docker shows "denied: <message>": the quota message reads as a sentence.
-            Error::QuotaExceeded(_) => OciError::new(ErrorCode::Denied, message),
-            Error::RangeNotSatisfiable { size } => OciError::new(ErrorCode::BlobUnknown, message)
-                .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .with_header(http::header::CONTENT_RANGE, format!("bytes */{size}")),
+            Error::QuotaExceeded(_) => ErrorCode::Denied,
+            Error::TooManyUploads { .. } => ErrorCode::TooManyRequests,
+            Error::Busy => {
+                return OciError::new(ErrorCode::TooManyRequests, message)
+                    .with_header(http::header::RETRY_AFTER, 1);
+            }
+            Error::RangeNotSatisfiable { size } => {
+                return OciError::new(ErrorCode::BlobRangeUnsatisfiable, message)
+                    .with_header(http::header::CONTENT_RANGE, format!("bytes */{size}"));
+            }
             // Retryable: the client uploads again.
-            Error::BlobBeingCollected(_) => OciError::new(ErrorCode::BlobUploadInvalid, message)
-                .with_status(StatusCode::SERVICE_UNAVAILABLE),
-            Error::Body(_) => OciError::new(ErrorCode::BlobUploadInvalid, message),
-            _ => OciError::new(ErrorCode::Unknown, "internal error"),
-        }
+            Error::BlobBeingCollected(_) => ErrorCode::UploadAgain,
+            Error::Body(_) => ErrorCode::BlobUploadInvalid,
+            // The cause is for the log; the client learns only that the server failed.
+            Error::Backend { .. } => return OciError::new(ErrorCode::Unknown, "internal error"),
+        };
+        OciError::new(code, message)
+    }
+}
+
+impl From<&IdentityError> for OciError {
+    fn from(e: &IdentityError) -> Self {
+        let message = e.to_string();
+        let code = match e {
+            IdentityError::TooManyAttempts { retry_after } => {
+                return OciError::new(ErrorCode::TooManyRequests, message)
+                    .with_header(http::header::RETRY_AFTER, retry_after.as_secs().max(1));
+            }
+            IdentityError::BadCredentials
+            | IdentityError::Expired { .. }
+            | IdentityError::Disabled { .. } => ErrorCode::Unauthorized,
+            // Not what a login meets; a caller that gets here asked for something invalid.
+            IdentityError::Invalid(_)
+            | IdentityError::NotFound { .. }
+            | IdentityError::AlreadyExists { .. }
+            | IdentityError::ForeignRepository(_) => ErrorCode::BadRequest,
+            IdentityError::Backend(_) => {
+                return OciError::new(ErrorCode::Unknown, "internal error");
+            }
+        };
+        OciError::new(code, message)
     }
 }
 
@@ -207,13 +255,31 @@ mod tests {
     use http::Method;
 
     #[test]
-    fn every_spec_code_has_its_name_and_a_client_error_status() {
+    fn every_code_is_a_spec_code_with_its_status() {
+        const SPEC: [&str; 15] = [
+            "BLOB_UNKNOWN",
+            "BLOB_UPLOAD_INVALID",
+            "BLOB_UPLOAD_UNKNOWN",
+            "DIGEST_INVALID",
+            "MANIFEST_BLOB_UNKNOWN",
+            "MANIFEST_INVALID",
+            "MANIFEST_UNKNOWN",
+            "NAME_INVALID",
+            "NAME_UNKNOWN",
+            "SIZE_INVALID",
+            "UNAUTHORIZED",
+            "DENIED",
+            "UNSUPPORTED",
+            "TOOMANYREQUESTS",
+            "UNKNOWN",
+        ];
         for code in ErrorCode::ALL {
             let (name, status) = code.describe();
-            assert_eq!(name, name.to_ascii_uppercase());
-            assert!(status.is_client_error(), "{name}");
+            assert!(SPEC.contains(&name), "{name}");
+            let server_side = matches!(code, ErrorCode::Unknown | ErrorCode::UploadAgain);
+            assert_eq!(status.is_server_error(), server_side, "{code:?}");
+            assert!(status.is_client_error() || server_side, "{code:?}");
         }
-        assert!(ErrorCode::Unknown.describe().1.is_server_error());
     }
 
     #[test]
@@ -272,7 +338,7 @@ mod tests {
         for (error, code, status) in cases {
             let oci = OciError::from(&error);
             assert_eq!(
-                (oci.code.as_str(), oci.status.as_u16()),
+                (oci.code.as_str(), oci.status().as_u16()),
                 (code, status),
                 "{error}"
             );
@@ -295,7 +361,7 @@ mod tests {
             .unwrap_err();
         let oci = OciError::from(&route);
         assert_eq!(
-            (oci.code, oci.status),
+            (oci.code, oci.status()),
             (ErrorCode::DigestInvalid, StatusCode::BAD_REQUEST)
         );
     }

@@ -245,12 +245,8 @@ impl Gateway {
     ) -> Response<Body> {
         if method != Method::GET {
             let e = OciError::new(ErrorCode::Unsupported, "the token endpoint takes GET")
-                .with_status(StatusCode::METHOD_NOT_ALLOWED);
-            let mut response = error_response(&e);
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET"));
-            return response;
+                .with_header(header::ALLOW, "GET");
+            return error_response(&e);
         }
         let mut scopes = Vec::new();
         for (key, value) in query_pairs(uri.query().unwrap_or_default()) {
@@ -258,13 +254,12 @@ impl Gateway {
                 "scope" => scopes.extend(value.split(' ').map(str::to_owned)),
                 "service" if value != self.config.service => {
                     let e = OciError::new(
-                        ErrorCode::Unsupported,
+                        ErrorCode::BadRequest,
                         format!(
                             "this registry's service is {:?}, not {value:?}",
                             self.config.service
                         ),
-                    )
-                    .with_status(StatusCode::BAD_REQUEST);
+                    );
                     return error_response(&e);
                 }
                 _ => {}
@@ -272,10 +267,9 @@ impl Gateway {
         }
         if scopes.len() > MAX_SCOPES {
             let e = OciError::new(
-                ErrorCode::Unsupported,
+                ErrorCode::BadRequest,
                 format!("at most {MAX_SCOPES} scopes per token request"),
-            )
-            .with_status(StatusCode::BAD_REQUEST);
+            );
             return error_response(&e);
         }
         let principal = match headers.get(header::AUTHORIZATION) {
@@ -422,19 +416,7 @@ impl Gateway {
 
 /// The answer to a failed login.
 fn identity_refusal(e: &IdentityError) -> Response<Body> {
-    let error = match e {
-        IdentityError::TooManyAttempts { retry_after } => {
-            let mut response =
-                error_response(&OciError::new(ErrorCode::TooManyRequests, e.to_string()));
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return response;
-        }
-        IdentityError::Backend(_) => OciError::new(ErrorCode::Unknown, e.to_string()),
-        _ => OciError::new(ErrorCode::Unauthorized, e.to_string()),
-    };
-    error_response(&error)
+    error_response(&OciError::from(e))
 }
 
 /// `Basic` with an empty name and password (`Og==`), which skopeo and podman send when they have

@@ -101,7 +101,7 @@ impl Answer {
 
 /// The answer to a failure: the envelope, with its status and headers.
 pub fn error_response(error: &OciError) -> Response<Body> {
-    let mut answer = Answer::new(error.status)
+    let mut answer = Answer::new(error.status())
         .header(header::CONTENT_TYPE, "application/json")
         .body(full(error.envelope()));
     for (name, value) in &error.headers {
@@ -172,13 +172,12 @@ fn range_mismatch(range: &UploadRange, length: Option<u64>) -> OciError {
     let expected = range.end.saturating_sub(range.start) + 1;
     let got = length.map_or_else(|| "a different number of".to_owned(), |n| n.to_string());
     OciError::new(
-        ErrorCode::BlobUploadInvalid,
+        ErrorCode::UploadRangeInvalid,
         format!(
             "Content-Range {}-{} is {expected} bytes, but the chunk has {got} bytes",
             range.start, range.end
         ),
     )
-    .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -517,8 +516,7 @@ impl V2 {
             Method::PATCH => {
                 let range = match header_str(headers, header::CONTENT_RANGE) {
                     Some(value) => Some(UploadRange::parse(value).map_err(|e| {
-                        OciError::new(ErrorCode::BlobUploadInvalid, e.to_string())
-                            .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                        OciError::new(ErrorCode::UploadRangeInvalid, e.to_string())
                     })?),
                     None => None,
                 };

@@ -343,7 +343,7 @@ pub fn check(data: &[u8]) {
         // Whatever the input, a route error is the client's: never a 500.
         let answer = crate::errors::OciError::from(e);
         assert!(
-            answer.status.is_client_error(),
+            answer.status().is_client_error(),
             "{text:?} answers {answer:?}"
         );
     }
