@@ -1,9 +1,63 @@
-//! The embedding example, over real HTTP on loopback: a blob goes up in a chunked upload and
-//! comes back byte for byte, and a manifest round-trips.
+//! The embedding examples, run as a user runs them (the programs `cargo test` builds beside the
+//! tests), over real HTTP on loopback: a blob goes up in a chunked upload and comes back byte for
+//! byte, and a manifest round-trips, through each; the axum app also serves the console.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use berth_model::Digest;
-use berth_policy::Principal;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A running example program, killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts example `name` on a free loopback port and waits until it accepts connections.
+async fn start(name: &str) -> Example {
+    // The examples sit in `target/<profile>/examples/`, beside this test's `deps/` directory.
+    let exe = std::env::current_exe().unwrap();
+    let program: PathBuf = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.exists(),
+        "{} is missing: `cargo test -p berth-examples` builds the examples",
+        program.display()
+    );
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let child = Command::new(&program)
+        .arg(addr.to_string())
+        .spawn()
+        .unwrap();
+    let mut example = Example { child, addr };
+    for _ in 0..600 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return example;
+        }
+        if let Some(status) = example.child.try_wait().unwrap() {
+            panic!("example {name} exited with {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("example {name} did not listen on {addr} within 30 s");
+}
 
 /// One HTTP/1.1 request on a fresh connection; returns status line, headers and body.
 async fn request(
@@ -63,14 +117,39 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_embedded_registry_serves_pushes_and_pulls() {
-    let (listener, addr) = berth_examples::loopback().await.unwrap();
-    let server = tokio::spawn(berth_examples::serve(
-        listener,
-        "demo",
-        Principal::SystemAdmin,
-    ));
+async fn the_hyper_example_serves_pushes_and_pulls() {
+    let example = start("hyper").await;
+    push_and_pull(example.addr).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_axum_example_serves_the_registry_nested_and_the_console() {
+    let example = start("axum").await;
+    push_and_pull(example.addr).await;
+    let (status, head, body) = request(example.addr, "GET", "/", &[], b"").await;
+    assert_eq!(status, 200);
+    assert!(
+        header(&head, "content-type").starts_with("text/html"),
+        "{head}"
+    );
+    assert!(
+        String::from_utf8_lossy(&body).contains("<html"),
+        "the console page"
+    );
+    let (status, head, body) = request(example.addr, "GET", "/api/v1/repositories", &[], b"").await;
+    assert_eq!(status, 401, "the management API wants a session");
+    assert!(header(&head, "content-type").starts_with("application/json"));
+    assert!(
+        String::from_utf8_lossy(&body).contains("\"error\""),
+        "{body:?}"
+    );
+    // axum hands the nested service `/v2` as an empty path: still the base endpoint.
+    let (status, _, _) = request(example.addr, "GET", "/v2", &[], b"").await;
+    assert_eq!(status, 200, "the base endpoint without its slash");
+}
+
+/// Pushes a layer in a chunked upload, reads it back, pushes a manifest and reads it back.
+async fn push_and_pull(addr: SocketAddr) {
     let (status, head, _) = request(addr, "GET", "/v2/", &[], b"").await;
     assert_eq!(
         (status, header(&head, "docker-distribution-api-version")),
@@ -151,5 +230,4 @@ async fn an_embedded_registry_serves_pushes_and_pulls() {
     );
     let (status, _, body) = request(addr, "GET", "/v2/demo/app/manifests/latest", &[], b"").await;
     assert_eq!((status, body), (200, manifest.into_bytes()));
-    server.abort();
 }

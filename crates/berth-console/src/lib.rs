@@ -11,6 +11,7 @@
 
 mod api;
 pub mod json;
+mod service;
 mod session;
 
 use std::net::IpAddr;
@@ -86,6 +87,18 @@ pub struct ConsoleConfig {
     pub default_account: AccountId,
     /// Whether users reach the console over TLS (the session cookie is then `Secure`).
     pub tls: bool,
+}
+
+impl Default for ConsoleConfig {
+    /// Commands name each request's `Host`; the administrator's default account is 1 (the one
+    /// [`Registry::in_memory`] creates); plain HTTP.
+    fn default() -> Self {
+        ConsoleConfig {
+            public_host: None,
+            default_account: AccountId(1),
+            tls: false,
+        }
+    }
 }
 
 /// The management API and web console over a registry.

@@ -5,6 +5,9 @@
 //! (the repository's owner and access, the user's current record), asks [`berth_policy`], and
 //! acts. No HTTP types appear here; `berth-v2` maps requests to these calls.
 //!
+//! [`Registry::new`] takes the backends; [`Registry::in_memory`] is the one-call engine for tests
+//! and embedders (`berth-v2`'s docs and `examples/` show it mounted in axum and hyper).
+//!
 //! - Blobs and uploads: [`Registry::stat_blob`], [`Registry::read_blob`],
 //!   [`Registry::start_upload`], [`Registry::append_upload`], [`Registry::commit_upload`],
 //!   [`Registry::put_blob`], [`Registry::mount_blob`] and friends (`blobs.rs`).
@@ -115,6 +118,36 @@ impl Registry {
             config,
             pulls: stats::PullCounter::default(),
         }
+    }
+
+    /// An engine in memory, with default settings and each of `repositories` created public
+    /// in one account (`embedded`, id 1): the one-call registry for tests and embedders. Nothing
+    /// survives the process.
+    pub async fn in_memory(repositories: &[RepositoryName]) -> Result<Arc<Self>> {
+        let meta = Arc::new(berth_meta::MemoryMetadata::new());
+        let now = berth_meta::Timestamp::now();
+        let account = berth_meta::AccountId(1);
+        meta.create_account(account, "embedded", now)
+            .await
+            .map_err(Error::metadata)?;
+        for name in repositories {
+            let new = berth_meta::NewRepository {
+                account,
+                name: name.clone(),
+                access: berth_meta::Access::Public,
+                quota: None,
+                delete_orphan_referrers: true,
+            };
+            meta.create_repository(new, "embedder", now)
+                .await
+                .map_err(Error::metadata)?;
+        }
+        let blobs = Arc::new(berth_storage::MemoryStore::new());
+        Ok(Arc::new(Registry::new(
+            blobs,
+            meta,
+            RegistryConfig::default(),
+        )))
     }
 
     /// The engine's settings.

@@ -43,6 +43,11 @@ const MAX_PAGE: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct V2 {
     registry: Arc<Registry>,
+    /// Whether the host router strips `/v2` from the path before calling.
+    nested: bool,
+    /// The caller of a request, through the [`tower_service::Service`] surface, whose extensions
+    /// carry no [`Principal`].
+    principal: Arc<Principal>,
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
@@ -214,7 +219,38 @@ fn engine(e: berth_core::Error) -> OciError {
 impl V2 {
     /// The protocol over `registry`.
     pub fn new(registry: Arc<Registry>) -> Self {
-        V2 { registry }
+        V2 {
+            registry,
+            nested: false,
+            principal: Arc::new(Principal::Anonymous),
+        }
+    }
+
+    /// The same protocol behind a router that strips the `/v2` prefix before calling (axum's
+    /// `nest_service("/v2", v2.nested())`): paths are then read as if they began with `/v2`.
+    /// `Location` headers still name the full path, since the spec fixes the API at `/v2/`.
+    #[must_use]
+    pub fn nested(mut self) -> Self {
+        self.nested = true;
+        self
+    }
+
+    /// The same protocol, answering a request that reaches it as a [`tower_service::Service`]
+    /// with no [`Principal`] in its extensions on behalf of `principal` (anonymous unless set).
+    /// An embedder that authenticates callers itself puts each caller's `Principal` in the
+    /// request's extensions instead.
+    #[must_use]
+    pub fn with_principal(mut self, principal: Principal) -> Self {
+        self.principal = Arc::new(principal);
+        self
+    }
+
+    /// The caller of a request reaching the service surface.
+    pub(crate) fn caller(&self, extensions: &http::Extensions) -> Principal {
+        extensions
+            .get::<Principal>()
+            .unwrap_or(&self.principal)
+            .clone()
     }
 
     /// Answers one request on behalf of `principal`.
@@ -224,7 +260,16 @@ impl V2 {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
-        let route = match route::parse(&parts.method, parts.uri.path(), parts.uri.query()) {
+        let full;
+        let path = match parts.uri.path() {
+            path if !self.nested => path,
+            "" | "/" => "/v2/",
+            path => {
+                full = format!("/v2{path}");
+                &full
+            }
+        };
+        let route = match route::parse(&parts.method, path, parts.uri.query()) {
             Ok(route) => route,
             Err(e) => return error_response(&OciError::from(&e)),
         };
