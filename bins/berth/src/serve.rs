@@ -346,8 +346,7 @@ struct App {
 impl App {
     async fn handle<B>(&self, peer: IpAddr, request: Request<B>) -> Response<Body>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: berth_core::HttpBody,
     {
         let started = Instant::now();
         let method = request.method().clone();

@@ -197,8 +197,7 @@ impl Console {
     /// Answers one request from `source` (the peer address, for slowing down failed logins).
     pub async fn handle<B>(&self, source: Option<IpAddr>, request: Request<B>) -> Response<Body>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: berth_core::HttpBody,
     {
         let path = request.uri().path();
         let is_read = request.method() == Method::GET || request.method() == Method::HEAD;

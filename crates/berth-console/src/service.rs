@@ -7,15 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
 
 use crate::{Body, Console};
 
 impl<B> tower_service::Service<Request<B>> for Console
 where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: berth_core::HttpBody,
 {
     type Response = Response<Body>;
     type Error = Infallible;

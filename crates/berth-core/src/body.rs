@@ -13,6 +13,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use berth_storage::ByteStream;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
+
+/// A body as a host's HTTP server hands it over: any [`http_body::Body`] of [`Bytes`] (hyper's,
+/// axum's, a test's), named once so that every surface takes the same one. It is only the
+/// streaming trait; no HTTP semantics enter the engine with it.
+pub trait HttpBody:
+    http_body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+
+impl<B> HttpBody for B
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+}
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A request body: a stream of bytes, and its length when the request declared one
@@ -35,6 +52,16 @@ impl RequestBody {
     /// protocol layer, which framed it, fails the stream then).
     pub fn new(stream: ByteStream, length: Option<u64>) -> Self {
         RequestBody { stream, length }
+    }
+
+    /// An HTTP request body, declared to be `length` bytes when the request says so
+    /// (`Content-Length`): its data frames, with trailers dropped.
+    pub fn from_http(body: impl HttpBody, length: Option<u64>) -> Self {
+        use futures::TryStreamExt as _;
+        let stream = http_body_util::BodyStream::new(body)
+            .map_err(|e| std::io::Error::other(e.into()))
+            .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok())));
+        RequestBody::new(Box::pin(stream), length)
     }
 
     /// A body already in memory.

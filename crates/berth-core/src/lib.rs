@@ -39,7 +39,7 @@ use berth_policy::{Action, Principal, Target, authorize};
 use berth_storage::BlobStore;
 
 pub use blobs::Mount;
-pub use body::{Buffered, MemoryBudget, ReadError, RequestBody};
+pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Result, chain as error_chain};
 pub use gc::GcReport;
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};

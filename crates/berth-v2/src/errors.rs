@@ -171,7 +171,7 @@ impl From<&RouteError> for OciError {
             RouteError::NotFound => ErrorCode::NameUnknown,
             RouteError::MethodNotAllowed { .. } => ErrorCode::Unsupported,
             RouteError::Name(_) => ErrorCode::NameInvalid,
-            RouteError::Digest(_) => ErrorCode::DigestInvalid,
+            RouteError::Digest(_) | RouteError::DigestRequired => ErrorCode::DigestInvalid,
             RouteError::Reference(_) => ErrorCode::ManifestInvalid,
             RouteError::ManifestUnknown { .. } => ErrorCode::ManifestUnknown,
             RouteError::UploadId(_) => ErrorCode::BlobUploadUnknown,

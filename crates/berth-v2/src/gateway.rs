@@ -20,7 +20,6 @@ use berth_core::{Error as EngineError, Registry};
 use berth_model::http_text::{basic_credentials, query_pairs, strip_scheme};
 use berth_model::{Name, Timestamp};
 use berth_policy::{Action, Denial, Principal};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 
 use crate::errors::{ErrorCode, OciError};
@@ -103,8 +102,7 @@ impl Gateway {
     /// Answers one request from `source` (the peer address, for slowing down failed logins).
     pub async fn handle<B>(&self, source: Option<IpAddr>, request: Request<B>) -> Response<Body>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: berth_core::HttpBody,
     {
         let path = request.uri().path();
         if path == "/token" {
@@ -448,32 +446,38 @@ fn scopes(method: &Method, uri: &Uri) -> Vec<String> {
         return Vec::new();
     };
     // What the engine checks: every upload endpoint (its status GET and DELETE too) needs push.
-    let actions = if matches!(route, Route::Upload { .. }) {
-        "pull,push"
-    } else if *method == Method::GET || *method == Method::HEAD {
-        "pull"
-    } else if *method == Method::DELETE {
-        "delete"
-    } else {
-        "pull,push"
+    let actions = match &route {
+        Route::Base => return Vec::new(),
+        Route::Catalog(_) => return vec!["registry:catalog:*".to_owned()],
+        Route::ListTags { .. }
+        | Route::GetManifest { .. }
+        | Route::HeadManifest { .. }
+        | Route::GetBlob { .. }
+        | Route::HeadBlob { .. }
+        | Route::Referrers { .. } => "pull",
+        Route::DeleteManifest { .. } | Route::DeleteBlob { .. } => "delete",
+        Route::PutManifest { .. }
+        | Route::StartUpload { .. }
+        | Route::UploadStatus { .. }
+        | Route::PatchUpload { .. }
+        | Route::CommitUpload { .. }
+        | Route::CancelUpload { .. } => "pull,push",
     };
-    let repository = |name: &Name| format!("repository:{name}:{actions}");
-    match route {
-        Route::Base => Vec::new(),
-        Route::Catalog(_) => vec!["registry:catalog:*".to_owned()],
-        Route::StartUpload {
-            name,
-            start: StartUpload::Mount {
-                from: Some(from), ..
-            },
-        } => vec![repository(&name), format!("repository:{from}:pull")],
-        Route::Tags { name, .. }
-        | Route::Manifest { name, .. }
-        | Route::Blob { name, .. }
-        | Route::StartUpload { name, .. }
-        | Route::Upload { name, .. }
-        | Route::Referrers { name, .. } => vec![repository(&name)],
+    let mut scopes: Vec<String> = route
+        .name()
+        .map(|name| format!("repository:{name}:{actions}"))
+        .into_iter()
+        .collect();
+    if let Route::StartUpload {
+        start: StartUpload::Mount {
+            from: Some(from), ..
+        },
+        ..
+    } = &route
+    {
+        scopes.push(format!("repository:{from}:pull"));
     }
+    scopes
 }
 
 #[cfg(test)]

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use berth_core::{Mount, Registry, RequestBody};
-use berth_model::{ByteRange, Digest, Name, Reference, UploadId, UploadRange};
+use berth_model::{ByteRange, Digest, Name, UploadId, UploadRange};
 use berth_policy::Principal;
-use berth_storage::ByteStream;
 use bytes::Bytes;
-use futures::{StreamExt as _, TryStreamExt as _};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use futures::StreamExt as _;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, StreamBody, combinators::UnsyncBoxBody};
 
 use crate::errors::{ErrorCode, OciError};
@@ -115,29 +114,15 @@ pub fn error_response(error: &OciError) -> Response<Body> {
     answer.into_response()
 }
 
-/// Turns a request body into the stream the blob store consumes.
-fn byte_stream<B>(body: B) -> ByteStream
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let frames = http_body_util::BodyStream::new(body);
-    Box::pin(
-        futures::TryStreamExt::map_err(frames, |e| std::io::Error::other(e.into()))
-            .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok()))),
-    )
-}
-
 /// A request body for the engine, with its declared length (`Content-Length`): the engine
 /// decides who may send it before reading a byte, and refuses what cannot fit from the length
 /// alone.
 fn request_body<B>(headers: &HeaderMap, body: B) -> RequestBody
 where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: berth_core::HttpBody,
 {
     let length = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
-    RequestBody::new(byte_stream(body), length)
+    RequestBody::from_http(body, length)
 }
 
 /// `body`, failing unless it is exactly `expected` bytes (a chunk whose `Content-Range` says so),
@@ -256,8 +241,7 @@ impl V2 {
     /// Answers one request on behalf of `principal`.
     pub async fn handle<B>(&self, principal: &Principal, request: Request<B>) -> Response<Body>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: berth_core::HttpBody,
     {
         let (parts, body) = request.into_parts();
         let full;
@@ -273,27 +257,21 @@ impl V2 {
             Ok(route) => route,
             Err(e) => return error_response(&OciError::from(&e)),
         };
-        match self
-            .dispatch(principal, &parts.method, &parts.headers, route, body)
-            .await
-        {
+        let body = request_body(&parts.headers, body);
+        match self.dispatch(principal, &parts.headers, route, body).await {
             Ok(answer) => answer.into_response(),
             Err(e) => error_response(&e),
         }
     }
 
-    async fn dispatch<B>(
+    /// One operation. The body arrives converted once, whatever the server's body type.
+    async fn dispatch(
         &self,
         who: &Principal,
-        method: &Method,
         headers: &HeaderMap,
         route: Route,
-        body: B,
-    ) -> Result<Answer, OciError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+        body: RequestBody,
+    ) -> Result<Answer, OciError> {
         let r = &self.registry;
         match route {
             Route::Base => Ok(Answer::new(StatusCode::OK).json(serde_json::json!({}))),
@@ -304,7 +282,7 @@ impl V2 {
                 let body = serde_json::json!({"repositories": names});
                 Ok(listing(body, "/v2/_catalog", n, &names))
             }
-            Route::Tags {
+            Route::ListTags {
                 name,
                 paging: Paging { n, last },
             } => {
@@ -317,17 +295,83 @@ impl V2 {
                 let body = serde_json::json!({"name": name.to_string(), "tags": tags});
                 Ok(listing(body, &format!("/v2/{name}/tags/list"), n, &tags))
             }
-            Route::Manifest { name, reference } => {
-                self.manifest(who, method, headers, name, reference, body)
+            Route::GetManifest { name, reference } => {
+                let m = r
+                    .get_manifest(who, &name, &reference)
                     .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, &m.media_type)
+                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
+                    .header(header::CONTENT_LENGTH, m.bytes.len())
+                    .body(full(m.bytes)))
             }
-            Route::Blob { name, digest } => self.blob(who, method, headers, name, digest).await,
-            Route::StartUpload { name, start } => {
-                self.start_upload(who, headers, name, start, body).await
-            }
-            Route::Upload { name, id, digest } => {
-                self.upload(who, method, headers, name, id, digest, body)
+            Route::HeadManifest { name, reference } => {
+                let m = r
+                    .head_manifest(who, &name, &reference)
                     .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, &m.media_type)
+                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
+                    .header(header::CONTENT_LENGTH, m.size))
+            }
+            Route::PutManifest { name, reference } => {
+                // The engine decides who may push before it reads the body.
+                let content_type = header_str(headers, header::CONTENT_TYPE);
+                let pushed = r
+                    .put_manifest(who, &name, &reference, body, content_type)
+                    .await
+                    .map_err(engine)?;
+                let answer = Answer::new(StatusCode::CREATED)
+                    .header(
+                        header::LOCATION,
+                        format!("/v2/{name}/manifests/{}", pushed.digest),
+                    )
+                    .header(DOCKER_CONTENT_DIGEST, &pushed.digest);
+                Ok(match pushed.subject {
+                    Some(subject) => answer.header(OCI_SUBJECT, subject),
+                    None => answer,
+                })
+            }
+            Route::DeleteManifest { name, reference } => {
+                r.delete_manifest(who, &name, &reference)
+                    .await
+                    .map_err(engine)?;
+                Ok(Answer::new(StatusCode::ACCEPTED))
+            }
+            Route::HeadBlob { name, digest } => {
+                let size = r.stat_blob(who, &name, &digest).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::OK)
+                    .header(header::CONTENT_LENGTH, size)
+                    .header(header::ACCEPT_RANGES, "bytes")
+                    .header(DOCKER_CONTENT_DIGEST, &digest))
+            }
+            Route::GetBlob { name, digest } => self.get_blob(who, headers, name, digest).await,
+            Route::DeleteBlob { name, digest } => {
+                r.delete_blob(who, &name, &digest).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::ACCEPTED))
+            }
+            Route::StartUpload { name, start } => self.start_upload(who, name, start, body).await,
+            Route::UploadStatus { name, id } => {
+                let offset = r.upload_status(who, &name, &id).await.map_err(engine)?;
+                let mut answer = upload_progress(&name, &id, offset);
+                answer.status = StatusCode::NO_CONTENT;
+                Ok(answer)
+            }
+            Route::PatchUpload { name, id } => {
+                let offset = self.patch_upload(who, headers, &name, &id, body).await?;
+                Ok(upload_progress(&name, &id, offset))
+            }
+            Route::CommitUpload { name, id, digest } => {
+                r.commit_upload(who, &name, &id, &digest, Some(body))
+                    .await
+                    .map_err(engine)?;
+                Ok(created(&name, &digest))
+            }
+            Route::CancelUpload { name, id } => {
+                r.abort_upload(who, &name, &id).await.map_err(engine)?;
+                Ok(Answer::new(StatusCode::NO_CONTENT))
             }
             Route::Referrers {
                 name,
@@ -366,141 +410,53 @@ impl V2 {
         }
     }
 
-    async fn manifest<B>(
+    async fn get_blob(
         &self,
         who: &Principal,
-        method: &Method,
-        headers: &HeaderMap,
-        name: Name,
-        reference: Reference,
-        body: B,
-    ) -> Result<Answer, OciError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let r = &self.registry;
-        match *method {
-            Method::GET => {
-                let m = r
-                    .get_manifest(who, &name, &reference)
-                    .await
-                    .map_err(engine)?;
-                Ok(Answer::new(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, &m.media_type)
-                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
-                    .header(header::CONTENT_LENGTH, m.bytes.len())
-                    .body(full(m.bytes)))
-            }
-            Method::HEAD => {
-                let m = r
-                    .head_manifest(who, &name, &reference)
-                    .await
-                    .map_err(engine)?;
-                Ok(Answer::new(StatusCode::OK)
-                    .header(header::CONTENT_TYPE, &m.media_type)
-                    .header(DOCKER_CONTENT_DIGEST, &m.digest)
-                    .header(header::CONTENT_LENGTH, m.size))
-            }
-            Method::PUT => {
-                // The engine decides who may push before it reads the body.
-                let content_type = header_str(headers, header::CONTENT_TYPE);
-                let body = request_body(headers, body);
-                let pushed = r
-                    .put_manifest(who, &name, &reference, body, content_type)
-                    .await
-                    .map_err(engine)?;
-                let answer = Answer::new(StatusCode::CREATED)
-                    .header(
-                        header::LOCATION,
-                        format!("/v2/{name}/manifests/{}", pushed.digest),
-                    )
-                    .header(DOCKER_CONTENT_DIGEST, &pushed.digest);
-                Ok(match pushed.subject {
-                    Some(subject) => answer.header(OCI_SUBJECT, subject),
-                    None => answer,
-                })
-            }
-            Method::DELETE => {
-                r.delete_manifest(who, &name, &reference)
-                    .await
-                    .map_err(engine)?;
-                Ok(Answer::new(StatusCode::ACCEPTED))
-            }
-            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
-        }
-    }
-
-    async fn blob(
-        &self,
-        who: &Principal,
-        method: &Method,
         headers: &HeaderMap,
         name: Name,
         digest: Digest,
     ) -> Result<Answer, OciError> {
-        let r = &self.registry;
-        match *method {
-            Method::HEAD => {
-                let size = r.stat_blob(who, &name, &digest).await.map_err(engine)?;
-                Ok(Answer::new(StatusCode::OK)
-                    .header(header::CONTENT_LENGTH, size)
-                    .header(header::ACCEPT_RANGES, "bytes")
-                    .header(DOCKER_CONTENT_DIGEST, &digest))
-            }
-            Method::GET => {
-                // RFC 9110 lets a server ignore a Range it cannot read (several ranges, another
-                // unit): the whole blob is a correct answer to it.
-                let range =
-                    header_str(headers, header::RANGE).and_then(|v| ByteRange::parse(v).ok());
-                let read = r
-                    .read_blob(who, &name, &digest, range)
-                    .await
-                    .map_err(engine)?;
-                let length = read.range.end - read.range.start;
-                let body = StreamBody::new(read.body.map(|chunk| {
-                    chunk
-                        .map(http_body::Frame::data)
-                        .map_err(std::io::Error::other)
-                }));
-                let answer = Answer::new(if range.is_some() {
-                    StatusCode::PARTIAL_CONTENT
-                } else {
-                    StatusCode::OK
-                })
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_LENGTH, length)
-                .header(header::ACCEPT_RANGES, "bytes")
-                .header(DOCKER_CONTENT_DIGEST, &digest)
-                .body(http_body_util::BodyExt::boxed_unsync(body));
-                Ok(match range {
-                    Some(_) => answer.header(
-                        header::CONTENT_RANGE,
-                        berth_model::range::content_range(&read.range, read.size),
-                    ),
-                    None => answer,
-                })
-            }
-            Method::DELETE => {
-                r.delete_blob(who, &name, &digest).await.map_err(engine)?;
-                Ok(Answer::new(StatusCode::ACCEPTED))
-            }
-            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
-        }
+        // RFC 9110 lets a server ignore a Range it cannot read (several ranges, another unit):
+        // the whole blob is a correct answer to it.
+        let range = header_str(headers, header::RANGE).and_then(|v| ByteRange::parse(v).ok());
+        let read = self
+            .registry
+            .read_blob(who, &name, &digest, range)
+            .await
+            .map_err(engine)?;
+        let length = read.range.end - read.range.start;
+        let body = StreamBody::new(read.body.map(|chunk| {
+            chunk
+                .map(http_body::Frame::data)
+                .map_err(std::io::Error::other)
+        }));
+        let answer = Answer::new(if range.is_some() {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, length)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(DOCKER_CONTENT_DIGEST, &digest)
+        .body(http_body_util::BodyExt::boxed_unsync(body));
+        Ok(match range {
+            Some(_) => answer.header(
+                header::CONTENT_RANGE,
+                berth_model::range::content_range(&read.range, read.size),
+            ),
+            None => answer,
+        })
     }
 
-    async fn start_upload<B>(
+    async fn start_upload(
         &self,
         who: &Principal,
-        headers: &HeaderMap,
         name: Name,
         start: StartUpload,
-        body: B,
-    ) -> Result<Answer, OciError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+        body: RequestBody,
+    ) -> Result<Answer, OciError> {
         let r = &self.registry;
         // A new session, with the chunk size the blob store wants, if it wants one.
         let min_chunk = r.blob_store().min_chunk();
@@ -518,7 +474,7 @@ impl V2 {
                     .map_err(engine)?,
             )),
             StartUpload::Monolithic(digest) => {
-                r.put_blob(who, &name, &digest, request_body(headers, body))
+                r.put_blob(who, &name, &digest, body)
                     .await
                     .map_err(engine)?;
                 Ok(created(&name, &digest))
@@ -534,78 +490,42 @@ impl V2 {
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // One request's parts, taken apart once by dispatch.
-    async fn upload<B>(
+    /// A chunk, held to its `Content-Range` when it has one; the upload's new offset.
+    async fn patch_upload(
         &self,
         who: &Principal,
-        method: &Method,
         headers: &HeaderMap,
-        name: Name,
-        id: UploadId,
-        digest: Option<Digest>,
-        body: B,
-    ) -> Result<Answer, OciError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let r = &self.registry;
-        let progress = |offset: u64| upload_progress(&name, &id, offset);
-        match *method {
-            Method::GET => {
-                let offset = r.upload_status(who, &name, &id).await.map_err(engine)?;
-                let mut answer = progress(offset);
-                answer.status = StatusCode::NO_CONTENT;
-                Ok(answer)
+        name: &Name,
+        id: &UploadId,
+        body: RequestBody,
+    ) -> Result<u64, OciError> {
+        let range = match header_str(headers, header::CONTENT_RANGE) {
+            Some(value) => Some(
+                UploadRange::parse(value)
+                    .map_err(|e| OciError::new(ErrorCode::UploadRangeInvalid, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let (body, wrong_length) = match &range {
+            Some(range) => {
+                let expected = range.end.saturating_sub(range.start) + 1;
+                if body.length().is_some_and(|n| n != expected) {
+                    return Err(range_mismatch(range, body.length()));
+                }
+                let (body, wrong) = exactly(body, expected);
+                (body, Some(wrong))
             }
-            Method::PATCH => {
-                let range = match header_str(headers, header::CONTENT_RANGE) {
-                    Some(value) => Some(UploadRange::parse(value).map_err(|e| {
-                        OciError::new(ErrorCode::UploadRangeInvalid, e.to_string())
-                    })?),
-                    None => None,
-                };
-                let body = request_body(headers, body);
-                let (body, wrong_length) = match &range {
-                    Some(range) => {
-                        let expected = range.end.saturating_sub(range.start) + 1;
-                        if body.length().is_some_and(|n| n != expected) {
-                            return Err(range_mismatch(range, body.length()));
-                        }
-                        let (body, wrong) = exactly(body, expected);
-                        (body, Some(wrong))
-                    }
-                    None => (body, None),
-                };
-                let offset = r
-                    .append_upload(who, &name, &id, range.map(|r| r.start), body)
-                    .await
-                    .map_err(|e| match (&range, &wrong_length) {
-                        (Some(range), Some(wrong)) if wrong.load(Ordering::Relaxed) => {
-                            range_mismatch(range, None)
-                        }
-                        _ => engine(e),
-                    })?;
-                Ok(progress(offset))
-            }
-            Method::PUT => {
-                let digest = digest.ok_or_else(|| {
-                    OciError::new(
-                        ErrorCode::DigestInvalid,
-                        "the digest query parameter is required",
-                    )
-                })?;
-                r.commit_upload(who, &name, &id, &digest, Some(request_body(headers, body)))
-                    .await
-                    .map_err(engine)?;
-                Ok(created(&name, &digest))
-            }
-            Method::DELETE => {
-                r.abort_upload(who, &name, &id).await.map_err(engine)?;
-                Ok(Answer::new(StatusCode::NO_CONTENT))
-            }
-            _ => Err(OciError::new(ErrorCode::Unsupported, "method not allowed")),
-        }
+            None => (body, None),
+        };
+        self.registry
+            .append_upload(who, name, id, range.map(|r| r.start), body)
+            .await
+            .map_err(|e| match (&range, &wrong_length) {
+                (Some(range), Some(wrong)) if wrong.load(Ordering::Relaxed) => {
+                    range_mismatch(range, None)
+                }
+                _ => engine(e),
+            })
     }
 }
 

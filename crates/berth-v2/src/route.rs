@@ -5,16 +5,16 @@
 //! (`manifests/<reference>`, `blobs/<digest>`, `blobs/uploads/[<id>]`, `tags/list`,
 //! `referrers/<digest>`) is matched first and everything between `/v2/` and it is the name.
 //!
-//! | path | methods | route |
-//! | --- | --- | --- |
-//! | `/v2/` | GET, HEAD | [`Route::Base`] |
-//! | `/v2/_catalog` | GET | [`Route::Catalog`] |
-//! | `/v2/<name>/tags/list` | GET | [`Route::Tags`] |
-//! | `/v2/<name>/manifests/<reference>` | GET, HEAD, PUT, DELETE | [`Route::Manifest`] |
-//! | `/v2/<name>/blobs/<digest>` | GET, HEAD, DELETE | [`Route::Blob`] |
-//! | `/v2/<name>/blobs/uploads/` | POST | [`Route::StartUpload`] |
-//! | `/v2/<name>/blobs/uploads/<id>` | GET, PATCH, PUT, DELETE | [`Route::Upload`] |
-//! | `/v2/<name>/referrers/<digest>` | GET | [`Route::Referrers`] |
+//! | path | method: route |
+//! | --- | --- |
+//! | `/v2/` | GET, HEAD: [`Route::Base`] |
+//! | `/v2/_catalog` | GET: [`Route::Catalog`] |
+//! | `/v2/<name>/tags/list` | GET: [`Route::ListTags`] |
+//! | `/v2/<name>/manifests/<reference>` | GET: [`Route::GetManifest`], HEAD: [`Route::HeadManifest`], PUT: [`Route::PutManifest`], DELETE: [`Route::DeleteManifest`] |
+//! | `/v2/<name>/blobs/<digest>` | GET: [`Route::GetBlob`], HEAD: [`Route::HeadBlob`], DELETE: [`Route::DeleteBlob`] |
+//! | `/v2/<name>/blobs/uploads/` | POST: [`Route::StartUpload`] |
+//! | `/v2/<name>/blobs/uploads/<id>` | GET: [`Route::UploadStatus`], PATCH: [`Route::PatchUpload`], PUT: [`Route::CommitUpload`], DELETE: [`Route::CancelUpload`] |
+//! | `/v2/<name>/referrers/<digest>` | GET: [`Route::Referrers`] |
 
 use berth_model::http_text::{Plus, percent_decode};
 use berth_model::{
@@ -58,51 +58,108 @@ pub enum StartUpload {
     },
 }
 
-/// A parsed request target.
+/// A parsed request: one variant per operation, the method included, so a handler never
+/// looks at the method again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `/v2/`: version check and authentication challenge.
+    /// `GET` or `HEAD /v2/`: version check and authentication challenge.
     Base,
-    /// `/v2/_catalog`.
+    /// `GET /v2/_catalog`.
     Catalog(Paging<Name>),
-    /// `/v2/<name>/tags/list`.
-    Tags {
+    /// `GET /v2/<name>/tags/list`.
+    ListTags {
         /// The image.
         name: Name,
         /// Paging.
         paging: Paging<Tag>,
     },
-    /// `/v2/<name>/manifests/<reference>`.
-    Manifest {
+    /// `GET /v2/<name>/manifests/<reference>`.
+    GetManifest {
         /// The image.
         name: Name,
         /// Tag or digest.
         reference: Reference,
     },
-    /// `/v2/<name>/blobs/<digest>`.
-    Blob {
+    /// `HEAD /v2/<name>/manifests/<reference>`.
+    HeadManifest {
+        /// The image.
+        name: Name,
+        /// Tag or digest.
+        reference: Reference,
+    },
+    /// `PUT /v2/<name>/manifests/<reference>`.
+    PutManifest {
+        /// The image.
+        name: Name,
+        /// Tag or digest.
+        reference: Reference,
+    },
+    /// `DELETE /v2/<name>/manifests/<reference>`.
+    DeleteManifest {
+        /// The image.
+        name: Name,
+        /// Tag or digest.
+        reference: Reference,
+    },
+    /// `GET /v2/<name>/blobs/<digest>`.
+    GetBlob {
         /// The image.
         name: Name,
         /// The blob.
         digest: Digest,
     },
-    /// `/v2/<name>/blobs/uploads/`.
+    /// `HEAD /v2/<name>/blobs/<digest>`.
+    HeadBlob {
+        /// The image.
+        name: Name,
+        /// The blob.
+        digest: Digest,
+    },
+    /// `DELETE /v2/<name>/blobs/<digest>`.
+    DeleteBlob {
+        /// The image.
+        name: Name,
+        /// The blob.
+        digest: Digest,
+    },
+    /// `POST /v2/<name>/blobs/uploads/`.
     StartUpload {
         /// The image.
         name: Name,
         /// What kind of start.
         start: StartUpload,
     },
-    /// `/v2/<name>/blobs/uploads/<id>`; on PUT, `digest` is required.
-    Upload {
+    /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
+    UploadStatus {
         /// The image.
         name: Name,
         /// The session.
         id: UploadId,
-        /// The `digest` query parameter (completing PUT).
-        digest: Option<Digest>,
     },
-    /// `/v2/<name>/referrers/<digest>`.
+    /// `PATCH /v2/<name>/blobs/uploads/<id>`: a chunk.
+    PatchUpload {
+        /// The image.
+        name: Name,
+        /// The session.
+        id: UploadId,
+    },
+    /// `PUT /v2/<name>/blobs/uploads/<id>?digest=…`: the last chunk, if any, and the digest.
+    CommitUpload {
+        /// The image.
+        name: Name,
+        /// The session.
+        id: UploadId,
+        /// The `digest` query parameter, required.
+        digest: Digest,
+    },
+    /// `DELETE /v2/<name>/blobs/uploads/<id>`.
+    CancelUpload {
+        /// The image.
+        name: Name,
+        /// The session.
+        id: UploadId,
+    },
+    /// `GET /v2/<name>/referrers/<digest>`.
     Referrers {
         /// The image.
         name: Name,
@@ -111,6 +168,29 @@ pub enum Route {
         /// The `artifactType` filter.
         artifact_type: Option<String>,
     },
+}
+
+impl Route {
+    /// The image the operation is on (`None` for the base endpoint and the catalog).
+    pub fn name(&self) -> Option<&Name> {
+        match self {
+            Route::Base | Route::Catalog(_) => None,
+            Route::ListTags { name, .. }
+            | Route::GetManifest { name, .. }
+            | Route::HeadManifest { name, .. }
+            | Route::PutManifest { name, .. }
+            | Route::DeleteManifest { name, .. }
+            | Route::GetBlob { name, .. }
+            | Route::HeadBlob { name, .. }
+            | Route::DeleteBlob { name, .. }
+            | Route::StartUpload { name, .. }
+            | Route::UploadStatus { name, .. }
+            | Route::PatchUpload { name, .. }
+            | Route::CommitUpload { name, .. }
+            | Route::CancelUpload { name, .. }
+            | Route::Referrers { name, .. } => Some(name),
+        }
+    }
 }
 
 /// Why a request has no route. Each maps to one answer: 404, 405, or an OCI error code.
@@ -144,6 +224,9 @@ pub enum RouteError {
         /// Why it is no reference.
         reason: ReferenceError,
     },
+    /// Completing an upload needs its `digest` query parameter (`DIGEST_INVALID`).
+    #[error("the digest query parameter is required")]
+    DigestRequired,
     /// The upload id is invalid (`BLOB_UPLOAD_UNKNOWN`).
     #[error("invalid upload id: {0}")]
     UploadId(#[from] UploadIdError),
@@ -239,7 +322,7 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return allow(method, &[Method::GET], || {
             let last = query.get("last").map(Tag::parse).transpose()?;
-            Ok(Route::Tags {
+            Ok(Route::ListTags {
                 name: Name::parse(name)?,
                 paging: Paging {
                     n: query.n()?,
@@ -278,10 +361,16 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
             method,
             &[Method::GET, Method::PATCH, Method::PUT, Method::DELETE],
             || {
-                Ok(Route::Upload {
-                    name: Name::parse(name)?,
-                    id: UploadId::parse(last)?,
-                    digest: query.get("digest").map(Digest::parse).transpose()?,
+                let (name, id) = (Name::parse(name)?, UploadId::parse(last)?);
+                Ok(match *method {
+                    Method::GET => Route::UploadStatus { name, id },
+                    Method::PATCH => Route::PatchUpload { name, id },
+                    Method::PUT => {
+                        let digest = query.get("digest").ok_or(RouteError::DigestRequired)?;
+                        let digest = Digest::parse(digest)?;
+                        Route::CommitUpload { name, id, digest }
+                    }
+                    _ => Route::CancelUpload { name, id },
                 })
             },
         );
@@ -303,13 +392,20 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> Result<Route, 
                         }
                     }
                 })?;
-                Ok(Route::Manifest { name, reference })
+                Ok(match *method {
+                    Method::GET => Route::GetManifest { name, reference },
+                    Method::HEAD => Route::HeadManifest { name, reference },
+                    Method::PUT => Route::PutManifest { name, reference },
+                    _ => Route::DeleteManifest { name, reference },
+                })
             },
         ),
         "blobs" => allow(method, &[Method::GET, Method::HEAD, Method::DELETE], || {
-            Ok(Route::Blob {
-                name: Name::parse(name)?,
-                digest: Digest::parse(last)?,
+            let (name, digest) = (Name::parse(name)?, Digest::parse(last)?);
+            Ok(match *method {
+                Method::GET => Route::GetBlob { name, digest },
+                Method::HEAD => Route::HeadBlob { name, digest },
+                _ => Route::DeleteBlob { name, digest },
             })
         }),
         "referrers" => allow(method, &[Method::GET], || {
@@ -347,22 +443,11 @@ pub fn check(data: &[u8]) {
             "{text:?} answers {answer:?}"
         );
     }
-    if let Ok(route) = parsed {
-        let name = match &route {
-            Route::Tags { name, .. }
-            | Route::Manifest { name, .. }
-            | Route::Blob { name, .. }
-            | Route::StartUpload { name, .. }
-            | Route::Upload { name, .. }
-            | Route::Referrers { name, .. } => Some(name),
-            Route::Base | Route::Catalog(_) => None,
-        };
-        if let Some(name) = name {
-            assert!(
-                path.starts_with(&format!("/v2/{name}/")),
-                "{path} parsed to name {name}"
-            );
-        }
+    if let Some(name) = parsed.as_ref().ok().and_then(Route::name) {
+        assert!(
+            path.starts_with(&format!("/v2/{name}/")),
+            "{path} parsed to name {name}"
+        );
     }
 }
 
@@ -394,7 +479,7 @@ mod tests {
                 Method::GET,
                 "/v2/team/a/b/c/tags/list".into(),
                 None,
-                Route::Tags {
+                Route::ListTags {
                     name: n("team/a/b/c"),
                     paging: Paging::default(),
                 },
@@ -403,7 +488,7 @@ mod tests {
                 Method::GET,
                 "/v2/team/manifests/manifests/latest".into(),
                 None,
-                Route::Manifest {
+                Route::GetManifest {
                     name: n("team/manifests"),
                     reference: Reference::parse("latest").unwrap(),
                 },
@@ -412,7 +497,7 @@ mod tests {
                 Method::PUT,
                 format!("/v2/team/app/manifests/{}", d()),
                 None,
-                Route::Manifest {
+                Route::PutManifest {
                     name: n("team/app"),
                     reference: Reference::Digest(d()),
                 },
@@ -421,7 +506,7 @@ mod tests {
                 Method::DELETE,
                 format!("/v2/team/blobs/blobs/{}", d()),
                 None,
-                Route::Blob {
+                Route::DeleteBlob {
                     name: n("team/blobs"),
                     digest: d(),
                 },
@@ -469,20 +554,19 @@ mod tests {
                 Method::PATCH,
                 format!("/v2/team/uploads/blobs/uploads/{id}"),
                 None,
-                Route::Upload {
+                Route::PatchUpload {
                     name: n("team/uploads"),
                     id,
-                    digest: None,
                 },
             ),
             (
                 Method::PUT,
                 format!("/v2/team/app/blobs/uploads/{id}"),
                 Some(format!("digest={}", d().as_str().replace(':', "%3A"))),
-                Route::Upload {
+                Route::CommitUpload {
                     name: n("team/app"),
                     id,
-                    digest: Some(d()),
+                    digest: d(),
                 },
             ),
             (
@@ -503,6 +587,38 @@ mod tests {
                 "{method} {path}"
             );
         }
+    }
+
+    #[test]
+    fn each_method_on_a_path_is_its_own_operation() {
+        let id = UploadId::from_random([3; 16]);
+        let manifest = "/v2/team/app/manifests/latest".to_owned();
+        let blob = format!("/v2/team/app/blobs/{}", d());
+        let upload = format!("/v2/team/app/blobs/uploads/{id}");
+        let digest = format!("digest={}", d());
+        let cases: [(Method, &str, Option<&str>, &str); 10] = [
+            (Method::GET, &manifest, None, "GetManifest"),
+            (Method::HEAD, &manifest, None, "HeadManifest"),
+            (Method::PUT, &manifest, None, "PutManifest"),
+            (Method::DELETE, &manifest, None, "DeleteManifest"),
+            (Method::GET, &blob, None, "GetBlob"),
+            (Method::HEAD, &blob, None, "HeadBlob"),
+            (Method::DELETE, &blob, None, "DeleteBlob"),
+            (Method::GET, &upload, None, "UploadStatus"),
+            (Method::PATCH, &upload, None, "PatchUpload"),
+            (Method::PUT, &upload, Some(&digest), "CommitUpload"),
+        ];
+        for (method, path, query, operation) in cases {
+            let route = parse(&method, path, query).unwrap();
+            assert!(
+                format!("{route:?}").starts_with(operation),
+                "{method} {path}: {route:?}"
+            );
+        }
+        assert!(matches!(
+            parse(&Method::DELETE, &upload, None),
+            Ok(Route::CancelUpload { .. })
+        ));
     }
 
     #[test]
@@ -547,6 +663,16 @@ mod tests {
             parse(&Method::PUT, "/v2/team/app/manifests/-bad", None),
             Err(RouteError::Reference(_))
         ));
+        let id = UploadId::from_random([3; 16]);
+        assert_eq!(
+            parse(
+                &Method::PUT,
+                &format!("/v2/team/app/blobs/uploads/{id}"),
+                None
+            ),
+            Err(RouteError::DigestRequired),
+            "completing an upload names its digest"
+        );
         assert!(matches!(
             parse(&Method::PATCH, "/v2/team/app/blobs/uploads/xyz", None),
             Err(RouteError::UploadId(_))

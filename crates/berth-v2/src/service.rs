@@ -6,15 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
 
 use crate::handlers::{Body, V2};
 
 impl<B> tower_service::Service<Request<B>> for V2
 where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: berth_core::HttpBody,
 {
     type Response = Response<Body>;
     type Error = Infallible;

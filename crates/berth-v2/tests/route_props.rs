@@ -31,11 +31,11 @@ proptest! {
         let digest = Digest::sha256(&data);
         let reference = Reference::parse(&tag).unwrap();
         let path = format!("/v2/{name}/manifests/{tag}");
-        prop_assert_eq!(parse(&Method::GET, &path, None), Ok(Route::Manifest { name: name.clone(), reference }));
+        prop_assert_eq!(parse(&Method::GET, &path, None), Ok(Route::GetManifest { name: name.clone(), reference }));
         let path = format!("/v2/{name}/blobs/{digest}");
-        prop_assert_eq!(parse(&Method::HEAD, &path, None), Ok(Route::Blob { name: name.clone(), digest }));
+        prop_assert_eq!(parse(&Method::HEAD, &path, None), Ok(Route::HeadBlob { name: name.clone(), digest }));
         let path = format!("/v2/{name}/tags/list");
-        let tags = matches!(parse(&Method::GET, &path, None), Ok(Route::Tags { name: n, .. }) if n == name);
+        let tags = matches!(parse(&Method::GET, &path, None), Ok(Route::ListTags { name: n, .. }) if n == name);
         prop_assert!(tags);
     }
 

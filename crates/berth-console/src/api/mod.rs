@@ -14,7 +14,6 @@ use berth_meta::{AccountId, ConsoleUser, Page};
 use berth_model::RepositoryName;
 use berth_model::http_text::{Plus, basic_credentials, percent_decode, query_pairs, strip_scheme};
 use berth_policy::Principal;
-use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -457,8 +456,7 @@ impl Console {
         request: http::Request<B>,
     ) -> Result<Answer, ApiError>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: berth_core::HttpBody,
     {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();
@@ -473,7 +471,7 @@ impl Console {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body = RequestBody::new(byte_stream(body), length);
+        let body = RequestBody::from_http(body, length);
         let segments: Vec<String> = rest
             .trim_start_matches('/')
             .split('/')
@@ -540,20 +538,6 @@ impl Console {
             ))),
         }
     }
-}
-
-/// A request body as a stream of its data frames.
-fn byte_stream<B>(body: B) -> berth_storage::ByteStream
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    use futures::TryStreamExt as _;
-    Box::pin(
-        http_body_util::BodyStream::new(body)
-            .map_err(|e| std::io::Error::other(e.into()))
-            .try_filter_map(|frame| futures::future::ready(Ok(frame.into_data().ok()))),
-    )
 }
 
 /// A JSON answer.
