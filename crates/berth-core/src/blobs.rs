@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use berth_meta::{Repository, UploadSession};
-use berth_model::{Algorithm, ByteRange, Digest, Name, Timestamp, UploadId};
+use berth_model::{Algorithm, ByteRange, Digest, Name, UploadId};
 use berth_policy::{Action, Principal, admit};
 use berth_storage::{BlobRead, ByteStream};
 use tracing::{info, warn};
@@ -171,7 +171,7 @@ impl Registry {
             .start_upload(algorithm)
             .await
             .map_err(storage_error)?;
-        let now = Timestamp::now();
+        let now = self.now();
         let session = UploadSession {
             id,
             repository: repository.id,
@@ -359,11 +359,7 @@ impl Registry {
         // Activity keeps the session from idle cleanup, and its bytes count against the quota;
         // losing this write only makes the session look idler and smaller for a moment.
         let short = min_chunk.is_some_and(|min| end - offset < min);
-        if let Err(e) = self
-            .meta
-            .touch_upload(id, end, short, Timestamp::now())
-            .await
-        {
+        if let Err(e) = self.meta.touch_upload(id, end, short, self.now()).await {
             warn!(upload = %id, error = %crate::error::chain(&e), "could not note an upload's progress");
         }
         Ok(end)

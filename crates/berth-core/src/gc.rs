@@ -19,7 +19,6 @@
 
 use std::time::Duration;
 
-use berth_model::Timestamp;
 use tracing::{info, warn};
 
 use crate::{Error, Registry, Result};
@@ -49,7 +48,7 @@ impl Registry {
                 .await
                 .map_err(Error::metadata)?;
         }
-        let before = Timestamp::now().minus(self.config.gc_grace);
+        let before = self.now().minus(self.config.gc_grace);
         loop {
             let candidates = self
                 .meta
@@ -93,7 +92,7 @@ impl Registry {
     /// of, from a crash or a deleted repository); how many.
     pub async fn expire_uploads(&self) -> Result<u64> {
         let mut removed = 0;
-        let idle_since = Timestamp::now().minus(self.config.upload_idle_limit);
+        let idle_since = self.now().minus(self.config.upload_idle_limit);
         for session in self
             .meta
             .idle_uploads(idle_since)
@@ -133,10 +132,7 @@ impl Registry {
         name: &berth_model::RepositoryName,
         actor: &str,
     ) -> std::result::Result<(), berth_meta::Error> {
-        let sessions = self
-            .meta
-            .delete_repository(name, actor, Timestamp::now())
-            .await;
+        let sessions = self.meta.delete_repository(name, actor, self.now()).await;
         self.forget_repository(name);
         for id in sessions? {
             if let Err(e) = self.abort_stored_session(&id).await {

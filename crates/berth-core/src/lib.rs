@@ -22,6 +22,7 @@
 mod blobs;
 mod body;
 mod cache;
+pub mod clock;
 mod error;
 mod gc;
 pub mod identity;
@@ -66,6 +67,9 @@ pub struct RegistryConfig {
     /// Bytes of request bodies read whole into memory (manifests, management-API JSON) that all
     /// requests together may hold at once (default 64 MiB; at least the largest manifest).
     pub max_buffered_bytes: usize,
+    /// The engine's time (default the system's): every timestamp it records and every deadline
+    /// it checks (GC grace, idle uploads, expiry, throttling, sessions) reads this clock.
+    pub clock: Arc<dyn clock::Clock>,
 }
 
 impl Default for RegistryConfig {
@@ -79,6 +83,7 @@ impl Default for RegistryConfig {
             gc_interval: Duration::from_secs(3600),
             max_open_uploads: 100,
             max_buffered_bytes: 64 << 20,
+            clock: Arc::new(clock::SystemClock),
         }
     }
 }
@@ -109,7 +114,7 @@ impl Registry {
             .max(usize::try_from(config.max_manifest_size).unwrap_or(usize::MAX));
         Registry {
             blobs,
-            identity: identity::Identity::new(meta.clone()),
+            identity: identity::Identity::new(meta.clone(), config.clock.clone()),
             repositories: ttl::Cache::new(),
             meta,
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
@@ -148,6 +153,11 @@ impl Registry {
             meta,
             RegistryConfig::default(),
         )))
+    }
+
+    /// The present moment, by the engine's clock.
+    pub fn now(&self) -> berth_model::Timestamp {
+        self.config.clock.now()
     }
 
     /// The engine's settings.
@@ -209,7 +219,7 @@ impl Registry {
             account: repository.account,
             access: repository.access,
         };
-        match authorize(principal, action, target, berth_model::Timestamp::now()).into_result() {
+        match authorize(principal, action, target, self.now()).into_result() {
             Ok(()) => Ok(repository),
             Err(_) if !visible(principal, &repository) => Err(missing()),
             Err(denial) => Err(denial.into()),
@@ -277,7 +287,7 @@ impl Registry {
                 CatalogScope::Visible(ids)
             }
             Principal::RepositoryUser(user) => {
-                let now = berth_model::Timestamp::now();
+                let now = self.now();
                 let locked = user.disabled || user.expires.is_some_and(|e| e <= now);
                 let mut ids = Vec::new();
                 for (name, _) in user.permissions.iter().filter(|_| !locked) {
@@ -339,11 +349,7 @@ impl Registry {
         digest: &berth_model::Digest,
         size: u64,
     ) -> Result<()> {
-        match self
-            .meta
-            .record_blob(digest, size, berth_model::Timestamp::now())
-            .await
-        {
+        match self.meta.record_blob(digest, size, self.now()).await {
             Ok(_) => {}
             Err(berth_meta::Error::BlobBeingDeleted(d)) => {
                 return Err(Error::BlobBeingCollected(d));

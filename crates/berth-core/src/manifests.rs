@@ -1,6 +1,6 @@
 //! Manifests, tags, the catalog and referrers.
 
-use berth_meta::{Artifact, Push, Reference as BlobRef, Timestamp};
+use berth_meta::{Artifact, Push, Reference as BlobRef};
 use berth_model::{Digest, Manifest, ManifestKind, Name, Reference, Tag};
 use berth_policy::{Action, Principal, QuotaExceeded};
 use bytes::Bytes;
@@ -141,7 +141,7 @@ impl Registry {
                 .await
                 .map_err(Error::metadata)?;
         }
-        let now = Timestamp::now();
+        let now = self.now();
         let push = Push {
             name: name.clone(),
             digest: digest.clone(),
@@ -248,7 +248,7 @@ impl Registry {
         self.pulls.count(
             counts_on_image.then_some(artifact.image),
             artifact.id,
-            Timestamp::now(),
+            self.now(),
         );
         Ok(ManifestRead {
             digest: artifact.digest,
@@ -270,14 +270,10 @@ impl Registry {
         let result = match reference {
             Reference::Digest(digest) => {
                 self.meta
-                    .delete_artifact(name, digest, &who, Timestamp::now())
+                    .delete_artifact(name, digest, &who, self.now())
                     .await
             }
-            Reference::Tag(tag) => {
-                self.meta
-                    .delete_tag(name, tag, &who, Timestamp::now())
-                    .await
-            }
+            Reference::Tag(tag) => self.meta.delete_tag(name, tag, &who, self.now()).await,
         };
         self.forget_repository(name.repository());
         match result {
@@ -296,7 +292,7 @@ impl Registry {
             .await?;
         let deleted = self
             .meta
-            .delete_image(name, &actor(principal), Timestamp::now())
+            .delete_image(name, &actor(principal), self.now())
             .await;
         self.forget_repository(name.repository());
         match deleted {

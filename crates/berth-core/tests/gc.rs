@@ -6,27 +6,34 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_core::clock::{Clock as _, ManualClock};
 use berth_core::{Error, Registry, RegistryConfig, RequestBody};
-use berth_meta::{MemoryMetadata, MetadataStore, Timestamp};
+use berth_meta::{MemoryMetadata, MetadataStore};
 use berth_model::{Algorithm, Digest, Manifest, Name, Reference};
 use berth_policy::Principal;
 use berth_storage::{BlobStore, body_from, collect};
 use bytes::Bytes;
 use support::*;
 
-/// An aggressive collector: no grace period, no idle allowance.
-fn eager() -> RegistryConfig {
+/// An aggressive collector: no grace period, no idle allowance, on a clock the test moves.
+fn eager(clock: &ManualClock) -> RegistryConfig {
     RegistryConfig {
         gc_grace: Duration::ZERO,
         upload_idle_limit: Duration::ZERO,
+        clock: Arc::new(clock.clone()),
         ..RegistryConfig::default()
     }
 }
 
-async fn eager_registry(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>) -> Registry {
+/// An eager registry and its clock: nothing is garbage until the test moves the clock past it.
+async fn eager_registry(
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+) -> (Registry, ManualClock) {
     let base = registry(blobs.clone(), meta.clone(), None).await;
     drop(base);
-    Registry::new(blobs, meta, eager())
+    let clock = ManualClock::new();
+    (Registry::new(blobs, meta, eager(&clock)), clock)
 }
 
 /// Pulls an image completely and checks every byte against its digest.
@@ -62,7 +69,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let blobs: Arc<dyn BlobStore> = Arc::new(berth_storage_fs::FsStore::open(dir.path()).unwrap());
     let meta: Arc<dyn MetadataStore> = Arc::new(MemoryMetadata::new());
-    let registry = eager_registry(blobs.clone(), meta.clone()).await;
+    let (registry, clock) = eager_registry(blobs.clone(), meta.clone()).await;
     let who = pusher();
     let (kept, _) = push_image(&registry, &who, &name("team/kept"), 1, 2, 10_000, "v1").await;
     let (gone, gone_manifest) =
@@ -90,7 +97,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    clock.advance(Duration::from_secs(1));
 
     let report = registry.collect_garbage().await.unwrap();
     assert_eq!(
@@ -139,7 +146,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
 async fn a_crashed_collection_is_finished_by_the_next() {
     let blobs: Arc<dyn BlobStore> = Arc::new(berth_storage::MemoryStore::new());
     let meta: Arc<dyn MetadataStore> = Arc::new(MemoryMetadata::new());
-    let registry = eager_registry(blobs.clone(), meta.clone()).await;
+    let (registry, clock) = eager_registry(blobs.clone(), meta.clone()).await;
     let bytes = data(3, 1000);
     let digest = Digest::sha256(&bytes);
     registry
@@ -151,9 +158,9 @@ async fn a_crashed_collection_is_finished_by_the_next() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    clock.advance(Duration::from_secs(1));
     // A collector that died after forgetting, before deleting the bytes:
-    assert!(meta.forget_blob(&digest, Timestamp::now()).await.unwrap());
+    assert!(meta.forget_blob(&digest, clock.now()).await.unwrap());
     let err = registry
         .put_blob(
             &pusher(),
@@ -263,28 +270,35 @@ async fn upload_checked(
     Ok((digest, size))
 }
 
+/// What this checks: with a collector running back to back while three workers push, delete and
+/// pull, every image whose push succeeded stays fully pullable, byte for byte, and the deleted
+/// images' blobs are freed in the end. Whether a given push lost a race to the collector (and
+/// was retried) depends on scheduling and is not asserted.
 async fn concurrent_collection(
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     grace: Duration,
 ) {
     drop(registry(blobs.clone(), meta.clone(), None).await);
-    // A grace about as long as a push takes here, so the collector races pushes often (with
-    // none it would take every layer before its manifest arrives, forever: the grace is what
-    // gives a client time between uploading layers and pushing their manifest); sessions in
+    // Time is the collector's: each run moves the clock 1 ms, so `grace` is a number of runs. A
+    // grace of a few runs is about as long as a push takes, so the collector races pushes often
+    // (with none it would take every layer before its manifest arrives, forever: the grace is
+    // what gives a client time between uploading layers and pushing their manifest); sessions in
     // use are not idle, so they keep the usual allowance.
+    let clock = ManualClock::new();
     let config = RegistryConfig {
         gc_grace: grace,
-        upload_idle_limit: Duration::from_secs(3600),
-        ..eager()
+        upload_idle_limit: Duration::from_secs(24 * 3600),
+        ..eager(&clock)
     };
     let registry = Arc::new(Registry::new(blobs, meta, config));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let collector = {
-        let (registry, done) = (registry.clone(), done.clone());
+        let (registry, done, clock) = (registry.clone(), done.clone(), clock.clone());
         tokio::spawn(async move {
             let (mut runs, mut freed) = (0u64, 0u64);
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                clock.advance(Duration::from_millis(1));
                 freed += registry.collect_garbage().await.expect("collect").blobs;
                 runs += 1;
                 tokio::task::yield_now().await;
@@ -325,7 +339,7 @@ async fn concurrent_collection(
     }
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (runs, freed) = collector.await.unwrap();
-    tokio::time::sleep(grace + Duration::from_millis(5)).await;
+    clock.advance(grace + Duration::from_millis(1));
     let last = registry.collect_garbage().await.unwrap();
     // How much was freed while pushes ran depends on timing; that the deleted images' blobs were
     // freed in all does not.

@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_core::clock::ManualClock;
 use berth_core::{Registry, RegistryConfig, RequestBody};
 use berth_meta::MemoryMetadata;
 use berth_model::{Digest, Manifest, Reference};
 use berth_storage::{MemoryStore, collect};
 use bytes::Bytes;
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestError, TestRunner};
 use support::*;
 
 const IMAGES: [&str; 2] = ["team/app", "team/app/worker"];
@@ -86,8 +86,11 @@ async fn run(ops: Vec<Op>) {
         Arc::new(MemoryMetadata::new()),
     );
     drop(registry(blobs.clone(), meta.clone(), None).await);
+    let clock = ManualClock::new();
+    let grace = Duration::from_secs(3600);
     let config = RegistryConfig {
-        gc_grace: Duration::ZERO,
+        gc_grace: grace,
+        clock: Arc::new(clock.clone()),
         ..RegistryConfig::default()
     };
     let registry = Registry::new(blobs, meta, config);
@@ -189,9 +192,9 @@ async fn run(ops: Vec<Op>) {
                 model.tags.retain(|(i, _), d| !(i == image && *d == digest));
             }
             Op::Collect => {
-                // Let "now" pass everything recorded so far: with no grace, the collector may
-                // take any blob that nothing references.
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                // Move past the grace of everything recorded so far: the collector may take
+                // any blob that nothing references.
+                clock.advance(grace + Duration::from_millis(1));
                 registry.collect_garbage().await.unwrap();
             }
         }
@@ -224,16 +227,31 @@ async fn run(ops: Vec<Op>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tagged_artifacts_stay_pullable_and_usage_exact_under_random_interleavings() {
+/// proptest's own runner: a failing sequence is shrunk to a minimal one before it is reported
+/// (fewer steps, smaller choices), and the report names it.
+#[test]
+fn tagged_artifacts_stay_pullable_and_usage_exact_under_random_interleavings() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     let mut runner = TestRunner::new(Config {
         cases: 16,
         failure_persistence: None,
         ..Config::default()
     });
     let strategy = proptest::collection::vec(op(), 1..30);
-    for _ in 0..16 {
-        let ops = strategy.new_tree(&mut runner).unwrap().current();
-        run(ops).await;
+    match runner.run(&strategy, |ops| {
+        runtime.block_on(run(ops));
+        Ok(())
+    }) {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, ops)) => {
+            panic!(
+                "{reason}\nminimal failing sequence ({} steps): {ops:#?}",
+                ops.len()
+            )
+        }
+        Err(e) => panic!("{e}"),
     }
 }

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use berth_core::identity::IdentityError;
 use berth_core::{Error as EngineError, Registry};
+use berth_model::Name;
 use berth_model::http_text::{basic_credentials, query_pairs, strip_scheme};
-use berth_model::{Name, Timestamp};
 use berth_policy::{Action, Denial, Principal};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 
@@ -154,7 +154,7 @@ impl Gateway {
                 &self.config.key,
                 &self.config.service,
                 token,
-                Timestamp::now(),
+                self.registry.now(),
             )
             .map_err(|e| {
                 Box::new(error_response(&OciError::new(
@@ -302,7 +302,7 @@ impl Gateway {
             Principal::SystemAdmin => (login_name(headers), None),
             Principal::Token(t) => (t.subject.clone(), t.account),
         };
-        let now = Timestamp::now();
+        let now = self.registry.now();
         let mut claims = Claims::new(
             &self.config.service,
             &subject,

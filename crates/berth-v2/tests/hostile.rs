@@ -42,6 +42,7 @@ impl http_body::Body for Held {
 
 struct Fixture {
     gateway: Gateway,
+    registry: Arc<Registry>,
     pusher: String,
 }
 
@@ -75,7 +76,8 @@ async fn fixture(config: RegistryConfig) -> Fixture {
     let mut auth = AuthConfig::new(TokenKey::generate());
     auth.mode = AuthMode::Basic;
     Fixture {
-        gateway: Gateway::new(registry, auth),
+        gateway: Gateway::new(registry.clone(), auth),
+        registry,
         pusher: format!("Basic {}", STANDARD.encode(credentials)),
     }
 }
@@ -159,7 +161,11 @@ async fn bodies_in_memory_are_bounded_in_all() {
             f.gateway.handle(None, request).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Until the holder has reserved the budget (a wait for the other task, not for time).
+    let budget = f.registry.memory_budget();
+    while budget.in_use() < budget.total() {
+        tokio::task::yield_now().await;
+    }
     let request = Request::put("/v2/team/app/manifests/v1")
         .header("authorization", &f.pusher)
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")

@@ -159,7 +159,7 @@ pub(crate) async fn create_account(call: &Call<'_>) -> ApiResult {
         .console
         .registry
         .metadata()
-        .create_account(AccountId(new.id), &new.name, Timestamp::now())
+        .create_account(AccountId(new.id), &new.name, call.console.registry.now())
         .await
         .map_err(ApiError::meta)?;
     ok(StatusCode::CREATED, json::account(&account))

@@ -1,6 +1,6 @@
 //! Repositories, their images, artifacts, tags, push commands and history.
 
-use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate, Timestamp};
+use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate};
 use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -130,7 +130,7 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
         .console
         .registry
         .metadata()
-        .create_repository(new, &caller.actor(), Timestamp::now())
+        .create_repository(new, &caller.actor(), call.console.registry.now())
         .await
         .map_err(|e| match e {
             berth_meta::Error::NotFound { .. } => {
@@ -169,7 +169,12 @@ pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
         .console
         .registry
         .metadata()
-        .update_repository(&repository.name, update, &caller.actor(), Timestamp::now())
+        .update_repository(
+            &repository.name,
+            update,
+            &caller.actor(),
+            call.console.registry.now(),
+        )
         .await
         .map_err(ApiError::meta)?;
     call.console.registry.forget_repository(&repository.name);

@@ -106,7 +106,7 @@ pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
     let account = caller.account(&call.query, call.console.config.default_account)?;
     let page = call.query.page()?;
     let identity = call.console.registry.identity();
-    let now = Timestamp::now();
+    let now = call.console.registry.now();
     let Some(repository) = call.query.get("repository").filter(|r| !r.is_empty()) else {
         let found = identity
             .list_repository_users(account, page)
@@ -183,7 +183,11 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
         .map_err(grant_error)?;
     ok(
         StatusCode::CREATED,
-        json::repository_user(&created.record, Some(&created.secret), Timestamp::now()),
+        json::repository_user(
+            &created.record,
+            Some(&created.secret),
+            call.console.registry.now(),
+        ),
     )
 }
 
@@ -192,7 +196,7 @@ pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
     let user = visible(call, &caller, name).await?;
     ok(
         StatusCode::OK,
-        json::repository_user(&user, None, Timestamp::now()),
+        json::repository_user(&user, None, call.console.registry.now()),
     )
 }
 
@@ -226,7 +230,7 @@ pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
         .map_err(grant_error)?;
     ok(
         StatusCode::OK,
-        json::repository_user(&user, None, Timestamp::now()),
+        json::repository_user(&user, None, call.console.registry.now()),
     )
 }
 
@@ -254,6 +258,10 @@ pub(crate) async fn refresh_secret(call: &Call<'_>, name: &str) -> ApiResult {
         .map_err(ApiError::identity)?;
     ok(
         StatusCode::OK,
-        json::repository_user(&fresh.record, Some(&fresh.secret), Timestamp::now()),
+        json::repository_user(
+            &fresh.record,
+            Some(&fresh.secret),
+            call.console.registry.now(),
+        ),
     )
 }

@@ -32,7 +32,9 @@ pub use secret::API_TOKEN_PREFIX;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Clock;
 
 use berth_meta::{
     ApiToken, ConsoleSession, ConsoleUser, ConsoleUserUpdate, MetadataStore, NewRepositoryUser,
@@ -173,6 +175,7 @@ pub const ADMIN: &str = "admin";
 #[derive(Debug)]
 pub struct Identity {
     meta: Arc<dyn MetadataStore>,
+    clock: Arc<dyn Clock>,
     repository_users: Cache<Option<RepositoryUser>>,
     console_users: Cache<Option<ConsoleUser>>,
     /// Console user name → (the PHC hash it was verified against, the keyed digest of the
@@ -253,11 +256,12 @@ impl Identity {
     pub const CACHE_TTL: Duration = Duration::from_secs(1);
 
     /// Logins over `meta`.
-    pub fn new(meta: Arc<dyn MetadataStore>) -> Self {
+    pub fn new(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>) -> Self {
         let mut remember_key = [0u8; 32];
         getrandom::fill(&mut remember_key).expect("the operating system's random generator failed");
         Identity {
             meta,
+            clock,
             repository_users: Cache::new(),
             console_users: Cache::new(),
             verified: Mutex::new(HashMap::new()),
@@ -276,7 +280,7 @@ impl Identity {
         account_name: &str,
         admin_password: Option<&str>,
     ) -> Result<Bootstrap, IdentityError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let account_created = match self.meta.account(account).await {
             Ok(Some(_)) => false,
             Ok(None) => match self.meta.create_account(account, account_name, now).await {
@@ -358,7 +362,7 @@ impl Identity {
         username: &str,
         verify: impl std::future::Future<Output = Result<T, IdentityError>>,
     ) -> Result<T, IdentityError> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let Some(source) = source else {
             return verify.await;
         };
@@ -413,7 +417,7 @@ impl Identity {
         self.console_users.forget(username);
         if let Some(user) = self.cached_repository_user(username).await? {
             if secret::secret_matches(&user.name, password, &user.secret_hash) {
-                return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
+                return facts(&user, self.clock.now()).map(Principal::RepositoryUser);
             }
             self.decoy(password).await;
             return Err(IdentityError::BadCredentials);
@@ -437,7 +441,7 @@ impl Identity {
         if let Some(user) = self.cached_repository_user(username).await? {
             let ok = secret::secret_matches(&user.name, password, &user.secret_hash);
             return Ok(ok
-                .then(|| facts(&user, Timestamp::now()).ok())
+                .then(|| facts(&user, self.clock.now()).ok())
                 .flatten()
                 .map(Principal::RepositoryUser));
         }
@@ -537,7 +541,7 @@ impl Identity {
     /// current record decides (the catalog of a token bearer). Unknown names are anonymous.
     pub async fn principal_of(&self, name: &str) -> Result<Principal, IdentityError> {
         if let Some(user) = self.cached_repository_user(name).await? {
-            return facts(&user, Timestamp::now()).map(Principal::RepositoryUser);
+            return facts(&user, self.clock.now()).map(Principal::RepositoryUser);
         }
         match self.cached_console_user(name).await? {
             Some(user) => console_principal(&user),
@@ -559,7 +563,7 @@ impl Identity {
                 .await
                 .map_err(IdentityError::backend)?
                 .ok_or(IdentityError::BadCredentials)?;
-            if stored.expires.is_some_and(|e| e <= Timestamp::now()) {
+            if stored.expires.is_some_and(|e| e <= self.clock.now()) {
                 return Err(IdentityError::BadCredentials);
             }
             let user = self
@@ -582,7 +586,7 @@ impl Identity {
         ttl: Duration,
     ) -> Result<WithSecret<ConsoleSession>, IdentityError> {
         let secret = secret::new_session_id();
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let record = ConsoleSession {
             id_hash: secret::token_hash(&secret),
             user: user.id,
@@ -610,7 +614,7 @@ impl Identity {
             .console_session(&secret::token_hash(secret))
             .await
             .map_err(IdentityError::backend)?
-            .filter(|s| s.expires > Timestamp::now())
+            .filter(|s| s.expires > self.clock.now())
             .ok_or(IdentityError::BadCredentials)?;
         let user = self
             .meta
@@ -744,7 +748,7 @@ impl Identity {
             token_hash: secret::token_hash(&secret),
             user: user.id,
             description: description.to_owned(),
-            created: Timestamp::now(),
+            created: self.clock.now(),
             expires,
         };
         self.meta
@@ -787,7 +791,7 @@ impl Identity {
         };
         let record = self
             .meta
-            .create_repository_user(new, Timestamp::now())
+            .create_repository_user(new, self.clock.now())
             .await
             .map_err(IdentityError::backend)?;
         self.repository_users.forget(&record.name);
@@ -864,7 +868,7 @@ impl Identity {
         let hash = self.hash_password(password.to_owned()).await;
         let user = self
             .meta
-            .create_console_user(account, username, &hash, Timestamp::now())
+            .create_console_user(account, username, &hash, self.clock.now())
             .await
             .map_err(IdentityError::backend)?;
         self.console_users.forget(username);
