@@ -879,7 +879,10 @@ async fn the_tour_covers_every_documented_operation() {
         .into_iter()
         .filter(|op| !covered.contains(op))
         .collect();
-    assert!(missing.is_empty(), "operations no test called: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "operations no test called successfully: {missing:?}"
+    );
 }
 
 /// A GET of the console's `uri`: status, content type and body.

@@ -187,10 +187,14 @@ impl World {
         let raw = response.into_body().collect().await.unwrap().to_bytes();
         let path = uri.split('?').next().unwrap();
         self.api.check(method.as_str(), path, status.as_u16(), &raw);
-        self.covered
-            .lock()
-            .unwrap()
-            .insert((method.to_string(), self.api.template_of(path)));
+        // An operation is covered once it has succeeded: a refusal proves the checks, not the
+        // operation.
+        if status.is_success() {
+            self.covered
+                .lock()
+                .unwrap()
+                .insert((method.to_string(), self.api.template_of(path)));
+        }
         let body = if raw.is_empty() {
             Value::Null
         } else {
