@@ -77,7 +77,7 @@ pub fn history_event(e: &HistoryEvent) -> Value {
     json!({
         "at": e.at.rfc3339(),
         "actor": e.actor,
-        "action": e.action,
+        "action": e.action.as_str(),
         "image": e.image.as_ref().map(|i| i.as_str().to_owned()),
         "target": e.target,
         "detail": e.detail,

@@ -199,7 +199,7 @@ impl Registry {
         let missing = || {
             let anonymous = match principal {
                 Principal::Anonymous => true,
-                Principal::Token(token) => token.subject.is_empty(),
+                Principal::Token(token) => token.subject.is_none(),
                 _ => false,
             };
             if anonymous {
@@ -378,7 +378,7 @@ fn visible(principal: &Principal, repository: &Repository) -> bool {
         // A token without an account is the administrator's; an anonymous one has no subject.
         Principal::Token(token) => match token.account {
             Some(account) => account == repository.account,
-            None => !token.subject.is_empty(),
+            None => token.subject.is_some(),
         },
     }
 }
@@ -390,7 +390,9 @@ pub(crate) fn actor(principal: &Principal) -> String {
         Principal::RepositoryUser(user) => user.name.clone(),
         Principal::ConsoleUser { account } => format!("console:{account}"),
         Principal::SystemAdmin => "admin".to_owned(),
-        Principal::Token(token) if token.subject.is_empty() => "anonymous".to_owned(),
-        Principal::Token(token) => token.subject.clone(),
+        Principal::Token(token) => token
+            .subject
+            .clone()
+            .unwrap_or_else(|| "anonymous".to_owned()),
     }
 }

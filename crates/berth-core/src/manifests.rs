@@ -1,6 +1,6 @@
 //! Manifests, tags, the catalog and referrers.
 
-use berth_meta::{Artifact, Push, Reference as BlobRef};
+use berth_meta::{Artifact, BlobRef, Push};
 use berth_model::{Digest, Manifest, ManifestKind, Name, Reference, Tag};
 use berth_policy::{Action, Principal, QuotaExceeded};
 use bytes::Bytes;

@@ -208,7 +208,11 @@ pub(crate) fn event(row: &Row) -> Result<HistoryEvent> {
     Ok(HistoryEvent {
         at: get_time(row, "at")?,
         actor: get(row, "actor")?,
-        action: get(row, "action")?,
+        action: {
+            let text: &str = get(row, "action")?;
+            text.parse::<HistoryAction>()
+                .map_err(|e| corrupt(e.to_string()))?
+        },
         repository: repository_name(get(row, "repository")?)?,
         image: get::<Option<&str>>(row, "image")?
             .map(image_name)

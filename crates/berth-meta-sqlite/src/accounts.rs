@@ -463,7 +463,7 @@ pub(crate) fn insert_history(
         repository.0,
         event.at.unix_millis(),
         event.actor,
-        event.action,
+        event.action.as_str(),
         event.image.as_ref().map(|i| i.as_str()),
         event.target,
         event.detail,

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use berth_meta::{
-    Access, AccountId, Artifact, ArtifactId, CatalogScope, Deletion, Entity, Error, HistoryEvent,
-    Image, ImageId, NewRepository, Page, Paged, Push, PushOutcome, Repository, RepositoryId,
-    RepositoryUpdate, Timestamp,
+    Access, AccountId, Artifact, ArtifactId, CatalogScope, Deletion, Entity, Error, HistoryAction,
+    HistoryEvent, Image, ImageId, NewRepository, Page, Paged, Push, PushOutcome, Repository,
+    RepositoryId, RepositoryUpdate, Timestamp,
 };
 use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -57,7 +57,7 @@ pub(crate) fn create_repository(
         &HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "create".to_owned(),
+            action: HistoryAction::Create,
             repository: new.name.clone(),
             image: None,
             target: None,
@@ -117,7 +117,7 @@ pub(crate) fn update_repository(
         &HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "update".to_owned(),
+            action: HistoryAction::Update,
             repository: name.clone(),
             image: None,
             target: None,
@@ -413,7 +413,7 @@ pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
         &HistoryEvent {
             at: push.at,
             actor: push.actor.clone(),
-            action: "push".to_owned(),
+            action: HistoryAction::Push,
             repository: push.name.repository().clone(),
             image: Some(push.name.image().clone()),
             target: Some(push.digest.to_string()),
@@ -608,7 +608,7 @@ pub(crate) fn delete_artifact(
             &HistoryEvent {
                 at,
                 actor: actor.to_owned(),
-                action: "delete_artifact".to_owned(),
+                action: HistoryAction::DeleteArtifact,
                 repository: name.repository().clone(),
                 image: Some(name.image().clone()),
                 target: Some(removed.to_string()),
@@ -655,7 +655,7 @@ pub(crate) fn delete_image(
         &HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_image".to_owned(),
+            action: HistoryAction::DeleteImage,
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
             target: None,
@@ -770,7 +770,7 @@ pub(crate) fn delete_tag(
         &HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_tag".to_owned(),
+            action: HistoryAction::DeleteTag,
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
             target: Some(tag.to_string()),

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use berth_meta::{
     Access, Account, ApiToken, Artifact, ArtifactId, ConsoleSession, ConsoleUser, ConsoleUserId,
-    HistoryEvent, Image, ImageId, Page, Permission, Repository, RepositoryId, RepositoryUser,
-    RepositoryUserId, Timestamp,
+    HistoryAction, HistoryEvent, Image, ImageId, Page, Permission, Repository, RepositoryId,
+    RepositoryUser, RepositoryUserId, Timestamp,
 };
 use berth_meta::{AccountId, Blob, UploadSession};
 use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
@@ -272,7 +272,7 @@ pub(crate) fn history(row: &Row<'_>) -> rusqlite::Result<HistoryEvent> {
     Ok(HistoryEvent {
         at: time(row, 0)?,
         actor: row.get(1)?,
-        action: row.get(2)?,
+        action: parsed(row, 2, str::parse::<HistoryAction>)?,
         repository: parsed(row, 3, RepositoryName::parse)?,
         image: parsed_opt(row, 4, ImageName::parse)?,
         target: row.get(5)?,

@@ -20,7 +20,7 @@ pub struct MemoryMetadata {
 struct ArtifactRow {
     artifact: Artifact,
     /// Distinct digests it references for usage: its blobs and its own manifest.
-    refs: BTreeSet<Reference>,
+    refs: BTreeSet<BlobRef>,
 }
 
 #[derive(Debug, Default)]
@@ -429,7 +429,7 @@ impl MetadataStore for MemoryMetadata {
         s.history.push(HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "create".to_owned(),
+            action: HistoryAction::Create,
             repository: new.name,
             image: None,
             target: None,
@@ -467,7 +467,7 @@ impl MetadataStore for MemoryMetadata {
         s.history.push(HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "update".to_owned(),
+            action: HistoryAction::Update,
             repository: name.clone(),
             image: None,
             target: None,
@@ -599,7 +599,7 @@ impl MetadataStore for MemoryMetadata {
         let existing = s.artifact_id(image_id, &push.digest);
         // One reference per digest: a digest listed twice counts once, at its smallest size.
         let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
-        let own = Reference {
+        let own = BlobRef {
             digest: push.digest.clone(),
             size: push.manifest_size,
         };
@@ -607,9 +607,9 @@ impl MetadataStore for MemoryMetadata {
             let size = sizes.entry(r.digest.clone()).or_insert(r.size);
             *size = (*size).min(r.size);
         }
-        let refs: BTreeSet<Reference> = sizes
+        let refs: BTreeSet<BlobRef> = sizes
             .into_iter()
-            .map(|(digest, size)| Reference { digest, size })
+            .map(|(digest, size)| BlobRef { digest, size })
             .collect();
         // Decide before changing anything.
         let mut added = 0u64;
@@ -709,7 +709,7 @@ impl MetadataStore for MemoryMetadata {
         s.history.push(HistoryEvent {
             at: push.at,
             actor: push.actor.clone(),
-            action: "push".to_owned(),
+            action: HistoryAction::Push,
             repository: push.name.repository().clone(),
             image: Some(push.name.image().clone()),
             target: Some(push.digest.to_string()),
@@ -833,7 +833,7 @@ impl MetadataStore for MemoryMetadata {
             s.history.push(HistoryEvent {
                 at,
                 actor: actor.to_owned(),
-                action: "delete_artifact".to_owned(),
+                action: HistoryAction::DeleteArtifact,
                 repository: name.repository().clone(),
                 image: Some(name.image().clone()),
                 target: Some(removed.to_string()),
@@ -879,7 +879,7 @@ impl MetadataStore for MemoryMetadata {
         s.history.push(HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_image".to_owned(),
+            action: HistoryAction::DeleteImage,
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
             target: None,
@@ -907,7 +907,7 @@ impl MetadataStore for MemoryMetadata {
         s.history.push(HistoryEvent {
             at,
             actor: actor.to_owned(),
-            action: "delete_tag".to_owned(),
+            action: HistoryAction::DeleteTag,
             repository: name.repository().clone(),
             image: Some(name.image().clone()),
             target: Some(tag.to_string()),

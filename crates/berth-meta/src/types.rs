@@ -217,7 +217,7 @@ pub struct Artifact {
 
 /// A blob or manifest an artifact references, with its size.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Reference {
+pub struct BlobRef {
     /// Its digest.
     pub digest: Digest,
     /// Its size in bytes.
@@ -244,7 +244,7 @@ pub struct Push {
     /// The manifest's annotations.
     pub annotations: BTreeMap<String, String>,
     /// The blobs it references (config, layers); each must be a known blob.
-    pub blobs: Vec<Reference>,
+    pub blobs: Vec<BlobRef>,
     /// The child manifests it lists (an index); each must be an artifact of the same image.
     pub children: Vec<Digest>,
     /// The tag to point at it, if pushed by tag.
@@ -400,6 +400,69 @@ pub struct RepositoryUserUpdate {
     pub secret_hash: Option<Vec<u8>>,
 }
 
+/// What a history event records: a closed set, stored as its [`as_str`](Self::as_str) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HistoryAction {
+    /// The repository was created.
+    Create,
+    /// The repository's settings changed.
+    Update,
+    /// A manifest was pushed (and tagged, when pushed by tag).
+    Push,
+    /// An artifact was deleted (with its tags).
+    DeleteArtifact,
+    /// An image was deleted (with its artifacts and tags).
+    DeleteImage,
+    /// A tag was deleted.
+    DeleteTag,
+}
+
+impl HistoryAction {
+    /// Every action.
+    pub const ALL: [HistoryAction; 6] = [
+        HistoryAction::Create,
+        HistoryAction::Update,
+        HistoryAction::Push,
+        HistoryAction::DeleteArtifact,
+        HistoryAction::DeleteImage,
+        HistoryAction::DeleteTag,
+    ];
+
+    /// The stored and displayed text (`push`, `delete_tag`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HistoryAction::Create => "create",
+            HistoryAction::Update => "update",
+            HistoryAction::Push => "push",
+            HistoryAction::DeleteArtifact => "delete_artifact",
+            HistoryAction::DeleteImage => "delete_image",
+            HistoryAction::DeleteTag => "delete_tag",
+        }
+    }
+}
+
+impl fmt::Display for HistoryAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Text that names no [`HistoryAction`] (a row from a newer version, or a corrupt one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown history action {0:?}")]
+pub struct UnknownHistoryAction(pub String);
+
+impl std::str::FromStr for HistoryAction {
+    type Err = UnknownHistoryAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        HistoryAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnknownHistoryAction(s.chars().take(40).collect()))
+    }
+}
+
 /// What happened, for a repository's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEvent {
@@ -407,8 +470,8 @@ pub struct HistoryEvent {
     pub at: Timestamp,
     /// Who (a user name, `admin`, `system`).
     pub actor: String,
-    /// What, as a short verb (`push`, `tag`, `delete_artifact`, `delete_tag`, `create`, `update`).
-    pub action: String,
+    /// What.
+    pub action: HistoryAction,
     /// In which repository.
     pub repository: RepositoryName,
     /// In which image, if any.
@@ -461,4 +524,17 @@ pub enum CatalogScope {
     All,
     /// Public repositories, plus these.
     Visible(Vec<RepositoryId>),
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_from_its_text() {
+        for action in HistoryAction::ALL {
+            assert_eq!(action.as_str().parse(), Ok(action));
+        }
+        assert!("note".parse::<HistoryAction>().is_err());
+    }
 }

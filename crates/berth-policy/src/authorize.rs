@@ -88,8 +88,8 @@ pub enum Principal {
 /// What a registry token carries: who it was issued to and what it grants, per repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
-    /// Whom it was issued to (empty for an anonymous token), for history and messages.
-    pub subject: String,
+    /// Whom it was issued to (`None` for an anonymous token), for history and messages.
+    pub subject: Option<String>,
     /// The account of the subject, if any.
     pub account: Option<AccountId>,
     /// What the token allows.
@@ -303,7 +303,7 @@ mod tests {
     fn tokens_allow_their_grants_only() {
         let mine = repo("mine");
         let token = Principal::Token(TokenFacts {
-            subject: "1-ci".into(),
+            subject: Some("1-ci".into()),
             account: Some(OWN),
             grants: vec![(mine.clone(), Action::Pull)],
             refusals: vec![(mine.clone(), Action::Push, "pull only".into())],

@@ -300,7 +300,7 @@ impl Gateway {
             Principal::RepositoryUser(u) => (u.name.clone(), Some(u.account)),
             Principal::ConsoleUser { account } => (login_name(headers), Some(*account)),
             Principal::SystemAdmin => (login_name(headers), None),
-            Principal::Token(t) => (t.subject.clone(), t.account),
+            Principal::Token(t) => (t.subject.clone().unwrap_or_default(), t.account),
         };
         let now = self.registry.now();
         let mut claims = Claims::new(

@@ -201,7 +201,8 @@ impl Claims {
             })
             .collect();
         TokenFacts {
-            subject: self.sub.clone(),
+            // The wire's `sub` is empty for an anonymous token.
+            subject: (!self.sub.is_empty()).then(|| self.sub.clone()),
             account: self.berth.account.map(AccountId),
             grants,
             refusals,

@@ -292,7 +292,7 @@ pub async fn blobs_and_garbage_collection_queries(h: &Harness) {
     s.record_push(push(
         "team/app",
         "m",
-        vec![Reference {
+        vec![BlobRef {
             digest: digest("used"),
             size: 7,
         }],
@@ -367,7 +367,7 @@ pub async fn forgotten_blobs_are_tombstoned_until_finished(h: &Harness) {
     s.record_push(push(
         "team/app",
         "m",
-        vec![Reference {
+        vec![BlobRef {
             digest: digest("kept"),
             size: 5,
         }],
@@ -407,7 +407,7 @@ pub async fn forgotten_blobs_are_tombstoned_until_finished(h: &Harness) {
     let push_gone = push(
         "team/app",
         "m2",
-        vec![Reference {
+        vec![BlobRef {
             digest: digest("gone"),
             size: 5,
         }],
@@ -656,7 +656,7 @@ pub async fn history_is_newest_first(h: &Harness) {
         s.record_event(HistoryEvent {
             at: at(i),
             actor: "alice".into(),
-            action: "note".into(),
+            action: HistoryAction::Update,
             repository: repo("team"),
             image: Some(ImageName::parse("app").expect("image")),
             target: Some(format!("t{i}")),
@@ -669,7 +669,7 @@ pub async fn history_is_newest_first(h: &Harness) {
         .history(&repo("team"), Page { page: 1, size: 2 })
         .await
         .expect("history");
-    assert_eq!(page.total, 4, "three notes and the creation");
+    assert_eq!(page.total, 4, "three updates and the creation");
     assert_eq!(
         page.items
             .iter()
@@ -686,7 +686,7 @@ pub async fn history_is_newest_first(h: &Harness) {
             .iter()
             .map(|e| e.action.as_str())
             .collect::<Vec<_>>(),
-        ["note", "create"]
+        ["update", "create"]
     );
     assert_eq!(
         s.history(&repo("other"), Page::first(10))

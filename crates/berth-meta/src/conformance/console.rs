@@ -736,7 +736,7 @@ pub async fn deleting_a_repository_races_writes_that_refer_to_it(h: &Harness) {
         let event = HistoryEvent {
             at: T0,
             actor: "alice".into(),
-            action: "note".into(),
+            action: HistoryAction::Update,
             repository: target.clone(),
             image: None,
             target: None,

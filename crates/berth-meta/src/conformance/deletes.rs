@@ -3,7 +3,7 @@
 use super::*;
 use crate::{Entity, Error};
 
-fn referrer(image: &str, manifest: &str, subject: &str, refs: Vec<Reference>) -> Push {
+fn referrer(image: &str, manifest: &str, subject: &str, refs: Vec<BlobRef>) -> Push {
     Push {
         subject: Some(digest(subject)),
         artifact_type: Some("application/vnd.example.signature".to_owned()),
@@ -73,7 +73,7 @@ pub async fn deleting_an_image_deletes_its_artifacts_and_tags(h: &Harness) {
             .expect("history")
             .items[0]
             .action,
-        "delete_image"
+        HistoryAction::DeleteImage
     );
     assert!(matches!(
         s.delete_image(&name("team/app"), "admin", at(2)).await,

@@ -132,12 +132,12 @@ async fn setup(
 }
 
 /// Records blobs `names` with `size` bytes each; returns their references.
-async fn blobs(store: &dyn MetadataStore, names: &[&str], size: u64) -> Vec<Reference> {
+async fn blobs(store: &dyn MetadataStore, names: &[&str], size: u64) -> Vec<BlobRef> {
     let mut out = Vec::new();
     for n in names {
         let d = digest(n);
         store.record_blob(&d, size, T0).await.expect("record blob");
-        out.push(Reference { digest: d, size });
+        out.push(BlobRef { digest: d, size });
     }
     out
 }
@@ -145,7 +145,7 @@ async fn blobs(store: &dyn MetadataStore, names: &[&str], size: u64) -> Vec<Refe
 fn push(
     image: &str,
     manifest: &str,
-    refs: Vec<Reference>,
+    refs: Vec<BlobRef>,
     tag_name: Option<&str>,
     when: Timestamp,
 ) -> Push {

@@ -116,7 +116,7 @@ pub async fn usage_matches_recomputation_after_random_operations(h: &Harness) {
                     let manifest = format!("{repository}-{image}-{blobs:?}-{salt}");
                     let refs = blobs
                         .iter()
-                        .map(|b| Reference {
+                        .map(|b| BlobRef {
                             digest: digest(&format!("blob{b}")),
                             size: BLOB_SIZES[*b],
                         })

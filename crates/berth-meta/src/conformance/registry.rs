@@ -53,7 +53,7 @@ pub async fn push_records_everything(h: &Harness) {
         .history(&repo("team"), Page::first(10))
         .await
         .expect("history");
-    assert_eq!(history.items[0].action, "push");
+    assert_eq!(history.items[0].action, HistoryAction::Push);
     assert_eq!(
         history.items[0].target.as_deref(),
         Some(digest("m1").as_str())
@@ -71,7 +71,7 @@ pub async fn push_requires_known_blobs_and_children(h: &Harness) {
     let s = &*h.store;
     setup(s, 1, "team", None).await;
     let mut refs = blobs(s, &["known"], 10).await;
-    refs.push(Reference {
+    refs.push(BlobRef {
         digest: digest("unknown"),
         size: 10,
     });
@@ -204,7 +204,7 @@ pub async fn a_digest_listed_twice_counts_once(h: &Harness) {
     let s = &*h.store;
     setup(s, 1, "team", None).await;
     let mut refs = blobs(s, &["twice"], 1_000).await;
-    refs.push(Reference {
+    refs.push(BlobRef {
         digest: digest("twice"),
         size: 5_000,
     });
