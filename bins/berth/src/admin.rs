@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use berth_console::json;
-use berth_core::Registry;
 use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
+use berth_core::{Manager, Registry};
 use berth_meta::{
     Access, AccountId, NewRepository, Page, Permission, RepositoryUserUpdate, Timestamp,
 };
 use berth_model::RepositoryName;
-use berth_policy::human_bytes;
+use berth_policy::{Principal, human_bytes};
 use serde_json::Value;
 
 use crate::config::parse_size;
@@ -49,6 +49,11 @@ pub(crate) fn parse_quota(s: &str) -> Result<Quota, String> {
         return Ok(Quota(None));
     }
     parse_size(s).map(|b| Quota(Some(b)))
+}
+
+/// The engine's management operations, as the system administrator (history records "admin").
+fn admin(registry: &Registry) -> Manager<'_> {
+    registry.manage(Principal::SystemAdmin, None)
 }
 
 /// What one admin command prints.
@@ -91,9 +96,8 @@ pub(crate) async fn create_repository(
         quota,
         delete_orphan_referrers: true,
     };
-    let repository = registry
-        .metadata()
-        .create_repository(new, "admin", Timestamp::now())
+    let repository = admin(registry)
+        .create_repository(new)
         .await
         .map_err(|e| format!("cannot create the repository: {e}"))?;
     let json = json::repository(&repository);
@@ -109,9 +113,8 @@ pub(crate) async fn list_repositories(
 ) -> Result<Output, String> {
     let mut items = Vec::new();
     for page in 1.. {
-        let found = registry
-            .metadata()
-            .list_repositories(account, Page { page, size: 500 })
+        let found = admin(registry)
+            .repositories(account, Page { page, size: 500 })
             .await
             .map_err(|e| format!("cannot list repositories: {e}"))?;
         let done = found.items.len() < 500;
@@ -194,12 +197,11 @@ pub(crate) async fn create_user(
         expires: args.expires.flatten(),
         permissions: args.repositories,
     };
-    let created = registry
-        .identity()
+    let created = admin(registry)
         .create_repository_user(account, spec)
         .await
         .map_err(|e| format!("cannot create the user: {e}"))?;
-    let value = json::repository_user(&created.record, Some(&created.secret), Timestamp::now());
+    let value = json::repository_user(&created.record, Some(&created.secret), registry.now());
     Ok(with_secret(value, &created.secret, "created"))
 }
 
@@ -211,12 +213,11 @@ pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<O
         permissions: (!args.repositories.is_empty()).then_some(args.repositories),
         ..RepositoryUserUpdate::default()
     };
-    let user = registry
-        .identity()
+    let user = admin(registry)
         .update_repository_user(&name, update)
         .await
         .map_err(|e| format!("cannot update {name}: {e}"))?;
-    let json = json::repository_user(&user, None, Timestamp::now());
+    let json = json::repository_user(&user, None, registry.now());
     Ok(Output {
         text: format!("updated repository user {}", user_line(&json)),
         json,
@@ -224,25 +225,23 @@ pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<O
 }
 
 pub(crate) async fn refresh_secret(registry: &Registry, name: &str) -> Result<Output, String> {
-    let fresh = registry
-        .identity()
+    let fresh = admin(registry)
         .refresh_secret(name)
         .await
         .map_err(|e| format!("cannot refresh the secret of {name}: {e}"))?;
-    let value = json::repository_user(&fresh.record, Some(&fresh.secret), Timestamp::now());
+    let value = json::repository_user(&fresh.record, Some(&fresh.secret), registry.now());
     Ok(with_secret(value, &fresh.secret, "new secret for"))
 }
 
 pub(crate) async fn list_users(registry: &Registry, account: AccountId) -> Result<Output, String> {
     let mut items = Vec::new();
     for page in 1.. {
-        let found = registry
-            .identity()
-            .list_repository_users(account, Page { page, size: 500 })
+        let found = admin(registry)
+            .repository_users(account, None, Page { page, size: 500 })
             .await
             .map_err(|e| format!("cannot list users: {e}"))?;
         let done = found.items.len() < 500;
-        let now = Timestamp::now();
+        let now = registry.now();
         items.extend(
             found
                 .items
@@ -269,9 +268,8 @@ pub(crate) async fn create_account(
     id: AccountId,
     name: &str,
 ) -> Result<Output, String> {
-    let account = registry
-        .metadata()
-        .create_account(id, name, Timestamp::now())
+    let account = admin(registry)
+        .create_account(id, name)
         .await
         .map_err(|e| format!("cannot create account {id}: {e}"))?;
     Ok(Output {
@@ -284,9 +282,8 @@ pub(crate) async fn list_accounts(registry: &Registry) -> Result<Output, String>
     let mut items = Vec::new();
     let mut lines = Vec::new();
     for page in 1.. {
-        let found = registry
-            .metadata()
-            .list_accounts(Page { page, size: 500 })
+        let found = admin(registry)
+            .accounts(Page { page, size: 500 })
             .await
             .map_err(|e| format!("cannot list accounts: {e}"))?;
         let done = found.items.len() < 500;
@@ -313,18 +310,7 @@ pub(crate) async fn create_console_user(
 ) -> Result<Output, String> {
     let password = read_password()?;
     let password = password.as_str();
-    if let Some(account) = account {
-        let exists = registry
-            .metadata()
-            .account(account)
-            .await
-            .map_err(|e| format!("cannot read account {account}: {e}"))?;
-        if exists.is_none() {
-            return Err(format!("account {account} does not exist"));
-        }
-    }
-    let user = registry
-        .identity()
+    let user = admin(registry)
         .create_console_user(account, username, password)
         .await
         .map_err(|e| format!("cannot create console user {username}: {e}"))?;
@@ -375,9 +361,8 @@ pub(crate) async fn list_console_users(
 ) -> Result<Output, String> {
     let mut items = Vec::new();
     for page in 1.. {
-        let found = registry
-            .metadata()
-            .list_console_users(account, Page { page, size: 100 })
+        let found = admin(registry)
+            .console_users(account, Page { page, size: 100 })
             .await
             .map_err(|e| format!("cannot list console users: {e}"))?;
         let done = found.items.len() < 100;
@@ -410,8 +395,7 @@ pub(crate) async fn change_console_user(
     verb: &str,
 ) -> Result<Output, String> {
     let ends = change.password.is_some() || change.disabled == Some(true);
-    let user = registry
-        .identity()
+    let user = admin(registry)
         .update_console_user(username, change)
         .await
         .map_err(|e| format!("cannot change console user {username}: {e}"))?;
@@ -428,8 +412,7 @@ pub(crate) async fn delete_console_user(
     registry: &Registry,
     username: &str,
 ) -> Result<Output, String> {
-    registry
-        .identity()
+    admin(registry)
         .delete_console_user(username)
         .await
         .map_err(|e| format!("cannot delete console user {username}: {e}"))?;
@@ -444,7 +427,7 @@ pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Outp
     let name = berth_model::Name::parse(name)
         .map_err(|e| format!("image {name:?} (write REPOSITORY/IMAGE): {e}"))?;
     let artifacts = registry
-        .delete_image(&berth_policy::Principal::SystemAdmin, &name)
+        .delete_image(&Principal::SystemAdmin, &name)
         .await
         .map_err(|e| format!("cannot delete {name}: {e}"))?;
     Ok(Output {

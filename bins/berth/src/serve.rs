@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use berth_console::{Console, ConsoleConfig};
 use berth_core::Registry;
 use berth_model::AccountId;
+use berth_policy::Principal;
 use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Body, Gateway};
 use bytes::Bytes;
@@ -371,7 +372,8 @@ impl App {
 
     /// Ready when the metadata store answers.
     async fn ready(&self) -> Response<Body> {
-        match self.registry.metadata().account(self.account).await {
+        let admin = self.registry.manage(Principal::SystemAdmin, None);
+        match admin.account(self.account).await {
             Ok(_) => text(StatusCode::OK, "ready\n"),
             Err(e) => {
                 warn!(error = %e, "not ready: metadata store");

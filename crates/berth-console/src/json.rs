@@ -122,18 +122,10 @@ pub fn console_user(u: &ConsoleUser) -> Value {
 }
 
 /// The id of an API token as the API names it: the first 16 hex digits of its hash.
-pub fn api_token_id(t: &ApiToken) -> String {
-    t.token_hash
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// An API token (`ApiToken`), with the token itself when it was just made (`ApiTokenCreated`).
 pub fn api_token(t: &ApiToken, token: Option<&str>) -> Value {
     let mut value = json!({
-        "id": api_token_id(t),
+        "id": t.id(),
         "description": t.description,
         "created_at": t.created.rfc3339(),
         "expires_at": t.expires.map(Timestamp::rfc3339),

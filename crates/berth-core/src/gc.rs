@@ -127,7 +127,7 @@ impl Registry {
     /// the bytes of its upload sessions, which no one can continue. The metadata store decides
     /// (no such repository, not empty); bytes it could not remove are left to
     /// [`Registry::expire_uploads`].
-    pub async fn delete_repository(
+    pub(crate) async fn delete_repository(
         &self,
         name: &berth_model::RepositoryName,
         actor: &str,

@@ -13,6 +13,8 @@
 //!   [`Registry::put_blob`], [`Registry::mount_blob`] and friends (`blobs.rs`).
 //! - Manifests, tags, catalog and referrers (`manifests.rs`).
 //! - Logins and credentials: [`identity::Identity`], reached by [`Registry::identity`].
+//! - Management (accounts, repositories, repository users, console users, API tokens, history),
+//!   each decided through [`berth_policy`]: [`Registry::manage`] (`manage.rs`).
 //! - Pull statistics, counted in memory and flushed in batches by [`Registry::flush_pulls`]
 //!   (`stats.rs`): the pull path never writes to the metadata store.
 //!
@@ -26,6 +28,7 @@ pub mod clock;
 mod error;
 mod gc;
 pub mod identity;
+mod manage;
 mod manifests;
 mod room;
 mod stats;
@@ -43,6 +46,7 @@ pub use blobs::Mount;
 pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Result, chain as error_chain};
 pub use gc::GcReport;
+pub use manage::{ManageError, Manager};
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
 /// Engine settings.

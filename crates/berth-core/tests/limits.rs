@@ -240,10 +240,8 @@ async fn a_recreated_repository_cannot_continue_an_old_session(
         .append_upload(&who, &image, &id, Some(0), chunked(data(1, 1000), true))
         .await
         .unwrap();
-    registry
-        .delete_repository(&repo("team"), "admin")
-        .await
-        .unwrap();
+    let admin = registry.manage(Principal::SystemAdmin, None);
+    admin.delete_repository(&repo("team")).await.unwrap();
     assert!(
         blobs.upload_status(&id).await.is_err(),
         "deleting the repository removed the session's bytes"
@@ -255,10 +253,7 @@ async fn a_recreated_repository_cannot_continue_an_old_session(
         quota: None,
         delete_orphan_referrers: true,
     };
-    meta.create_repository(new, "admin", Timestamp::now())
-        .await
-        .unwrap();
-    registry.forget_repository(&repo("team"));
+    admin.create_repository(new).await.unwrap();
     for result in [
         registry.upload_status(&who, &image, &id).await.map(|_| ()),
         registry

@@ -108,6 +108,18 @@ pub struct ApiToken {
     pub expires: Option<Timestamp>,
 }
 
+impl ApiToken {
+    /// Its public id: the first 8 bytes of its hash, in hex (naming it reveals nothing of the
+    /// token).
+    pub fn id(&self) -> String {
+        self.token_hash
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// A namespace of an account holding images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repository {

@@ -13,6 +13,8 @@
 //! An expired or disabled repository user can do nothing at all, public repositories included:
 //! its credentials are refused, so its client learns at once rather than half-way through.
 //! `manage` (settings, users, quota) belongs to console users of the account and the admin.
+//! Above repositories, [`authorize_management`] decides who manages an account (its console
+//! users and the admin) and the system itself (accounts and console users: the admin only).
 
 use std::fmt;
 
@@ -110,6 +112,24 @@ pub struct Target<'a> {
     pub access: Access,
 }
 
+/// What a management operation above one repository is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Managed {
+    /// An account's repositories, repository users and history.
+    Account(AccountId),
+    /// Accounts and console users.
+    System,
+}
+
+impl fmt::Display for Managed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Managed::Account(account) => write!(f, "account {account}"),
+            Managed::System => f.write_str("accounts and console users"),
+        }
+    }
+}
+
 /// Why an action is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -167,6 +187,12 @@ pub enum Denial {
         /// Where.
         repository: RepositoryName,
     },
+    /// Only the system administrator, or a console user of the account, manages this.
+    #[error("{}", match .0 {
+        Managed::System => "only the system administrator manages accounts and console users".to_owned(),
+        Managed::Account(account) => format!("not allowed to manage account {account}"),
+    })]
+    NotManager(Managed),
 }
 
 /// The answer.
@@ -273,6 +299,19 @@ pub fn authorize(
     }
 }
 
+/// May `principal` manage `what`? An account is managed by its console users and the system
+/// administrator; accounts and console users by the administrator alone. Robots, tokens and
+/// anonymous callers manage nothing.
+pub fn authorize_management(principal: &Principal, what: Managed) -> Decision {
+    match (principal, what) {
+        (Principal::SystemAdmin, _) => Decision::Allow,
+        (Principal::ConsoleUser { account }, Managed::Account(asked)) if *account == asked => {
+            Decision::Allow
+        }
+        _ => Decision::Deny(Denial::NotManager(what)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +338,42 @@ mod tests {
 
     /// A token allows exactly its grants (and public pulls); an action refused at issue time
     /// answers with that refusal, one never asked for asks for a new token.
+    #[test]
+    fn management_belongs_to_the_account_and_the_admin() {
+        let console = Principal::ConsoleUser { account: OWN };
+        let token = Principal::Token(TokenFacts {
+            subject: Some("1-ci".into()),
+            account: Some(OWN),
+            grants: Vec::new(),
+            refusals: Vec::new(),
+        });
+        let cases = [
+            (Principal::SystemAdmin, Managed::System, true),
+            (Principal::SystemAdmin, Managed::Account(OTHER), true),
+            (console.clone(), Managed::Account(OWN), true),
+            (console.clone(), Managed::Account(OTHER), false),
+            (console, Managed::System, false),
+            (
+                robot(Some(Permission::PushPull), None, false),
+                Managed::Account(OWN),
+                false,
+            ),
+            (token, Managed::Account(OWN), false),
+            (Principal::Anonymous, Managed::Account(OWN), false),
+        ];
+        for (principal, what, allowed) in cases {
+            let decision = authorize_management(&principal, what);
+            assert_eq!(
+                decision.is_allowed(),
+                allowed,
+                "{principal:?} manages {what}"
+            );
+            if !allowed {
+                assert_eq!(decision, Decision::Deny(Denial::NotManager(what)));
+            }
+        }
+    }
+
     #[test]
     fn tokens_allow_their_grants_only() {
         let mine = repo("mine");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use berth_core::identity::ConsoleUserChange;
 use berth_meta::{AccountId, Timestamp};
+use berth_policy::Managed;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -126,16 +127,21 @@ pub(crate) async fn change_password(call: &Call<'_>) -> ApiResult {
     Ok(answer.header(http::header::SET_COOKIE, opened))
 }
 
+/// Refuses, from the request head, a caller that may not manage accounts and console users.
+fn system(call: &Call<'_>, caller: &Caller) -> ApiResult<()> {
+    call.manager(caller)
+        .may(Managed::System)
+        .map_err(ApiError::manage)
+}
+
 pub(crate) async fn accounts(call: &Call<'_>) -> ApiResult {
-    call.admin().await?;
+    let caller = call.authorized().await?;
     let page = call.query.page()?;
     let found = call
-        .console
-        .registry
-        .metadata()
-        .list_accounts(page)
+        .manager(&caller)
+        .accounts(page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, json::account),
@@ -150,23 +156,19 @@ struct NewAccount {
 }
 
 pub(crate) async fn create_account(call: &Call<'_>) -> ApiResult {
-    let caller = call.admin().await?;
+    let caller = call.authorized().await?;
+    system(call, &caller)?;
     let new: NewAccount = call.json(&caller).await?;
-    if new.id < 1 {
-        return Err(ApiError::invalid("an account id is a positive number"));
-    }
     let account = call
-        .console
-        .registry
-        .metadata()
-        .create_account(AccountId(new.id), &new.name, call.console.registry.now())
+        .manager(&caller)
+        .create_account(AccountId(new.id), &new.name)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(StatusCode::CREATED, json::account(&account))
 }
 
 pub(crate) async fn console_users(call: &Call<'_>) -> ApiResult {
-    call.admin().await?;
+    let caller = call.authorized().await?;
     let page = call.query.page()?;
     let account = match call.query.get("account") {
         None | Some("") => None,
@@ -175,12 +177,10 @@ pub(crate) async fn console_users(call: &Call<'_>) -> ApiResult {
         })?)),
     };
     let found = call
-        .console
-        .registry
-        .metadata()
-        .list_console_users(account, page)
+        .manager(&caller)
+        .console_users(account, page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, json::console_user),
@@ -196,47 +196,24 @@ struct NewConsoleUser {
 }
 
 pub(crate) async fn create_console_user(call: &Call<'_>) -> ApiResult {
-    let caller = call.admin().await?;
+    let caller = call.authorized().await?;
+    system(call, &caller)?;
     let new: NewConsoleUser = call.json(&caller).await?;
-    let account = new.account.map(AccountId);
-    if let Some(account) = account {
-        let exists = call
-            .console
-            .registry
-            .metadata()
-            .account(account)
-            .await
-            .map_err(ApiError::meta)?;
-        if exists.is_none() {
-            return Err(ApiError::invalid(format!(
-                "account {account} does not exist"
-            )));
-        }
-    }
     let user = call
-        .console
-        .registry
-        .identity()
-        .create_console_user(account, &new.username, &new.password)
+        .manager(&caller)
+        .create_console_user(new.account.map(AccountId), &new.username, &new.password)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     ok(StatusCode::CREATED, json::console_user(&user))
 }
 
-/// A console user, for the administrator.
-async fn find_console_user(call: &Call<'_>, name: &str) -> ApiResult<berth_meta::ConsoleUser> {
-    call.console
-        .registry
-        .identity()
+pub(crate) async fn console_user(call: &Call<'_>, name: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let user = call
+        .manager(&caller)
         .console_user(name)
         .await
-        .map_err(ApiError::identity)?
-        .ok_or_else(|| ApiError::not_found(format!("console user {name} does not exist")))
-}
-
-pub(crate) async fn console_user(call: &Call<'_>, name: &str) -> ApiResult {
-    call.admin().await?;
-    let user = find_console_user(call, name).await?;
+        .map_err(ApiError::manage)?;
     ok(StatusCode::OK, json::console_user(&user))
 }
 
@@ -250,48 +227,28 @@ struct ConsoleUserPatch {
 /// The administrator resets a console user's password, or disables or enables it; a reset or a
 /// disable ends the user's sessions and API tokens.
 pub(crate) async fn update_console_user(call: &Call<'_>, name: &str) -> ApiResult {
-    let caller = call.admin().await?;
+    let caller = call.authorized().await?;
+    system(call, &caller)?;
     let patch: ConsoleUserPatch = call.json(&caller).await?;
-    if caller.user.username == name {
-        if patch.disabled == Some(true) {
-            return Err(ApiError::conflict(
-                "you cannot disable yourself; another administrator can",
-            ));
-        }
-        if patch.password.is_some() {
-            return Err(ApiError::conflict(
-                "change your own password with PUT /api/v1/session/password, giving the current one",
-            ));
-        }
-    }
     let change = ConsoleUserChange {
         password: patch.password,
         disabled: patch.disabled,
     };
     let user = call
-        .console
-        .registry
-        .identity()
+        .manager(&caller)
         .update_console_user(name, change)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     ok(StatusCode::OK, json::console_user(&user))
 }
 
 /// The administrator deletes a console user, with its sessions and API tokens.
 pub(crate) async fn delete_console_user(call: &Call<'_>, name: &str) -> ApiResult {
-    let caller = call.admin().await?;
-    if caller.user.username == name {
-        return Err(ApiError::conflict(
-            "you cannot delete yourself; another administrator can",
-        ));
-    }
-    call.console
-        .registry
-        .identity()
+    let caller = call.authorized().await?;
+    call.manager(&caller)
         .delete_console_user(name)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
@@ -299,12 +256,10 @@ pub(crate) async fn api_tokens(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let page = call.query.page()?;
     let tokens = call
-        .console
-        .registry
-        .metadata()
-        .list_api_tokens(caller.user.id)
+        .manager(&caller)
+        .api_tokens()
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     let items = tokens
         .iter()
         .skip(page.offset() as usize)
@@ -336,12 +291,10 @@ pub(crate) async fn create_api_token(call: &Call<'_>) -> ApiResult {
         })?),
     };
     let created = call
-        .console
-        .registry
-        .identity()
-        .create_api_token(&caller.user, &new.description, expires)
+        .manager(&caller)
+        .create_api_token(&new.description, expires)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::CREATED,
         json::api_token(&created.record, Some(&created.secret)),
@@ -350,17 +303,9 @@ pub(crate) async fn create_api_token(call: &Call<'_>) -> ApiResult {
 
 pub(crate) async fn delete_api_token(call: &Call<'_>, id: &str) -> ApiResult {
     let caller = call.authorized().await?;
-    let meta = call.console.registry.metadata();
-    let tokens = meta
-        .list_api_tokens(caller.user.id)
+    call.manager(&caller)
+        .delete_api_token(id)
         .await
-        .map_err(ApiError::meta)?;
-    let token = tokens
-        .iter()
-        .find(|t| json::api_token_id(t) == id)
-        .ok_or_else(|| ApiError::not_found(format!("API token {id} does not exist")))?;
-    meta.delete_api_token(&token.token_hash)
-        .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }

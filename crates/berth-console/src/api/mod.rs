@@ -9,7 +9,7 @@ mod users;
 use std::net::IpAddr;
 
 use berth_core::identity::{API_TOKEN_PREFIX, IdentityError};
-use berth_core::{ReadError, RequestBody};
+use berth_core::{ManageError, Manager, ReadError, RequestBody};
 use berth_meta::{AccountId, ConsoleUser, Page};
 use berth_model::RepositoryName;
 use berth_model::http_text::{Plus, basic_credentials, percent_decode, query_pairs, strip_scheme};
@@ -102,6 +102,18 @@ impl ApiError {
         }
     }
 
+    /// A management failure, for the API.
+    pub(crate) fn manage(e: ManageError) -> Self {
+        match e {
+            ManageError::Denied(denial) => Self::forbidden(denial.to_string()),
+            ManageError::NotFound { .. } => Self::not_found(e.to_string()),
+            ManageError::Invalid(message) => Self::invalid(message),
+            ManageError::Conflict(message) => Self::conflict(message),
+            ManageError::Identity(e) => Self::identity(e),
+            ManageError::Metadata(e) => Self::meta(e),
+        }
+    }
+
     /// An engine failure (artifact and tag deletes), for the API.
     pub(crate) fn engine(e: berth_core::Error) -> Self {
         match e {
@@ -153,40 +165,18 @@ impl Caller {
         self.principal == Principal::SystemAdmin
     }
 
-    /// The account a request acts on: the console user's own; for the administrator the
-    /// `account` query parameter, else the default account.
+    /// The account a request acts on: the `account` query parameter, else the console user's
+    /// own, else (for the administrator) the default account. Whether the caller may act on it
+    /// is the engine's decision.
     pub(crate) fn account(&self, query: &Query, default: AccountId) -> ApiResult<AccountId> {
         match (&self.principal, query.get("account")) {
-            (Principal::ConsoleUser { account }, None) => Ok(*account),
-            (Principal::ConsoleUser { account }, Some(asked)) => {
-                if asked.parse::<i64>().ok() == Some(account.0) {
-                    Ok(*account)
-                } else {
-                    Err(ApiError::forbidden(
-                        "a console user acts on its own account only",
-                    ))
-                }
-            }
             (_, Some(asked)) => asked
                 .parse()
                 .map(AccountId)
                 .map_err(|_| ApiError::invalid(format!("account {asked:?} is not a number"))),
+            (Principal::ConsoleUser { account }, None) => Ok(*account),
             (_, None) => Ok(default),
         }
-    }
-
-    /// Whether the caller may see and manage things of `account`.
-    pub(crate) fn owns(&self, account: AccountId) -> bool {
-        match &self.principal {
-            Principal::SystemAdmin => true,
-            Principal::ConsoleUser { account: own } => *own == account,
-            _ => false,
-        }
-    }
-
-    /// The name history records.
-    pub(crate) fn actor(&self) -> String {
-        self.user.username.clone()
     }
 }
 
@@ -427,15 +417,11 @@ impl Call<'_> {
         Ok(caller)
     }
 
-    /// The caller, who must be the system administrator.
-    pub(crate) async fn admin(&self) -> ApiResult<Caller> {
-        let caller = self.authorized().await?;
-        if !caller.is_admin() {
-            return Err(ApiError::forbidden(
-                "only the system administrator may do this",
-            ));
-        }
-        Ok(caller)
+    /// The engine's management operations, on behalf of `caller`.
+    pub(crate) fn manager(&self, caller: &Caller) -> Manager<'_> {
+        self.console
+            .registry
+            .manage(caller.principal.clone(), Some(caller.user.clone()))
     }
 }
 

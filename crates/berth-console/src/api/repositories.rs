@@ -2,13 +2,14 @@
 
 use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate};
 use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
+use berth_policy::Managed;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Call, Caller, ok, repository_name};
 use crate::{Answer, json};
 
-/// The repository named by a path segment, when the caller may see it. Another account's
+/// The repository named by a path segment, when the caller may manage it. Another account's
 /// repository is "not found", exactly like a missing one: its existence is not told.
 pub(crate) async fn visible(
     call: &Call<'_>,
@@ -16,19 +17,10 @@ pub(crate) async fn visible(
     segment: &str,
 ) -> ApiResult<Repository> {
     let name = repository_name(segment)?;
-    let found = call
-        .console
-        .registry
-        .metadata()
+    call.manager(caller)
         .repository(&name)
         .await
-        .map_err(ApiError::meta)?;
-    match found {
-        Some(r) if caller.owns(r.account) => Ok(r),
-        _ => Err(ApiError::not_found(format!(
-            "repository {segment} does not exist"
-        ))),
-    }
+        .map_err(ApiError::manage)
 }
 
 fn image_name(call: &Call<'_>, repository: &RepositoryName) -> ApiResult<Name> {
@@ -52,12 +44,10 @@ pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
     let account = caller.account(&call.query, call.console.config.default_account)?;
     let page = call.query.page()?;
     let found = call
-        .console
-        .registry
-        .metadata()
-        .list_repositories(account, page)
+        .manager(&caller)
+        .repositories(account, page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, json::repository),
@@ -91,6 +81,9 @@ fn flag(value: &Value, field: &str) -> ApiResult<bool> {
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
+    call.manager(&caller)
+        .may(Managed::Account(account))
+        .map_err(ApiError::manage)?;
     let body = call
         .object(
             &caller,
@@ -127,18 +120,10 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
         },
     };
     let created = call
-        .console
-        .registry
-        .metadata()
-        .create_repository(new, &caller.actor(), call.console.registry.now())
+        .manager(&caller)
+        .create_repository(new)
         .await
-        .map_err(|e| match e {
-            berth_meta::Error::NotFound { .. } => {
-                ApiError::invalid(format!("account {account} does not exist"))
-            }
-            e => ApiError::meta(e),
-        })?;
-    call.console.registry.forget_repository(&name);
+        .map_err(ApiError::manage)?;
     ok(StatusCode::CREATED, json::repository(&created))
 }
 
@@ -166,29 +151,20 @@ pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
             .transpose()?,
     };
     let updated = call
-        .console
-        .registry
-        .metadata()
-        .update_repository(
-            &repository.name,
-            update,
-            &caller.actor(),
-            call.console.registry.now(),
-        )
+        .manager(&caller)
+        .update_repository(&repository.name, update)
         .await
-        .map_err(ApiError::meta)?;
-    call.console.registry.forget_repository(&repository.name);
+        .map_err(ApiError::manage)?;
     ok(StatusCode::OK, json::repository(&updated))
 }
 
 pub(crate) async fn delete(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
     let repository = visible(call, &caller, segment).await?;
-    call.console
-        .registry
-        .delete_repository(&repository.name, &caller.actor())
+    call.manager(&caller)
+        .delete_repository(&repository.name)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
@@ -198,12 +174,10 @@ pub(crate) async fn images(call: &Call<'_>, segment: &str) -> ApiResult {
     let page = call.query.page()?;
     let filter = call.query.get("name").filter(|f| !f.is_empty());
     let found = call
-        .console
-        .registry
-        .metadata()
-        .list_images(&repository.name, filter, page)
+        .manager(&caller)
+        .images(&repository.name, filter, page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, json::image),
@@ -216,12 +190,10 @@ pub(crate) async fn artifacts(call: &Call<'_>, segment: &str) -> ApiResult {
     let name = image_name(call, &repository.name)?;
     let page = call.query.page()?;
     let found = call
-        .console
-        .registry
-        .metadata()
-        .list_artifacts(&name, page)
+        .manager(&caller)
+        .artifacts(&name, page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     let host = call.registry_host();
     ok(
         StatusCode::OK,
@@ -297,12 +269,10 @@ pub(crate) async fn history(call: &Call<'_>, segment: &str) -> ApiResult {
     let repository = visible(call, &caller, segment).await?;
     let page = call.query.page()?;
     let found = call
-        .console
-        .registry
-        .metadata()
+        .manager(&caller)
         .history(&repository.name, page)
         .await
-        .map_err(ApiError::meta)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, json::history_event),

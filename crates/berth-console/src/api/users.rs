@@ -2,23 +2,35 @@
 //! appear only in the answers to creation and refresh.
 
 use berth_core::identity::RepositoryUserSpec;
-use berth_meta::{Page, Permission, RepositoryUser, RepositoryUserUpdate, Timestamp};
+use berth_meta::{Permission, RepositoryUserUpdate, Timestamp};
 use berth_model::RepositoryName;
+use berth_policy::Managed;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{ApiError, ApiResult, Call, Caller, ok};
+
+/// Refuses, from the request head, a caller that may not manage repository user `name` (another
+/// account's is "not found").
+async fn visible(call: &Call<'_>, caller: &Caller, name: &str) -> ApiResult<()> {
+    call.manager(caller)
+        .repository_user(name)
+        .await
+        .map(drop)
+        .map_err(ApiError::manage)
+}
+use berth_core::ManageError;
 use berth_core::identity::IdentityError;
 
 /// A permission naming a repository that does not exist is a mistake in the request.
-fn grant_error(e: IdentityError) -> ApiError {
+fn grant_error(e: ManageError) -> ApiError {
     match e {
-        IdentityError::NotFound {
+        ManageError::Identity(IdentityError::NotFound {
             what: "repository",
             name,
-        } => ApiError::invalid(format!("repository {name} does not exist in this account")),
-        e => ApiError::identity(e),
+        }) => ApiError::invalid(format!("repository {name} does not exist in this account")),
+        e => ApiError::manage(e),
     }
 }
 use crate::{Answer, json};
@@ -84,81 +96,31 @@ fn text(map: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
     }
 }
 
-/// The repository user `name`, when the caller may see it (another account's is "not found").
-async fn visible(call: &Call<'_>, caller: &Caller, name: &str) -> ApiResult<RepositoryUser> {
-    let found = call
-        .console
-        .registry
-        .metadata()
-        .repository_user(name)
-        .await
-        .map_err(ApiError::meta)?;
-    match found {
-        Some(user) if caller.owns(user.account) => Ok(user),
-        _ => Err(ApiError::not_found(format!(
-            "repository user {name} does not exist"
-        ))),
-    }
-}
-
 pub(crate) async fn list(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
     let page = call.query.page()?;
-    let identity = call.console.registry.identity();
+    let repository = call.query.get("repository").filter(|r| !r.is_empty());
+    let found = call
+        .manager(&caller)
+        .repository_users(account, repository, page)
+        .await
+        .map_err(ApiError::manage)?;
     let now = call.console.registry.now();
-    let Some(repository) = call.query.get("repository").filter(|r| !r.is_empty()) else {
-        let found = identity
-            .list_repository_users(account, page)
-            .await
-            .map_err(ApiError::identity)?;
-        return ok(
-            StatusCode::OK,
-            json::paged(&found, page.page, page.size, |u| {
-                json::repository_user(u, None, now)
-            }),
-        );
-    };
-    // An account has few repository users: filter them here, then page.
-    let mut matching = Vec::new();
-    for number in 1.. {
-        let batch = identity
-            .list_repository_users(
-                account,
-                Page {
-                    page: number,
-                    size: 500,
-                },
-            )
-            .await
-            .map_err(ApiError::identity)?;
-        let done = batch.items.len() < 500;
-        matching.extend(
-            batch
-                .items
-                .into_iter()
-                .filter(|u| u.permissions.iter().any(|(r, _)| r.as_str() == repository)),
-        );
-        if done {
-            break;
-        }
-    }
-    let total = matching.len() as u64;
-    let items = matching
-        .iter()
-        .skip(page.offset() as usize)
-        .take(page.limit() as usize)
-        .map(|u| json::repository_user(u, None, now))
-        .collect();
     ok(
         StatusCode::OK,
-        json::page(items, page.page, page.size, total),
+        json::paged(&found, page.page, page.size, |u| {
+            json::repository_user(u, None, now)
+        }),
     )
 }
 
 pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     let caller = call.authorized().await?;
     let account = caller.account(&call.query, call.console.config.default_account)?;
+    call.manager(&caller)
+        .may(Managed::Account(account))
+        .map_err(ApiError::manage)?;
     let body = call
         .object(
             &caller,
@@ -175,9 +137,7 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
         )?,
     };
     let created = call
-        .console
-        .registry
-        .identity()
+        .manager(&caller)
         .create_repository_user(account, spec)
         .await
         .map_err(grant_error)?;
@@ -193,7 +153,11 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
 
 pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.authorized().await?;
-    let user = visible(call, &caller, name).await?;
+    let user = call
+        .manager(&caller)
+        .repository_user(name)
+        .await
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::repository_user(&user, None, call.console.registry.now()),
@@ -222,9 +186,7 @@ pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
         secret_hash: None,
     };
     let user = call
-        .console
-        .registry
-        .identity()
+        .manager(&caller)
         .update_repository_user(name, update)
         .await
         .map_err(grant_error)?;
@@ -236,26 +198,20 @@ pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
 
 pub(crate) async fn delete(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.authorized().await?;
-    visible(call, &caller, name).await?;
-    call.console
-        .registry
-        .identity()
+    call.manager(&caller)
         .delete_repository_user(name)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
 pub(crate) async fn refresh_secret(call: &Call<'_>, name: &str) -> ApiResult {
     let caller = call.authorized().await?;
-    visible(call, &caller, name).await?;
     let fresh = call
-        .console
-        .registry
-        .identity()
+        .manager(&caller)
         .refresh_secret(name)
         .await
-        .map_err(ApiError::identity)?;
+        .map_err(ApiError::manage)?;
     ok(
         StatusCode::OK,
         json::repository_user(

@@ -1,0 +1,306 @@
+//! Management through the engine: who may manage what (through berth-policy), what another
+//! tenant sees of an account ("not found"), and that each operation keeps the engine's caches
+//! and the history true without the caller's help.
+
+mod support;
+
+use std::sync::Arc;
+
+use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
+use berth_core::{ManageError, Registry};
+use berth_meta::{
+    Access, AccountId, ConsoleUser, HistoryAction, MemoryMetadata, NewRepository, Page, Permission,
+    RepositoryUpdate,
+};
+use berth_policy::{Denial, Managed, Principal};
+use berth_storage::MemoryStore;
+use support::*;
+
+const OTHER: AccountId = AccountId(20000);
+const PAGE: Page = Page { page: 1, size: 50 };
+
+async fn setup() -> (Registry, ConsoleUser, ConsoleUser) {
+    let registry = registry(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMetadata::new()),
+        None,
+    )
+    .await;
+    let admin = registry.manage(Principal::SystemAdmin, None);
+    admin.create_account(OTHER, "rival").await.unwrap();
+    let mine = admin
+        .create_console_user(Some(ACCOUNT), "alice", "a long enough password")
+        .await
+        .unwrap();
+    let theirs = admin
+        .create_console_user(Some(OTHER), "mallory", "a long enough password")
+        .await
+        .unwrap();
+    (registry, mine, theirs)
+}
+
+fn console(user: &ConsoleUser) -> Principal {
+    Principal::ConsoleUser {
+        account: user.account.unwrap(),
+    }
+}
+
+fn new_repository(account: AccountId, name: &str) -> NewRepository {
+    NewRepository {
+        account,
+        name: repo(name),
+        access: Access::Private,
+        quota: None,
+        delete_orphan_referrers: true,
+    }
+}
+
+fn is_not_found(e: &ManageError) -> bool {
+    matches!(e, ManageError::NotFound { .. })
+}
+
+/// Another account's repositories and repository users are "not found", exactly like missing
+/// ones; its lists and its writes are refused by the policy.
+#[tokio::test]
+async fn another_tenant_sees_nothing_of_an_account() {
+    let (registry, mine, theirs) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let user = alice
+        .create_repository_user(
+            ACCOUNT,
+            RepositoryUserSpec {
+                name: Some("ci".into()),
+                description: String::new(),
+                expires: None,
+                permissions: vec![(repo("team"), Permission::PushPull)],
+            },
+        )
+        .await
+        .unwrap();
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+
+    let existing = mallory.repository(&repo("team")).await.unwrap_err();
+    let missing = mallory.repository(&repo("nothing")).await.unwrap_err();
+    assert!(is_not_found(&existing) && is_not_found(&missing));
+    assert_eq!(
+        existing.to_string().replace("team", "X"),
+        missing.to_string().replace("nothing", "X"),
+        "the same answer for another's and for none"
+    );
+    for result in [
+        mallory
+            .update_repository(&repo("team"), RepositoryUpdate::default())
+            .await
+            .map(drop),
+        mallory.delete_repository(&repo("team")).await,
+        mallory.history(&repo("team"), PAGE).await.map(drop),
+        mallory.images(&repo("team"), None, PAGE).await.map(drop),
+        mallory.repository_user(&user.record.name).await.map(drop),
+        mallory.refresh_secret(&user.record.name).await.map(drop),
+        mallory.delete_repository_user(&user.record.name).await,
+    ] {
+        assert!(is_not_found(&result.unwrap_err()));
+    }
+    for result in [
+        mallory.repositories(ACCOUNT, PAGE).await.map(drop),
+        mallory
+            .repository_users(ACCOUNT, None, PAGE)
+            .await
+            .map(drop),
+        mallory
+            .create_repository(new_repository(ACCOUNT, "planted"))
+            .await
+            .map(drop),
+    ] {
+        assert!(matches!(
+            result.unwrap_err(),
+            ManageError::Denied(Denial::NotManager(Managed::Account(ACCOUNT)))
+        ));
+    }
+    // Its own account is its to manage, and the secret it had still works (nothing changed).
+    mallory
+        .create_repository(new_repository(OTHER, "rival-app"))
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.repository_user(&user.record.name).await.unwrap().name,
+        user.record.name
+    );
+}
+
+/// Accounts and console users are the administrator's; robots, tokens and anonymous callers
+/// manage nothing at all.
+#[tokio::test]
+async fn accounts_and_console_users_are_the_administrators() {
+    let (registry, mine, _) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let refused = |r: Result<(), ManageError>| {
+        assert!(matches!(
+            r.unwrap_err(),
+            ManageError::Denied(Denial::NotManager(Managed::System))
+        ))
+    };
+    refused(alice.accounts(PAGE).await.map(drop));
+    refused(alice.create_account(AccountId(3), "new").await.map(drop));
+    refused(alice.console_users(None, PAGE).await.map(drop));
+    refused(
+        alice
+            .create_console_user(None, "root2", "a long enough password")
+            .await
+            .map(drop),
+    );
+    refused(alice.delete_console_user("mallory").await);
+
+    let robot = robot("10042-ci", &[("team", Permission::PushPull)], None);
+    for principal in [robot, Principal::Anonymous] {
+        let manager = registry.manage(principal, None);
+        assert!(matches!(
+            manager.repositories(ACCOUNT, PAGE).await.unwrap_err(),
+            ManageError::Denied(_)
+        ));
+        assert!(is_not_found(
+            &manager.repository(&repo("team")).await.unwrap_err()
+        ));
+    }
+
+    let admin = registry.manage(Principal::SystemAdmin, None);
+    assert_eq!(admin.accounts(PAGE).await.unwrap().total, 2);
+    assert!(matches!(
+        admin
+            .create_console_user(Some(AccountId(999)), "ghost", "a long enough password")
+            .await
+            .unwrap_err(),
+        ManageError::Invalid(_)
+    ));
+}
+
+/// An administrator cannot disable or delete itself, nor reset its own password without the
+/// current one; another administrator can.
+#[tokio::test]
+async fn an_administrator_cannot_lock_itself_out() {
+    let (registry, _, _) = setup().await;
+    let system = registry.manage(Principal::SystemAdmin, None);
+    let root = system
+        .create_console_user(None, "root", "a long enough password")
+        .await
+        .unwrap();
+    let other = system
+        .create_console_user(None, "root2", "a long enough password")
+        .await
+        .unwrap();
+    let me = registry.manage(Principal::SystemAdmin, Some(root.clone()));
+    let disable = ConsoleUserChange {
+        password: None,
+        disabled: Some(true),
+    };
+    assert!(matches!(
+        me.update_console_user("root", disable.clone())
+            .await
+            .unwrap_err(),
+        ManageError::Conflict(_)
+    ));
+    assert!(matches!(
+        me.delete_console_user("root").await.unwrap_err(),
+        ManageError::Conflict(_)
+    ));
+    let them = registry.manage(Principal::SystemAdmin, Some(other));
+    assert!(
+        them.update_console_user("root", disable)
+            .await
+            .unwrap()
+            .disabled
+    );
+}
+
+/// Creating and changing a repository through the manager applies at once on this node (the
+/// engine forgets its cached record itself) and is recorded with the caller's name.
+#[tokio::test]
+async fn changes_apply_at_once_and_are_recorded() {
+    let (registry, mine, _) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let who = pusher();
+    // The engine looks the name up (and caches "missing") before the repository exists.
+    assert!(
+        registry
+            .check(&who, berth_policy::Action::Pull, &repo("fresh"))
+            .await
+            .is_err()
+    );
+    alice
+        .create_repository(new_repository(ACCOUNT, "fresh"))
+        .await
+        .unwrap();
+    registry
+        .check(
+            &Principal::SystemAdmin,
+            berth_policy::Action::Push,
+            &repo("fresh"),
+        )
+        .await
+        .expect("the new repository is seen at once");
+    alice
+        .update_repository(
+            &repo("fresh"),
+            RepositoryUpdate {
+                access: Some(Access::Public),
+                ..RepositoryUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    registry
+        .check(
+            &Principal::Anonymous,
+            berth_policy::Action::Pull,
+            &repo("fresh"),
+        )
+        .await
+        .expect("the access change applies at once");
+    let history = alice.history(&repo("fresh"), PAGE).await.unwrap();
+    let actions: Vec<_> = history
+        .items
+        .iter()
+        .map(|e| (e.action, e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (HistoryAction::Update, "alice"),
+            (HistoryAction::Create, "alice")
+        ]
+    );
+    alice.delete_repository(&repo("fresh")).await.unwrap();
+    assert!(
+        registry
+            .check(
+                &Principal::SystemAdmin,
+                berth_policy::Action::Pull,
+                &repo("fresh")
+            )
+            .await
+            .is_err()
+    );
+}
+
+/// API tokens are their user's own: listed, and deleted by id, only by that user.
+#[tokio::test]
+async fn api_tokens_belong_to_their_user() {
+    let (registry, mine, theirs) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    let token = alice.create_api_token("ci", None).await.unwrap();
+    let id = token.record.id();
+    assert!(mallory.api_tokens().await.unwrap().is_empty());
+    assert!(is_not_found(
+        &mallory.delete_api_token(&id).await.unwrap_err()
+    ));
+    assert_eq!(alice.api_tokens().await.unwrap().len(), 1);
+    alice.delete_api_token(&id).await.unwrap();
+    assert!(alice.api_tokens().await.unwrap().is_empty());
+    // The system itself (the admin CLI) has no user to own tokens.
+    let system = registry.manage(Principal::SystemAdmin, None);
+    assert!(matches!(
+        system.api_tokens().await.unwrap_err(),
+        ManageError::Invalid(_)
+    ));
+}
