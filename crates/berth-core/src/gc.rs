@@ -2,7 +2,7 @@
 //!
 //! For each blob no artifact references and nobody recorded within the grace period:
 //! 1. forget it in metadata, atomically with pushes, leaving a tombstone
-//!    ([`MetadataStore::forget_blob`](berth_meta::MetadataStore::forget_blob)): a push that
+//!    ([`berth_meta::RegistryStore::forget_blob`](berth_meta::RegistryStore::forget_blob)): a push that
 //!    references it either committed first (then it is referenced and stays) or fails with
 //!    "manifest blob unknown" and the client uploads again;
 //! 2. delete its bytes;
@@ -123,7 +123,7 @@ impl Registry {
     }
 
     /// Deletes an empty repository (see
-    /// [`MetadataStore::delete_repository`](berth_meta::MetadataStore::delete_repository)) and
+    /// [`berth_meta::RegistryStore::delete_repository`](berth_meta::RegistryStore::delete_repository)) and
     /// the bytes of its upload sessions, which no one can continue. The metadata store decides
     /// (no such repository, not empty); bytes it could not remove are left to
     /// [`Registry::expire_uploads`].

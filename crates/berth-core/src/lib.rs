@@ -37,7 +37,7 @@ mod ttl;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_meta::{CatalogScope, MetadataStore, Page, Repository};
+use berth_meta::{AccountStore, CatalogScope, MetadataStore, Page, RegistryStore, Repository};
 use berth_model::RepositoryName;
 use berth_policy::{Action, Principal, Target, authorize};
 use berth_storage::BlobStore;
@@ -118,7 +118,10 @@ impl Registry {
             .max(usize::try_from(config.max_manifest_size).unwrap_or(usize::MAX));
         Registry {
             blobs,
-            identity: identity::Identity::new(meta.clone(), config.clock.clone()),
+            identity: identity::Identity::new(
+                meta.clone() as Arc<dyn AccountStore>,
+                config.clock.clone(),
+            ),
             repositories: ttl::Cache::new(),
             meta,
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
@@ -347,7 +350,7 @@ impl Registry {
 impl Registry {
     /// Records a blob whose bytes were just committed to storage, and checks the bytes are still
     /// there: a collector that forgot the digest may have deleted them in between (see
-    /// [`MetadataStore::forget_blob`]); the client then uploads again.
+    /// [`berth_meta::RegistryStore::forget_blob`]); the client then uploads again.
     pub(crate) async fn record_stored_blob(
         &self,
         digest: &berth_model::Digest,

@@ -9,7 +9,10 @@ mod support;
 use std::sync::Arc;
 
 use berth_core::{Error, Mount, RegistryConfig, RequestBody};
-use berth_meta::{Access, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp};
+use berth_meta::{
+    Access, AccountStore, MemoryMetadata, MetadataStore, NewRepository, Permission, RegistryStore,
+    Timestamp,
+};
 use berth_model::{AccountId, Algorithm, Digest, Reference};
 use berth_policy::{Denial, Principal, RepositoryUserFacts};
 use berth_storage::{BlobStore, MemoryStore, body_from};

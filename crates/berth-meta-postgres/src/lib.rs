@@ -19,8 +19,8 @@
 //! isolation, READ COMMITTED, made safe by explicit row locks rather than SERIALIZABLE with
 //! retries (no operation ever has to be retried, and contention is on the row that matters):
 //!
-//! - **Quota.** [`record_push`](MetadataStore::record_push) and
-//!   [`delete_artifact`](MetadataStore::delete_artifact) first lock the repository's row
+//! - **Quota.** [`record_push`](berth_meta::RegistryStore::record_push) and
+//!   [`delete_artifact`](berth_meta::RegistryStore::delete_artifact) first lock the repository's row
 //!   (`SELECT … FOR NO KEY UPDATE`: exclusive among writers, yet no obstacle to the foreign-key
 //!   checks of rows that merely reference the repository). Every change to a repository's
 //!   usage, its images and its artifacts' references happens under that lock, so two pushes to
@@ -28,17 +28,17 @@
 //!   references the first committed (each READ COMMITTED statement takes a fresh snapshot
 //!   after the lock is granted) and is refused if both together would exceed the quota.
 //!   Pushes to different repositories do not wait for each other.
-//! - **Deleting a repository.** [`delete_repository`](MetadataStore::delete_repository) locks
+//! - **Deleting a repository.** [`delete_repository`](berth_meta::RegistryStore::delete_repository) locks
 //!   the repository's row `FOR UPDATE`, which waits for (and makes wait) every push and delete
 //!   of it, and every writer about to insert a row referring to it (those take `FOR KEY SHARE`
 //!   on the repository first, before touching other rows, so that no cycle of waits forms):
 //!   a push that locked first has committed its artifact when the delete looks, and the delete
 //!   is refused; a push that waits finds no repository.
 //! - **Blobs.** A push takes `FOR KEY SHARE` on the blob rows it references, and
-//!   [`forget_blob`](MetadataStore::forget_blob) takes `FOR UPDATE` on its blob before it
+//!   [`forget_blob`](berth_meta::RegistryStore::forget_blob) takes `FOR UPDATE` on its blob before it
 //!   looks for references: garbage collection cannot forget a blob that a concurrent push is
 //!   about to reference.
-//! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds in SQL
+//! - **Pulls.** [`record_pulls`](berth_meta::RegistryStore::record_pulls) adds in SQL
 //!   (`pull_count = pull_count + n`, `last_pull = GREATEST(last_pull, t)`), so flushes from
 //!   many nodes lose nothing; it locks rows in id order, and pushes lock an image before its
 //!   artifacts, so flushes and pushes cannot deadlock.
@@ -150,11 +150,7 @@ impl PostgresMetadata {
 }
 
 #[async_trait]
-impl MetadataStore for PostgresMetadata {
-    fn name(&self) -> &'static str {
-        STORE
-    }
-
+impl AccountStore for PostgresMetadata {
     async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
         accounts::create_account(&self.pool, id, name, at).await
     }
@@ -231,6 +227,45 @@ impl MetadataStore for PostgresMetadata {
 
     async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
         accounts::delete_api_token(&self.pool, token_hash).await
+    }
+
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        accounts::create_repository_user(&self.pool, new, at).await
+    }
+
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        accounts::repository_user(&self.pool, name).await
+    }
+
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        accounts::update_repository_user(&self.pool, name, update).await
+    }
+
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        accounts::list_repository_users(&self.pool, account, page).await
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        accounts::delete_repository_user(&self.pool, name).await
+    }
+}
+
+#[async_trait]
+impl RegistryStore for PostgresMetadata {
+    fn name(&self) -> &'static str {
+        STORE
     }
 
     async fn create_repository(
@@ -425,42 +460,6 @@ impl MetadataStore for PostgresMetadata {
 
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
         blobs::record_pulls(&self.pool, images, artifacts).await
-    }
-
-    async fn create_repository_user(
-        &self,
-        new: NewRepositoryUser,
-        at: Timestamp,
-    ) -> Result<RepositoryUser> {
-        accounts::create_repository_user(&self.pool, new, at).await
-    }
-
-    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
-        accounts::repository_user(&self.pool, name).await
-    }
-
-    async fn update_repository_user(
-        &self,
-        name: &str,
-        update: RepositoryUserUpdate,
-    ) -> Result<RepositoryUser> {
-        accounts::update_repository_user(&self.pool, name, update).await
-    }
-
-    async fn list_repository_users(
-        &self,
-        account: AccountId,
-        page: Page,
-    ) -> Result<Paged<RepositoryUser>> {
-        accounts::list_repository_users(&self.pool, account, page).await
-    }
-
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        accounts::delete_repository_user(&self.pool, name).await
-    }
-
-    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
-        repositories::record_event(&self.pool, event).await
     }
 
     async fn history(

@@ -6,7 +6,7 @@
 //! repository just the same, but leaves the `FOR KEY SHARE` locks of foreign-key checks (a
 //! history row inserted by `delete_tag`) free, so those never wait for a push.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use berth_meta::*;
 use berth_model::{Digest, Name, Tag};
@@ -38,21 +38,8 @@ async fn load_artifact<C: GenericClient>(
     .transpose()
 }
 
-/// The distinct digests an artifact counts towards usage, as the reference computes them: its
-/// blobs and its own manifest, in (digest, size) order, the first size of each digest kept.
-fn references(push: &Push) -> Vec<(&str, u64)> {
-    let mut all: BTreeSet<(&str, u64)> = push
-        .blobs
-        .iter()
-        .map(|r| (r.digest.as_str(), r.size))
-        .collect();
-    all.insert((push.digest.as_str(), push.manifest_size));
-    let mut seen = HashSet::new();
-    all.into_iter().filter(|(d, _)| seen.insert(*d)).collect()
-}
-
 pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> {
-    let refs = references(&push);
+    let refs = accounting::references(&push);
     let full_name = push.name.to_string();
     let digest = push.digest.as_str();
     let mut client = db::conn(pool).await?;
@@ -136,34 +123,22 @@ pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> 
     };
 
     // Decide before changing anything: a refused push records nothing.
-    let mut added = 0u64;
-    if existing.is_none() {
-        let digests: Vec<&str> = refs.iter().map(|(d, _)| *d).collect();
-        let counted: HashSet<String> = rows(
-            &tx,
-            "SELECT DISTINCT digest FROM artifact_refs WHERE repository = $1 AND digest = ANY($2)",
-            &[&repository_id, &digests],
-        )
-        .await?
-        .iter()
-        .map(|row| get(row, "digest"))
-        .collect::<Result<_>>()?;
-        added = refs
+    let added = match existing {
+        Some(_) => 0,
+        None => {
+            let digests: Vec<&str> = refs.iter().map(|r| r.digest.as_str()).collect();
+            let counted: HashSet<String> = rows(
+                &tx,
+                "SELECT DISTINCT digest FROM artifact_refs WHERE repository = $1 AND digest = ANY($2)",
+                &[&repository_id, &digests],
+            )
+            .await?
             .iter()
-            .filter(|(d, _)| !counted.contains(*d))
-            .map(|(_, size)| size)
-            .sum();
-        if let Some(limit) = quota
-            && added > 0
-            && used + added > limit
-        {
-            return Err(Error::QuotaExceeded {
-                used,
-                delta: added,
-                limit,
-            });
+            .map(|row| get(row, "digest"))
+            .collect::<Result<_>>()?;
+            accounting::admit_push(&refs, |d| counted.contains(d.as_str()), used, quota)?
         }
-    }
+    };
 
     let new_artifacts: i64 = if existing.is_some() { 0 } else { 1 };
     let image_id: i64 = match image_id {
@@ -238,8 +213,8 @@ pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> 
                 .await?,
                 "id",
             )?;
-            let digests: Vec<&str> = refs.iter().map(|(d, _)| *d).collect();
-            let sizes: Vec<i64> = refs.iter().map(|(_, s)| int(*s)).collect::<Result<_>>()?;
+            let digests: Vec<&str> = refs.iter().map(|r| r.digest.as_str()).collect();
+            let sizes: Vec<i64> = refs.iter().map(|r| int(r.size)).collect::<Result<_>>()?;
             exec(
                 &tx,
                 "INSERT INTO artifact_refs (artifact, repository, digest, size)

@@ -342,37 +342,6 @@ pub(crate) async fn catalog(
     .collect()
 }
 
-pub(crate) async fn record_event(pool: &Pool, event: HistoryEvent) -> Result<()> {
-    let mut client = db::conn(pool).await?;
-    let tx = client.transaction().await.map_err(pg)?;
-    // `FOR KEY SHARE`, which the history row's foreign key takes anyway, taken first: a
-    // concurrent `delete_repository` makes this a clean `NotFound` instead of a violated key.
-    let repository: i64 = get(
-        &opt(
-            &tx,
-            "SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE",
-            &[&event.repository.as_str()],
-        )
-        .await?
-        .ok_or_else(|| Error::not_found(Entity::Repository, &event.repository))?,
-        "id",
-    )?;
-    insert_event(
-        &tx,
-        Event {
-            repository,
-            at: event.at,
-            actor: &event.actor,
-            action: event.action,
-            image: event.image.as_ref().map(|i| i.as_str()),
-            target: event.target.as_deref(),
-            detail: event.detail.as_deref(),
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(pg)
-}
-
 pub(crate) async fn history(
     pool: &Pool,
     repository: &RepositoryName,

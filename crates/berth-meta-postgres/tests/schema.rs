@@ -5,7 +5,7 @@ mod support;
 
 use std::fmt::Write as _;
 
-use berth_meta::MetadataStore as _;
+use berth_meta::RegistryStore as _;
 use berth_meta_postgres::{MIGRATIONS, PostgresMetadata, migrate};
 use deadpool_postgres::{Manager, Pool};
 use tokio_postgres::NoTls;

@@ -471,11 +471,6 @@ pub(crate) fn insert_history(
     Ok(())
 }
 
-pub(crate) fn record_event(c: &Connection, event: &HistoryEvent) -> Res<()> {
-    let (repository, _) = repository_key(c, &event.repository)?;
-    insert_history(c, repository, event)
-}
-
 pub(crate) fn history(
     c: &Connection,
     repository: &RepositoryName,

@@ -181,11 +181,7 @@ fn open_blocking(path: &Path, options: &SqliteOptions) -> Result<(Connection, Ve
 }
 
 #[async_trait]
-impl MetadataStore for SqliteMetadata {
-    fn name(&self) -> &'static str {
-        error::STORE
-    }
-
+impl AccountStore for SqliteMetadata {
     async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
         let name = name.to_owned();
         self.write(move |c| accounts::create_account(c, id, &name, at))
@@ -284,6 +280,53 @@ impl MetadataStore for SqliteMetadata {
         let token_hash = token_hash.to_owned();
         self.write(move |c| accounts::delete_api_token(c, &token_hash))
             .await
+    }
+
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        self.write(move |c| accounts::create_repository_user(c, &new, at))
+            .await
+    }
+
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        let name = name.to_owned();
+        self.read(move |c| accounts::repository_user(c, &name))
+            .await
+    }
+
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        let name = name.to_owned();
+        self.write(move |c| accounts::update_repository_user(c, &name, &update))
+            .await
+    }
+
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        self.read(move |c| accounts::list_repository_users(c, account, page))
+            .await
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| accounts::delete_repository_user(c, &name))
+            .await
+    }
+}
+
+#[async_trait]
+impl RegistryStore for SqliteMetadata {
+    fn name(&self) -> &'static str {
+        error::STORE
     }
 
     async fn create_repository(
@@ -531,50 +574,6 @@ impl MetadataStore for SqliteMetadata {
         let (images, artifacts) = (images.to_vec(), artifacts.to_vec());
         self.write(move |c| blobs::record_pulls(c, &images, &artifacts))
             .await
-    }
-
-    async fn create_repository_user(
-        &self,
-        new: NewRepositoryUser,
-        at: Timestamp,
-    ) -> Result<RepositoryUser> {
-        self.write(move |c| accounts::create_repository_user(c, &new, at))
-            .await
-    }
-
-    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
-        let name = name.to_owned();
-        self.read(move |c| accounts::repository_user(c, &name))
-            .await
-    }
-
-    async fn update_repository_user(
-        &self,
-        name: &str,
-        update: RepositoryUserUpdate,
-    ) -> Result<RepositoryUser> {
-        let name = name.to_owned();
-        self.write(move |c| accounts::update_repository_user(c, &name, &update))
-            .await
-    }
-
-    async fn list_repository_users(
-        &self,
-        account: AccountId,
-        page: Page,
-    ) -> Result<Paged<RepositoryUser>> {
-        self.read(move |c| accounts::list_repository_users(c, account, page))
-            .await
-    }
-
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        let name = name.to_owned();
-        self.write(move |c| accounts::delete_repository_user(c, &name))
-            .await
-    }
-
-    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
-        self.write(move |c| accounts::record_event(c, &event)).await
     }
 
     async fn history(

@@ -7,12 +7,12 @@
 //! `repositories.used` when its count goes from 0 to 1 and frees it when the count returns to 0.
 //! `digest_refs` is the same count over all repositories, for garbage collection.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 
 use berth_meta::{
-    Access, AccountId, Artifact, ArtifactId, CatalogScope, Deletion, Entity, Error, HistoryAction,
-    HistoryEvent, Image, ImageId, NewRepository, Page, Paged, Push, PushOutcome, Repository,
-    RepositoryId, RepositoryUpdate, Timestamp,
+    Access, AccountId, Artifact, ArtifactId, BlobRef, CatalogScope, Deletion, Entity, Error,
+    HistoryAction, HistoryEvent, Image, ImageId, NewRepository, Page, Paged, Push, PushOutcome,
+    Repository, RepositoryId, RepositoryUpdate, Timestamp, accounting,
 };
 use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -329,41 +329,26 @@ pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
         Some(image) => artifact_id(c, image, &push.digest)?,
         None => None,
     };
-    // The distinct digests the artifact counts: its blobs and its own manifest. Should one digest
-    // come with two sizes, the smallest is kept (the reference backend counts that one).
-    let mut digests: BTreeMap<&str, u64> = BTreeMap::new();
-    for (digest, size) in push
-        .blobs
-        .iter()
-        .map(|b| (b.digest.as_str(), b.size))
-        .chain([(push.digest.as_str(), push.manifest_size)])
-    {
-        digests
-            .entry(digest)
-            .and_modify(|s| *s = (*s).min(size))
-            .or_insert(size);
-    }
-    let mut added = 0u64;
-    if existing.is_none() {
-        // Read under this transaction's write lock (BEGIN IMMEDIATE): no other push can change
-        // the usage between this check and the commit, in this process or another.
-        for (digest, size) in &digests {
-            if repository_refs(c, repository.id, digest)? == 0 {
-                added += size;
+    let refs = accounting::references(push);
+    let added = match existing {
+        Some(_) => 0,
+        None => {
+            // Read under this transaction's write lock (BEGIN IMMEDIATE): no other push can
+            // change the usage between this check and the commit, in this process or another.
+            let mut counted = HashSet::new();
+            for r in &refs {
+                if repository_refs(c, repository.id, r.digest.as_str())? > 0 {
+                    counted.insert(r.digest.clone());
+                }
             }
+            accounting::admit_push(
+                &refs,
+                |d| counted.contains(d),
+                repository.used,
+                repository.quota,
+            )?
         }
-        if let Some(limit) = repository.quota
-            && added > 0
-            && repository.used + added > limit
-        {
-            return Err(Error::QuotaExceeded {
-                used: repository.used,
-                delta: added,
-                limit,
-            }
-            .into());
-        }
-    }
+    };
 
     let image = match image {
         Some(image) => image,
@@ -394,7 +379,7 @@ pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
                 .execute(params![id.0, push.at.unix_millis()])?;
             id
         }
-        None => insert_artifact(c, repository.id, image, push, &digests, added)?,
+        None => insert_artifact(c, repository.id, image, push, &refs, added)?,
     };
     if let Some(tag) = &push.tag {
         c.prepare_cached(
@@ -436,7 +421,7 @@ fn insert_artifact(
     repository: RepositoryId,
     image: ImageId,
     push: &Push,
-    digests: &BTreeMap<&str, u64>,
+    refs: &[BlobRef],
     added: u64,
 ) -> Res<ArtifactId> {
     let annotations = serde_json::to_string(&push.annotations).map_err(backend)?;
@@ -472,8 +457,9 @@ fn insert_artifact(
         "INSERT INTO digest_refs (digest, refs) VALUES (?1, 1) \
          ON CONFLICT (digest) DO UPDATE SET refs = refs + 1",
     )?;
-    for (digest, size) in digests {
-        own.execute(params![id, digest, size])?;
+    for r in refs {
+        let digest = r.digest.as_str();
+        own.execute(params![id, digest, r.size])?;
         per_repository.execute(params![repository.0, digest])?;
         global.execute([digest])?;
     }

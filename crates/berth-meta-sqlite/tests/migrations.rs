@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_meta::{AccountId, Error, MetadataStore};
+use berth_meta::{AccountId, AccountStore, Error, RegistryStore};
 use berth_meta_sqlite::SqliteMetadata;
 use rusqlite::Connection;
 

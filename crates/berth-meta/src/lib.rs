@@ -1,13 +1,15 @@
-//! The `MetadataStore` trait: the contract every metadata backend of berth fulfils.
-//!
-//! It holds accounts, console users and API tokens, repositories, images, artifacts, tags, the
-//! blob references behind each repository's usage, upload sessions, repository users and their
-//! permissions, pull statistics and history (the records are in [`types`]). Operations are shaped
-//! by what the registry engine and the console need, and each is atomic.
+//! The metadata contract every backend of berth fulfils, in two halves: [`AccountStore`]
+//! (accounts, console users with their sessions and API tokens, repository users and their
+//! permissions) and [`RegistryStore`] (repositories, images, artifacts, tags, the blob
+//! references behind each repository's usage, upload sessions, pull statistics and history).
+//! A backend implements both over one database and is then a [`MetadataStore`]. The records
+//! are in [`types`]; the usage rules all backends share (which digests an artifact counts, what
+//! a push adds, the quota check) are in [`accounting`]. Operations are shaped by what the
+//! registry engine and management need, and each is atomic.
 //!
 //! # Contract
 //!
-//! - **Push.** [`record_push`](MetadataStore::record_push) stores, in one transaction, the
+//! - **Push.** [`record_push`](crate::RegistryStore::record_push) stores, in one transaction, the
 //!   artifact, its blob and child-manifest references, the tag move, the repository's new usage
 //!   and a history event. The quota is read inside that transaction: two concurrent pushes that
 //!   each fit but together exceed the limit cannot both succeed (one gets
@@ -25,9 +27,9 @@
 //!   deletes its bytes, then finishes the forget. While the tombstone stands, recording the blob
 //!   again is refused, so an upload racing the collector learns to upload again instead of
 //!   recording bytes that are about to disappear.
-//! - **Pulls.** [`record_pulls`](MetadataStore::record_pulls) adds counts and keeps the latest
+//! - **Pulls.** [`record_pulls`](crate::RegistryStore::record_pulls) adds counts and keeps the latest
 //!   time: flushes from several nodes, in any order, lose nothing.
-//! - **Deleting a repository.** [`delete_repository`](MetadataStore::delete_repository) removes
+//! - **Deleting a repository.** [`delete_repository`](crate::RegistryStore::delete_repository) removes
 //!   a repository that holds no artifacts, with its (empty) images, blob links, repository
 //!   users' permissions on it and its history, in one transaction that is atomic with respect to
 //!   pushes: a push racing the delete either lands first (and the delete is refused with
@@ -38,7 +40,7 @@
 //! - **Upload sessions** belong to a repository by id, not by name. Creating one is refused
 //!   with [`Error::TooManyUploads`] when the repository has its maximum open already, counted in
 //!   the same transaction as the insert, so concurrent starts cannot pass the cap together.
-//!   Each session notes the bytes it holds, which [`upload_usage`](MetadataStore::upload_usage)
+//!   Each session notes the bytes it holds, which [`upload_usage`](crate::RegistryStore::upload_usage)
 //!   sums for the quota.
 //! - **Console users and sessions.** A new password or disabling a console user ends its
 //!   console sessions and deletes its API tokens in the same transaction; deleting it removes
@@ -48,6 +50,7 @@
 //! - **Not found** is `Ok(None)` for lookups and [`Error::NotFound`] for changes to something
 //!   missing; names that must be unique give [`Error::AlreadyExists`].
 
+pub mod accounting;
 pub mod types;
 
 mod memory;
@@ -63,7 +66,7 @@ pub use types::*;
 
 /// A SQL `LIKE` pattern (escape character `\`) matching text that contains `needle` literally:
 /// the wildcards `%` and `_`, and the escape character itself, are escaped. For the name filter
-/// of [`MetadataStore::list_images`] in SQL backends.
+/// of [`crate::RegistryStore::list_images`] in SQL backends.
 pub fn like_contains_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
@@ -210,14 +213,12 @@ impl Error {
     }
 }
 
-/// Metadata of a registry: everything but the blobs' bytes.
+/// Who may use the registry: accounts, console users with their sessions and API tokens, and
+/// repository users with their permissions. What `berth_core::identity` and management need.
 ///
 /// See the [crate documentation](crate#contract) for the contract every method keeps.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + std::fmt::Debug {
-    /// A short name of the backend, for errors and metrics (`memory`, `sqlite`, `postgres`).
-    fn name(&self) -> &'static str;
-
+pub trait AccountStore: Send + Sync + std::fmt::Debug {
     // --- accounts and console users ---
 
     /// Creates an account with a given id (ids are the operator's, e.g. `10042`).
@@ -272,6 +273,43 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn list_api_tokens(&self, user: ConsoleUserId) -> Result<Vec<ApiToken>>;
     /// Deletes an API token; whether there was one.
     async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool>;
+
+    // --- repository users ---
+
+    /// Creates a repository user; the name is unique; each permission's repository must belong
+    /// to the account.
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser>;
+    /// A repository user by login name.
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>>;
+    /// Changes a repository user.
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser>;
+    /// An account's repository users, by name.
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>>;
+    /// Deletes a repository user with its permissions; [`Error::NotFound`] when there is none.
+    async fn delete_repository_user(&self, name: &str) -> Result<()>;
+}
+
+/// What the registry holds: repositories, images, artifacts and tags, the blob references
+/// behind each repository's usage, upload sessions, pull statistics and history. What the
+/// engine's push, pull, delete and garbage-collection paths need.
+///
+/// See the [crate documentation](crate#contract) for the contract every method keeps.
+#[async_trait]
+pub trait RegistryStore: Send + Sync + std::fmt::Debug {
+    /// A short name of the backend, for errors and metrics (`memory`, `sqlite`, `postgres`).
+    fn name(&self) -> &'static str;
 
     // --- repositories and images ---
 
@@ -403,8 +441,8 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// Forgets a blob if it is still unreferenced and last seen before `before`, and leaves a
     /// tombstone for it; whether it did. Atomic with respect to pushes (a push referencing the
     /// blob either wins, and the blob stays, or fails with [`Error::BlobUnknown`]) and to
-    /// [`record_blob`](MetadataStore::record_blob), which refuses a tombstoned digest with
-    /// [`Error::BlobBeingDeleted`] until [`finish_forget`](MetadataStore::finish_forget).
+    /// [`record_blob`](crate::RegistryStore::record_blob), which refuses a tombstoned digest with
+    /// [`Error::BlobBeingDeleted`] until [`finish_forget`](crate::RegistryStore::finish_forget).
     async fn forget_blob(&self, digest: &Digest, before: Timestamp) -> Result<bool>;
     /// Removes a blob's tombstone once its bytes are deleted. Succeeds when there is none.
     async fn finish_forget(&self, digest: &Digest) -> Result<()>;
@@ -439,38 +477,14 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// Adds pull counts (and keeps the latest pull time) for images and artifacts. Additive:
     /// concurrent flushes from several nodes lose nothing. Unknown ids are skipped.
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()>;
-
-    // --- repository users ---
-
-    /// Creates a repository user; the name is unique; each permission's repository must belong
-    /// to the account.
-    async fn create_repository_user(
-        &self,
-        new: NewRepositoryUser,
-        at: Timestamp,
-    ) -> Result<RepositoryUser>;
-    /// A repository user by login name.
-    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>>;
-    /// Changes a repository user.
-    async fn update_repository_user(
-        &self,
-        name: &str,
-        update: RepositoryUserUpdate,
-    ) -> Result<RepositoryUser>;
-    /// An account's repository users, by name.
-    async fn list_repository_users(
-        &self,
-        account: AccountId,
-        page: Page,
-    ) -> Result<Paged<RepositoryUser>>;
-    /// Deletes a repository user with its permissions; [`Error::NotFound`] when there is none.
-    async fn delete_repository_user(&self, name: &str) -> Result<()>;
-
-    // --- history ---
-
-    /// Records an event that no other operation records itself.
-    async fn record_event(&self, event: HistoryEvent) -> Result<()>;
     /// A repository's history, newest first.
     async fn history(&self, repository: &RepositoryName, page: Page)
     -> Result<Paged<HistoryEvent>>;
 }
+
+/// A whole metadata backend: both halves over one database, so that what spans them (a
+/// repository's deletion removing the permissions on it, a permission naming only the
+/// account's own repositories) holds in one transaction. Every type implementing both is one.
+pub trait MetadataStore: AccountStore + RegistryStore {}
+
+impl<T: AccountStore + RegistryStore + ?Sized> MetadataStore for T {}

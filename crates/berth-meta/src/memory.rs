@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
 
 use crate::types::*;
-use crate::{Entity, Error, MetadataStore, Result};
+use crate::{AccountStore, Entity, Error, RegistryStore, Result, accounting};
 
 /// Metadata held in memory. Clones share the same contents.
 #[derive(Debug, Clone, Default)]
@@ -213,11 +213,7 @@ impl State {
 }
 
 #[async_trait]
-impl MetadataStore for MemoryMetadata {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
+impl AccountStore for MemoryMetadata {
     async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
         let mut s = self.lock();
         if s.accounts.contains_key(&id) {
@@ -399,6 +395,106 @@ impl MetadataStore for MemoryMetadata {
 
     async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
         Ok(self.lock().tokens.remove(token_hash).is_some())
+    }
+
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        let mut s = self.lock();
+        if !s.accounts.contains_key(&new.account) {
+            return Err(Error::not_found(Entity::Account, new.account));
+        }
+        if s.users.contains_key(&new.name) {
+            return Err(Error::already_exists(Entity::RepositoryUser, &new.name));
+        }
+        let permissions = s.check_permissions(new.account, &new.permissions)?;
+        let user = RepositoryUser {
+            id: RepositoryUserId(s.id()),
+            account: new.account,
+            name: new.name.clone(),
+            secret_hash: new.secret_hash,
+            description: new.description,
+            expires: new.expires,
+            disabled: false,
+            permissions,
+            created: at,
+        };
+        s.users.insert(new.name, user.clone());
+        Ok(user)
+    }
+
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        Ok(self.lock().users.get(name).cloned())
+    }
+
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        let mut s = self.lock();
+        let account = s
+            .users
+            .get(name)
+            .map(|u| u.account)
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        let permissions = update
+            .permissions
+            .as_ref()
+            .map(|p| s.check_permissions(account, p))
+            .transpose()?;
+        let user = s
+            .users
+            .get_mut(name)
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        if let Some(description) = update.description {
+            user.description = description;
+        }
+        if let Some(expires) = update.expires {
+            user.expires = expires;
+        }
+        if let Some(disabled) = update.disabled {
+            user.disabled = disabled;
+        }
+        if let Some(permissions) = permissions {
+            user.permissions = permissions;
+        }
+        if let Some(secret_hash) = update.secret_hash {
+            user.secret_hash = secret_hash;
+        }
+        Ok(user.clone())
+    }
+
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        let s = self.lock();
+        let all = s
+            .users
+            .values()
+            .filter(|u| u.account == account)
+            .cloned()
+            .collect();
+        Ok(page_of(all, page))
+    }
+
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        self.lock()
+            .users
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))
+    }
+}
+
+#[async_trait]
+impl RegistryStore for MemoryMetadata {
+    fn name(&self) -> &'static str {
+        "memory"
     }
 
     async fn create_repository(
@@ -597,46 +693,20 @@ impl MetadataStore for MemoryMetadata {
             None => ImageId(s.id()),
         };
         let existing = s.artifact_id(image_id, &push.digest);
-        // One reference per digest: a digest listed twice counts once, at its smallest size.
-        let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
-        let own = BlobRef {
-            digest: push.digest.clone(),
-            size: push.manifest_size,
-        };
-        for r in push.blobs.iter().chain(std::iter::once(&own)) {
-            let size = sizes.entry(r.digest.clone()).or_insert(r.size);
-            *size = (*size).min(r.size);
-        }
-        let refs: BTreeSet<BlobRef> = sizes
-            .into_iter()
-            .map(|(digest, size)| BlobRef { digest, size })
-            .collect();
+        let refs: BTreeSet<BlobRef> = accounting::references(&push).into_iter().collect();
         // Decide before changing anything.
-        let mut added = 0u64;
-        if existing.is_none() {
-            let mut counted = BTreeSet::new();
-            for r in &refs {
-                if counted.insert(&r.digest)
-                    && s.repo_refs
-                        .get(&(repository.id, r.digest.clone()))
-                        .copied()
-                        .unwrap_or(0)
-                        == 0
-                {
-                    added += r.size;
-                }
+        let added = match existing {
+            Some(_) => 0,
+            None => {
+                let list: Vec<BlobRef> = refs.iter().cloned().collect();
+                let counted = |d: &Digest| {
+                    s.repo_refs
+                        .get(&(repository.id, d.clone()))
+                        .is_some_and(|&n| n > 0)
+                };
+                accounting::admit_push(&list, counted, repository.used, repository.quota)?
             }
-            if let Some(limit) = repository.quota
-                && added > 0
-                && repository.used + added > limit
-            {
-                return Err(Error::QuotaExceeded {
-                    used: repository.used,
-                    delta: added,
-                    limit,
-                });
-            }
-        }
+        };
         if image.is_none() {
             if let Some(repo) = s.repositories.get_mut(push.name.repository()) {
                 repo.image_count += 1;
@@ -663,14 +733,11 @@ impl MetadataStore for MemoryMetadata {
             }
             None => {
                 let id = ArtifactId(s.id());
-                let mut seen = BTreeSet::new();
                 for r in &refs {
-                    if seen.insert(r.digest.clone()) {
-                        *s.repo_refs
-                            .entry((repository.id, r.digest.clone()))
-                            .or_default() += 1;
-                        *s.global_refs.entry(r.digest.clone()).or_default() += 1;
-                    }
+                    *s.repo_refs
+                        .entry((repository.id, r.digest.clone()))
+                        .or_default() += 1;
+                    *s.global_refs.entry(r.digest.clone()).or_default() += 1;
                 }
                 s.artifacts.insert(
                     id,
@@ -1120,106 +1187,6 @@ impl MetadataStore for MemoryMetadata {
                 );
             }
         }
-        Ok(())
-    }
-
-    async fn create_repository_user(
-        &self,
-        new: NewRepositoryUser,
-        at: Timestamp,
-    ) -> Result<RepositoryUser> {
-        let mut s = self.lock();
-        if !s.accounts.contains_key(&new.account) {
-            return Err(Error::not_found(Entity::Account, new.account));
-        }
-        if s.users.contains_key(&new.name) {
-            return Err(Error::already_exists(Entity::RepositoryUser, &new.name));
-        }
-        let permissions = s.check_permissions(new.account, &new.permissions)?;
-        let user = RepositoryUser {
-            id: RepositoryUserId(s.id()),
-            account: new.account,
-            name: new.name.clone(),
-            secret_hash: new.secret_hash,
-            description: new.description,
-            expires: new.expires,
-            disabled: false,
-            permissions,
-            created: at,
-        };
-        s.users.insert(new.name, user.clone());
-        Ok(user)
-    }
-
-    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
-        Ok(self.lock().users.get(name).cloned())
-    }
-
-    async fn update_repository_user(
-        &self,
-        name: &str,
-        update: RepositoryUserUpdate,
-    ) -> Result<RepositoryUser> {
-        let mut s = self.lock();
-        let account = s
-            .users
-            .get(name)
-            .map(|u| u.account)
-            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
-        let permissions = update
-            .permissions
-            .as_ref()
-            .map(|p| s.check_permissions(account, p))
-            .transpose()?;
-        let user = s
-            .users
-            .get_mut(name)
-            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
-        if let Some(description) = update.description {
-            user.description = description;
-        }
-        if let Some(expires) = update.expires {
-            user.expires = expires;
-        }
-        if let Some(disabled) = update.disabled {
-            user.disabled = disabled;
-        }
-        if let Some(permissions) = permissions {
-            user.permissions = permissions;
-        }
-        if let Some(secret_hash) = update.secret_hash {
-            user.secret_hash = secret_hash;
-        }
-        Ok(user.clone())
-    }
-
-    async fn list_repository_users(
-        &self,
-        account: AccountId,
-        page: Page,
-    ) -> Result<Paged<RepositoryUser>> {
-        let s = self.lock();
-        let all = s
-            .users
-            .values()
-            .filter(|u| u.account == account)
-            .cloned()
-            .collect();
-        Ok(page_of(all, page))
-    }
-
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        self.lock()
-            .users
-            .remove(name)
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))
-    }
-
-    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
-        let mut s = self.lock();
-        s.repository(&event.repository)?;
-        s.history.push(event);
         Ok(())
     }
 

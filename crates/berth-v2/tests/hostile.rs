@@ -11,7 +11,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use berth_core::identity::RepositoryUserSpec;
 use berth_core::{Registry, RegistryConfig};
-use berth_meta::{Access, AccountId, MemoryMetadata, MetadataStore, NewRepository, Permission};
+use berth_meta::{
+    Access, AccountId, AccountStore, MemoryMetadata, NewRepository, Permission, RegistryStore,
+};
 use berth_model::{Digest, RepositoryName, Timestamp};
 use berth_storage::MemoryStore;
 use berth_v2::token::TokenKey;

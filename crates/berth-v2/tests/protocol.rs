@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use berth_core::{Registry, RegistryConfig};
 use berth_meta::{
-    Access, AccountId, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp,
+    Access, AccountId, AccountStore, MemoryMetadata, NewRepository, Permission, RegistryStore,
+    Timestamp,
 };
 use berth_model::{Digest, RepositoryName};
 use berth_policy::{Principal, RepositoryUserFacts};

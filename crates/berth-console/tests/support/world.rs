@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use berth_console::{Console, ConsoleConfig};
 use berth_core::{Registry, RegistryConfig, RequestBody};
-use berth_meta::{AccountId, MemoryMetadata, MetadataStore, Timestamp};
+use berth_meta::{AccountId, AccountStore, MemoryMetadata, Timestamp};
 use berth_model::{Digest, Name, Reference};
 use berth_policy::Principal;
 use berth_storage::MemoryStore;

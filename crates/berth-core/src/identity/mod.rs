@@ -37,7 +37,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 
 use berth_meta::{
-    ApiToken, ConsoleSession, ConsoleUser, ConsoleUserUpdate, MetadataStore, NewRepositoryUser,
+    AccountStore, ApiToken, ConsoleSession, ConsoleUser, ConsoleUserUpdate, NewRepositoryUser,
     Page, Paged, RepositoryUser, RepositoryUserUpdate,
 };
 use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
@@ -174,7 +174,7 @@ pub const ADMIN: &str = "admin";
 /// Logins and credentials over a metadata store.
 #[derive(Debug)]
 pub struct Identity {
-    meta: Arc<dyn MetadataStore>,
+    meta: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
     repository_users: Cache<Option<RepositoryUser>>,
     console_users: Cache<Option<ConsoleUser>>,
@@ -256,7 +256,7 @@ impl Identity {
     pub const CACHE_TTL: Duration = Duration::from_secs(1);
 
     /// Logins over `meta`.
-    pub fn new(meta: Arc<dyn MetadataStore>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(meta: Arc<dyn AccountStore>, clock: Arc<dyn Clock>) -> Self {
         let mut remember_key = [0u8; 32];
         getrandom::fill(&mut remember_key).expect("the operating system's random generator failed");
         Identity {

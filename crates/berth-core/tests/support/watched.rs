@@ -32,10 +32,7 @@ impl WatchedMeta {
 }
 
 #[async_trait]
-impl MetadataStore for WatchedMeta {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
+impl AccountStore for WatchedMeta {
     async fn create_account(&self, id: AccountId, name: &str, at: Timestamp) -> Result<Account> {
         self.write();
         self.inner.create_account(id, name, at).await
@@ -107,6 +104,43 @@ impl MetadataStore for WatchedMeta {
     async fn delete_api_token(&self, token_hash: &[u8]) -> Result<bool> {
         self.write();
         self.inner.delete_api_token(token_hash).await
+    }
+    async fn create_repository_user(
+        &self,
+        new: NewRepositoryUser,
+        at: Timestamp,
+    ) -> Result<RepositoryUser> {
+        self.write();
+        self.inner.create_repository_user(new, at).await
+    }
+    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
+        self.inner.repository_user(name).await
+    }
+    async fn update_repository_user(
+        &self,
+        name: &str,
+        update: RepositoryUserUpdate,
+    ) -> Result<RepositoryUser> {
+        self.write();
+        self.inner.update_repository_user(name, update).await
+    }
+    async fn list_repository_users(
+        &self,
+        account: AccountId,
+        page: Page,
+    ) -> Result<Paged<RepositoryUser>> {
+        self.inner.list_repository_users(account, page).await
+    }
+    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+        self.write();
+        self.inner.delete_repository_user(name).await
+    }
+}
+
+#[async_trait]
+impl RegistryStore for WatchedMeta {
+    fn name(&self) -> &'static str {
+        self.inner.name()
     }
     async fn create_repository(
         &self,
@@ -285,40 +319,6 @@ impl MetadataStore for WatchedMeta {
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
         self.write();
         self.inner.record_pulls(images, artifacts).await
-    }
-    async fn create_repository_user(
-        &self,
-        new: NewRepositoryUser,
-        at: Timestamp,
-    ) -> Result<RepositoryUser> {
-        self.write();
-        self.inner.create_repository_user(new, at).await
-    }
-    async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
-        self.inner.repository_user(name).await
-    }
-    async fn update_repository_user(
-        &self,
-        name: &str,
-        update: RepositoryUserUpdate,
-    ) -> Result<RepositoryUser> {
-        self.write();
-        self.inner.update_repository_user(name, update).await
-    }
-    async fn list_repository_users(
-        &self,
-        account: AccountId,
-        page: Page,
-    ) -> Result<Paged<RepositoryUser>> {
-        self.inner.list_repository_users(account, page).await
-    }
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        self.write();
-        self.inner.delete_repository_user(name).await
-    }
-    async fn record_event(&self, event: HistoryEvent) -> Result<()> {
-        self.write();
-        self.inner.record_event(event).await
     }
     async fn history(
         &self,

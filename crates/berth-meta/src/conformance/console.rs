@@ -733,16 +733,12 @@ pub async fn deleting_a_repository_races_writes_that_refer_to_it(h: &Harness) {
                 .await
                 .map(|_| ())
         });
-        let event = HistoryEvent {
-            at: T0,
-            actor: "alice".into(),
-            action: HistoryAction::Update,
-            repository: target.clone(),
-            image: None,
-            target: None,
-            detail: None,
-        };
-        let recorded = tokio::spawn(async move { w2.record_event(event).await });
+        let changed = target.clone();
+        let recorded = tokio::spawn(async move {
+            w2.update_repository(&changed, RepositoryUpdate::default(), "alice", T0)
+                .await
+                .map(|_| ())
+        });
         let linked = tokio::spawn(async move { w3.link_blob(&target, &digest("layer")).await });
         deleted
             .await

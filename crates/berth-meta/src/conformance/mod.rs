@@ -1,8 +1,12 @@
 //! The conformance suite every [`MetadataStore`] runs (feature `conformance`).
 //!
 //! A backend's tests build a [`Harness`] and call
-//! [`meta_conformance_tests!`](crate::meta_conformance_tests), which generates one test per case.
-//! Every case starts from an empty store and creates what it needs.
+//! [`meta_conformance_tests!`](crate::meta_conformance_tests), which generates one test per case,
+//! grouped as the contract is split: `account_store::*` for
+//! [`AccountStore`](crate::AccountStore), `registry_store::*` for
+//! [`RegistryStore`](crate::RegistryStore), and `across::*` for what spans both in one
+//! transaction. Every case starts from an empty store and creates what it needs (a registry case
+//! creates its account through the account half).
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -46,26 +50,45 @@ pub struct Harness {
 #[macro_export]
 macro_rules! meta_conformance_tests {
     ($harness:path) => {
-        $crate::meta_conformance_tests!(@cases $harness;
-            accounts_and_console_users, repositories_are_unique_and_paged, push_records_everything,
-            push_requires_known_blobs_and_children, repush_changes_no_usage_and_moves_the_tag,
-            shared_digests_count_once, a_digest_listed_twice_counts_once, quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
-            deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last, catalog_respects_scope_and_paging,
-            referrers_filter_by_artifact_type, pulls_are_additive_across_handles, artifacts_list_newest_first,
-            blobs_and_garbage_collection_queries, forgotten_blobs_are_tombstoned_until_finished, blobs_are_linked_per_repository, upload_sessions, repository_users_and_permissions,
-            history_is_newest_first, usage_matches_recomputation_after_random_operations,
-            console_users_and_accounts_are_listed, api_tokens_are_listed_and_deleted,
-            images_are_filtered_by_name, repositories_count_their_images,
-            deleting_a_repository_with_artifacts_is_refused,
-            deleting_an_empty_repository_removes_everything_of_it,
-            deleting_a_repository_races_a_push,
-            deleting_a_repository_races_writes_that_refer_to_it, repository_users_are_deleted,
-            upload_sessions_are_capped_and_counted, concurrent_upload_starts_cannot_pass_the_cap,
-            deleting_a_repository_removes_its_upload_sessions,
-            console_sessions_are_stored_bounded_and_ended,
-            console_user_changes_end_sessions_and_tokens, console_users_are_deleted,
-            linked_repositories_are_listed_per_account,
-            deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject);
+        /// The [`AccountStore`](berth_meta::AccountStore) contract.
+        mod account_store {
+            use super::*;
+            $crate::meta_conformance_tests!(@cases $harness;
+                accounts_and_console_users, console_users_and_accounts_are_listed,
+                api_tokens_are_listed_and_deleted, console_sessions_are_stored_bounded_and_ended,
+                console_user_changes_end_sessions_and_tokens, console_users_are_deleted,
+                repository_users_and_permissions, repository_users_are_deleted);
+        }
+        /// The [`RegistryStore`](berth_meta::RegistryStore) contract.
+        mod registry_store {
+            use super::*;
+            $crate::meta_conformance_tests!(@cases $harness;
+                repositories_are_unique_and_paged, push_records_everything,
+                push_requires_known_blobs_and_children, repush_changes_no_usage_and_moves_the_tag,
+                shared_digests_count_once, a_digest_listed_twice_counts_once,
+                quota_refuses_and_records_nothing, concurrent_pushes_cannot_both_exceed_the_quota,
+                deletes_lower_usage_at_once, tags_are_sorted_with_n_and_last,
+                catalog_respects_scope_and_paging, referrers_filter_by_artifact_type,
+                pulls_are_additive_across_handles, artifacts_list_newest_first,
+                blobs_and_garbage_collection_queries, forgotten_blobs_are_tombstoned_until_finished,
+                blobs_are_linked_per_repository, upload_sessions, history_is_newest_first,
+                usage_matches_recomputation_after_random_operations, images_are_filtered_by_name,
+                repositories_count_their_images, deleting_a_repository_with_artifacts_is_refused,
+                deleting_a_repository_races_a_push, upload_sessions_are_capped_and_counted,
+                concurrent_upload_starts_cannot_pass_the_cap,
+                deleting_a_repository_removes_its_upload_sessions,
+                linked_repositories_are_listed_per_account,
+                deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject);
+        }
+        /// What spans the two halves of a [`MetadataStore`](berth_meta::MetadataStore) in one
+        /// transaction: a repository's deletion takes the permissions on it and refuses writes
+        /// that name it.
+        mod across {
+            use super::*;
+            $crate::meta_conformance_tests!(@cases $harness;
+                deleting_an_empty_repository_removes_everything_of_it,
+                deleting_a_repository_races_writes_that_refer_to_it);
+        }
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
         $(

@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use berth_core::identity::RepositoryUserSpec;
 use berth_core::{Registry, RegistryConfig};
 use berth_meta::{
-    Access, AccountId, MemoryMetadata, MetadataStore, NewRepository, Permission, Timestamp,
+    Access, AccountId, AccountStore, MemoryMetadata, NewRepository, Permission, RegistryStore,
+    Timestamp,
 };
 use berth_model::RepositoryName;
 use berth_storage::MemoryStore;
