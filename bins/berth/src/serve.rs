@@ -24,7 +24,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, error, info, warn};
 
 use crate::backends;
 use crate::config::{AuthModeName, Config, TlsConfig};
@@ -333,6 +333,16 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The header carrying a request's id, in the answer.
+const REQUEST_ID: &str = "x-request-id";
+
+/// A fresh request id: 16 hex digits, random.
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Everything a request may reach.
 struct App {
     console: Console,
@@ -352,20 +362,33 @@ impl App {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = match path.as_str() {
-            "/healthz" => text(StatusCode::OK, "ok\n"),
-            "/readyz" => self.ready().await,
-            "/metrics" => self.metrics(),
-            p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
-            p if Console::owns(p) => self.console.handle(Some(peer), request).await,
-            _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
-        };
+        // Every line logged while answering carries the request's id (the span), and the client
+        // gets the same id in `X-Request-Id`, so a report can be matched to its cause.
+        let id = request_id();
+        let span = tracing::info_span!("request", id = %id);
+        let mut response = async {
+            match path.as_str() {
+                "/healthz" => text(StatusCode::OK, "ok\n"),
+                "/readyz" => self.ready().await,
+                "/metrics" => self.metrics(),
+                p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
+                p if Console::owns(p) => self.console.handle(Some(peer), request).await,
+                _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Ok(value) = http::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
         let status = response.status();
         self.metrics.count(&method, status);
+        let _entered = span.enter();
+        let elapsed_us = started.elapsed().as_micros() as u64;
         if status.is_server_error() {
-            warn!(%method, path, status = status.as_u16(), "request failed");
+            error!(%method, path, status = status.as_u16(), elapsed_us, %peer, "request failed");
         } else {
-            debug!(%method, path, status = status.as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+            debug!(target: "berth::access", %method, path, status = status.as_u16(), elapsed_us, %peer, "request");
         }
         response
     }

@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{Error, Registry, Result};
 
@@ -168,12 +168,12 @@ impl Registry {
                         "garbage collected"
                     ),
                     Ok(_) => {}
-                    Err(e) => warn!(error = %crate::error::chain(&e), "garbage collection failed; retrying at the next interval"),
+                    Err(e) => error!(error = %crate::error::chain(&e), "garbage collection failed; retrying at the next interval"),
                 },
                 _ = expire.tick() => match self.expire_uploads().await {
                     Ok(0) => {}
                     Ok(n) => info!(uploads = n, "removed idle upload sessions"),
-                    Err(e) => warn!(error = %crate::error::chain(&e), "removing idle uploads failed; retrying later"),
+                    Err(e) => error!(error = %crate::error::chain(&e), "removing idle uploads failed; retrying later"),
                 },
                 () = &mut shutdown => break,
             }

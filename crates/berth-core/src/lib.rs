@@ -338,12 +338,16 @@ impl Registry {
             tokio::select! {
                 _ = tick.tick() => {
                     // A failed flush keeps its counts; the next tick retries.
-                    let _ = self.flush_pulls().await;
+                    if let Err(e) = self.flush_pulls().await {
+                        tracing::error!(error = %error::chain(&e), pending = self.pending_pulls(), "flushing pull statistics failed; the counts are kept and retried at the next interval");
+                    }
                 }
                 () = &mut shutdown => break,
             }
         }
-        let _ = self.flush_pulls().await;
+        if let Err(e) = self.flush_pulls().await {
+            tracing::error!(error = %error::chain(&e), pending = self.pending_pulls(), "the last flush of pull statistics failed; these counts are lost");
+        }
     }
 }
 

@@ -217,8 +217,12 @@ impl From<&Error> for OciError {
             // Retryable: the client uploads again.
             Error::BlobBeingCollected(_) => ErrorCode::UploadAgain,
             Error::Body(_) => ErrorCode::BlobUploadInvalid,
-            // The cause is for the log; the client learns only that the server failed.
-            Error::Backend { .. } => return OciError::new(ErrorCode::Unknown, "internal error"),
+            // The cause is for the log (inside the request's span, which names its id); the
+            // client learns only that the server failed.
+            Error::Backend { .. } => {
+                tracing::error!(error = %berth_core::error_chain(e), "the registry engine failed");
+                return OciError::new(ErrorCode::Unknown, "internal error");
+            }
         };
         OciError::new(code, message)
     }
@@ -241,6 +245,7 @@ impl From<&IdentityError> for OciError {
             | IdentityError::AlreadyExists { .. }
             | IdentityError::ForeignRepository(_) => ErrorCode::BadRequest,
             IdentityError::Backend(_) => {
+                tracing::error!(error = %berth_core::error_chain(e), "the identity store failed");
                 return OciError::new(ErrorCode::Unknown, "internal error");
             }
         };

@@ -61,8 +61,15 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
     }
 
-    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string())
+    /// A server failure: its cause chain goes to the log (inside the request's span, which
+    /// names its id); the caller reads only that the server failed.
+    pub(crate) fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %berth_core::error_chain(e), "the management API failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error; the server log has the cause under this request's id",
+        )
     }
 
     /// The metadata store's answer, for the API.
@@ -74,7 +81,7 @@ impl ApiError {
             berth_meta::Error::ForeignRepository(r) => {
                 Self::invalid(format!("repository {r} does not exist in this account"))
             }
-            e => Self::internal(e),
+            e => Self::internal(&e),
         }
     }
 
@@ -98,7 +105,7 @@ impl ApiError {
             IdentityError::ForeignRepository(r) => {
                 Self::invalid(format!("repository {r} does not exist in this account"))
             }
-            e => Self::internal(e),
+            e => Self::internal(&e),
         }
     }
 
@@ -121,7 +128,7 @@ impl ApiError {
             | berth_core::Error::NameUnknown(_)
             | berth_core::Error::ImageUnknown(_) => Self::not_found(e.to_string()),
             berth_core::Error::Denied(_) => Self::forbidden(e.to_string()),
-            e => Self::internal(e),
+            e => Self::internal(&e),
         }
     }
 
@@ -252,12 +259,9 @@ impl Call<'_> {
     }
 
     async fn read_json<T: DeserializeOwned>(&self, limit: u64) -> ApiResult<T> {
-        let body = self
-            .body
-            .lock()
-            .expect("body lock")
-            .take()
-            .ok_or_else(|| ApiError::internal("the request body was read twice"))?;
+        let body = self.body.lock().expect("body lock").take().ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other("the request body was read twice"))
+        })?;
         let budget = self.console.registry.memory_budget();
         let held = budget.read(body, limit).await.map_err(ApiError::body)?;
         let bytes = held.bytes();
