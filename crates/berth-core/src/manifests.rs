@@ -103,19 +103,19 @@ impl Registry {
         let children = manifest.manifests().iter();
         for descriptor in manifest
             .blobs()
-            .filter(|d| d.urls.is_empty())
+            .filter(|d| d.urls().is_empty())
             .chain(children)
         {
             let stored = self
                 .meta
-                .linked_blob(name.repository(), &descriptor.digest)
+                .linked_blob(name.repository(), descriptor.digest())
                 .await
                 .map_err(Error::metadata)?
-                .ok_or_else(|| Error::ManifestBlobUnknown(descriptor.digest.clone()))?;
-            if stored != descriptor.size {
+                .ok_or_else(|| Error::ManifestBlobUnknown(descriptor.digest().clone()))?;
+            if stored != descriptor.size() {
                 return Err(Error::ManifestBlobSize {
-                    digest: descriptor.digest.clone(),
-                    declared: descriptor.size,
+                    digest: descriptor.digest().clone(),
+                    declared: descriptor.size(),
                     stored,
                 });
             }
@@ -149,16 +149,16 @@ impl Registry {
             artifact_type: manifest.artifact_type().map(str::to_owned),
             manifest_size: size,
             total_size: manifest.total_size(),
-            subject: manifest.subject().map(|s| s.digest.clone()),
+            subject: manifest.subject().map(|s| s.digest().clone()),
             annotations: manifest.annotations().clone(),
             // Its own bytes are listed too, so the push fails (instead of recording an artifact
             // without bytes) if a collector forgot them since they were stored.
             blobs: manifest
                 .blobs()
-                .filter(|d| d.urls.is_empty()) // foreign layers live elsewhere
+                .filter(|d| d.urls().is_empty()) // foreign layers live elsewhere
                 .map(|d| BlobRef {
-                    digest: d.digest.clone(),
-                    size: d.size,
+                    digest: d.digest().clone(),
+                    size: d.size(),
                 })
                 .chain(std::iter::once(BlobRef {
                     digest: digest.clone(),
@@ -168,7 +168,7 @@ impl Registry {
             children: manifest
                 .manifests()
                 .iter()
-                .map(|d| d.digest.clone())
+                .map(|d| d.digest().clone())
                 .collect(),
             tag: reference.tag().cloned(),
             actor: actor(principal),
@@ -179,7 +179,7 @@ impl Registry {
         self.forget_repository(name.repository());
         Ok(PushedManifest {
             digest,
-            subject: manifest.subject().map(|s| s.digest.clone()),
+            subject: manifest.subject().map(|s| s.digest().clone()),
         })
     }
 

@@ -645,7 +645,7 @@ async fn the_pull_path_writes_no_metadata() {
     let layers: Vec<Digest> = berth_model::Manifest::parse(manifest, None)
         .unwrap()
         .blobs()
-        .map(|d| d.digest.clone())
+        .map(|d| d.digest().clone())
         .collect();
     let before = watched.writes();
     for _ in 0..5 {

@@ -52,13 +52,13 @@ async fn assert_pullable(
     assert_eq!(&Digest::sha256(&manifest.bytes), expected);
     for blob in Manifest::parse(manifest.bytes, None).unwrap().blobs() {
         let read = registry
-            .read_blob(who, image, &blob.digest, None)
+            .read_blob(who, image, blob.digest(), None)
             .await
-            .unwrap_or_else(|e| panic!("{image}:{tag} blob {}: {e}", blob.digest));
+            .unwrap_or_else(|e| panic!("{image}:{tag} blob {}: {e}", blob.digest()));
         let bytes = collect(read.body).await.unwrap();
         assert_eq!(
             Digest::sha256(&bytes),
-            blob.digest,
+            *blob.digest(),
             "{image}:{tag}: blob bytes intact"
         );
     }
@@ -77,7 +77,7 @@ async fn collection_frees_what_nothing_references_and_idle_uploads() {
     let gone_blobs: Vec<Digest> = Manifest::parse(gone_manifest.clone(), None)
         .unwrap()
         .blobs()
-        .map(|d| d.digest.clone())
+        .map(|d| d.digest().clone())
         .collect();
     registry
         .delete_manifest(&who, &name("team/gone"), &Reference::Digest(gone.clone()))

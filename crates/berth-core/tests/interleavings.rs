@@ -73,7 +73,7 @@ impl Model {
         for ((_, digest), bytes) in &self.artifacts {
             digests.insert(digest.clone(), bytes.len() as u64);
             for blob in Manifest::parse(bytes.clone(), None).unwrap().blobs() {
-                digests.insert(blob.digest.clone(), blob.size);
+                digests.insert(blob.digest().clone(), blob.size());
             }
         }
         digests.values().sum()
@@ -207,14 +207,14 @@ async fn run(ops: Vec<Op>) {
             assert_eq!(&manifest.digest, digest, "step {step}");
             for blob in Manifest::parse(manifest.bytes, None).unwrap().blobs() {
                 let read = registry
-                    .read_blob(&who, &name, &blob.digest, None)
+                    .read_blob(&who, &name, blob.digest(), None)
                     .await
                     .unwrap_or_else(|e| {
-                        panic!("step {step} after {op:?}: blob {}: {e}", blob.digest)
+                        panic!("step {step} after {op:?}: blob {}: {e}", blob.digest())
                     });
                 assert_eq!(
                     Digest::sha256(&collect(read.body).await.unwrap()),
-                    blob.digest,
+                    *blob.digest(),
                     "step {step}"
                 );
             }

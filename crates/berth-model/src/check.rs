@@ -20,7 +20,8 @@ use crate::{
 ///
 /// Invariants of an accepted manifest: its bytes are exactly the input, its digest is the SHA-256
 /// of the input, its kind agrees with the content type it was given, its total size counts the
-/// manifest's own bytes and every reference, and parsing is deterministic.
+/// manifest's own bytes and every reference, its oci-spec view (`ImageManifest` or `ImageIndex`,
+/// descriptors and platforms) says the same, and parsing is deterministic.
 pub fn manifest(data: &[u8]) {
     let bytes = Bytes::copy_from_slice(data);
     let content_types =
@@ -48,7 +49,7 @@ pub fn manifest(data: &[u8]) {
         }
         let referenced: u64 = manifest
             .references()
-            .map(|d| d.size)
+            .map(|d| d.size())
             .fold(0, u64::saturating_add);
         assert_eq!(
             manifest.total_size(),
@@ -56,15 +57,35 @@ pub fn manifest(data: &[u8]) {
         );
         for descriptor in manifest.references().chain(manifest.subject()) {
             assert_eq!(
-                Digest::parse(descriptor.digest.as_str()).as_ref(),
-                Ok(&descriptor.digest)
+                Digest::parse(descriptor.digest().as_str()).as_ref(),
+                Ok(descriptor.digest())
             );
-            assert!(media_type::is_valid(&descriptor.media_type));
+            assert!(media_type::is_valid(descriptor.media_type()));
+            assert_eq!(
+                descriptor.oci().digest().as_ref(),
+                descriptor.digest().as_str(),
+                "oci-spec's digest must have berth's text"
+            );
+            if let Some(platform) = descriptor.platform() {
+                let oci = platform.to_oci();
+                assert_eq!(oci.architecture().to_string(), platform.architecture);
+                assert_eq!(oci.os().to_string(), platform.os);
+            }
         }
         if manifest.kind().is_index() {
             assert!(manifest.config().is_none() && manifest.layers().is_empty());
+            let index = manifest
+                .to_image_index()
+                .expect("an index has an ImageIndex");
+            assert_eq!(index.manifests().len(), manifest.manifests().len());
+            assert!(manifest.to_image_manifest().is_none());
         } else {
             assert!(manifest.config().is_some() && manifest.manifests().is_empty());
+            let image = manifest
+                .to_image_manifest()
+                .expect("an image manifest has an ImageManifest");
+            assert_eq!(image.layers().len(), manifest.layers().len());
+            assert!(manifest.to_image_index().is_none());
         }
         assert_eq!(
             Manifest::parse(bytes.clone(), content_type).as_ref(),

@@ -10,14 +10,20 @@
 //! field and a specific header are present they must agree; a field that belongs to the other
 //! kind (`manifests` in an image manifest, `config` in an index) is refused, which closes the
 //! type-confusion hole the OCI spec warns about.
+//!
+//! The vocabulary is `oci-spec`'s: [`ManifestKind::oci_media_type`], [`Descriptor::oci`],
+//! [`Manifest::to_image_manifest`] and [`Manifest::to_image_index`] hand the Rust OCI ecosystem its
+//! own types. They are built from what passed berth's rules, never read by oci-spec's serde, which
+//! is looser (see `oci_tests.rs` and ARCHITECTURE.md for each case).
 
 mod descriptor;
 pub mod media_type;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use bytes::Bytes;
+use oci_spec::image::{ImageIndex, ImageManifest, ImageManifestBuilder};
 use serde::Deserialize;
 
 use self::descriptor::RawDescriptor;
@@ -61,6 +67,17 @@ impl ManifestKind {
         Self::ALL
             .into_iter()
             .find(|kind| kind.media_type() == media_type)
+    }
+
+    /// The kind's media type as oci-spec's value: its own variant for the OCI kinds,
+    /// `MediaType::Other` for Docker's, which oci-spec has no variant for.
+    pub fn oci_media_type(self) -> oci_spec::image::MediaType {
+        self.media_type().into()
+    }
+
+    /// The kind an oci-spec media type names, if any.
+    pub fn from_oci_media_type(media_type: &oci_spec::image::MediaType) -> Option<Self> {
+        Self::from_media_type(media_type.as_ref())
     }
 
     /// Whether documents of this kind list other manifests (a multi-platform image).
@@ -252,10 +269,10 @@ impl Manifest {
             let manifests = raw.manifests.ok_or_else(|| missing("manifests"))?;
             let manifests = list(Some(manifests), "manifests")?;
             for (i, child) in manifests.iter().enumerate() {
-                if ManifestKind::from_media_type(&child.media_type).is_none() {
+                if ManifestKind::from_media_type(child.media_type()).is_none() {
                     return Err(ManifestError::ChildNotManifest {
                         at: format!("manifests[{i}]"),
-                        media_type: child.media_type.clone(),
+                        media_type: child.media_type().to_owned(),
                     });
                 }
             }
@@ -265,7 +282,7 @@ impl Manifest {
                 "config".to_owned()
             })?;
             let layers = list(Some(raw.layers.ok_or_else(|| missing("layers"))?), "layers")?;
-            if config.media_type == media_type::OCI_EMPTY && raw.artifact_type.is_none() {
+            if config.media_type() == media_type::OCI_EMPTY && raw.artifact_type.is_none() {
                 return Err(ManifestError::MissingArtifactType);
             }
             (Some(config), layers, Vec::new())
@@ -322,7 +339,7 @@ impl Manifest {
     pub fn artifact_type(&self) -> Option<&str> {
         self.artifact_type
             .as_deref()
-            .or_else(|| self.config.as_ref().map(|c| c.media_type.as_str()))
+            .or_else(|| self.config.as_ref().map(Descriptor::media_type))
     }
 
     /// The config blob (image manifests only).
@@ -351,6 +368,57 @@ impl Manifest {
         &self.annotations
     }
 
+    /// An image manifest (OCI or Docker schema 2) as oci-spec's [`ImageManifest`], built from the
+    /// validated values (never from re-reading the bytes), with the kind berth decided as its
+    /// `mediaType`; `None` for an index.
+    ///
+    /// For handing to the Rust OCI ecosystem, not for serving: serialising it does not give
+    /// [`bytes`](Manifest::bytes) (nor their digest) back.
+    pub fn to_image_manifest(&self) -> Option<ImageManifest> {
+        let config = self.config.clone()?;
+        let layers: Vec<oci_spec::image::Descriptor> =
+            self.layers.iter().cloned().map(Into::into).collect();
+        let mut manifest = ImageManifestBuilder::default()
+            .schema_version(oci_spec::image::SCHEMA_VERSION)
+            .config(config)
+            .layers(layers)
+            .build()
+            .expect("the builder's required fields (schemaVersion, config, layers) are set");
+        manifest.set_media_type(Some(self.kind.oci_media_type()));
+        manifest.set_artifact_type(self.oci_artifact_type());
+        manifest.set_subject(self.oci_subject());
+        manifest.set_annotations(self.oci_annotations());
+        Some(manifest)
+    }
+
+    /// An index (OCI image index or Docker manifest list) as oci-spec's [`ImageIndex`], built
+    /// from the validated values; `None` for an image manifest. Like
+    /// [`to_image_manifest`](Manifest::to_image_manifest), not for serving.
+    pub fn to_image_index(&self) -> Option<ImageIndex> {
+        if !self.kind.is_index() {
+            return None;
+        }
+        let mut index = ImageIndex::default();
+        index.set_media_type(Some(self.kind.oci_media_type()));
+        index.set_manifests(self.manifests.iter().cloned().map(Into::into).collect());
+        index.set_artifact_type(self.oci_artifact_type());
+        index.set_subject(self.oci_subject());
+        index.set_annotations(self.oci_annotations());
+        Some(index)
+    }
+
+    fn oci_artifact_type(&self) -> Option<oci_spec::image::MediaType> {
+        self.artifact_type.as_deref().map(Into::into)
+    }
+
+    fn oci_subject(&self) -> Option<oci_spec::image::Descriptor> {
+        self.subject.clone().map(Into::into)
+    }
+
+    fn oci_annotations(&self) -> Option<HashMap<String, String>> {
+        (!self.annotations.is_empty()).then(|| self.annotations.clone().into_iter().collect())
+    }
+
     /// Every blob the manifest references: config first, then layers.
     pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
         self.config.iter().chain(&self.layers)
@@ -367,10 +435,12 @@ impl Manifest {
     /// own blobs count in their artifacts).
     pub fn total_size(&self) -> u64 {
         self.references().fold(self.bytes.len() as u64, |total, d| {
-            total.saturating_add(d.size)
+            total.saturating_add(d.size())
         })
     }
 }
 
+#[cfg(test)]
+mod oci_tests;
 #[cfg(test)]
 mod tests;

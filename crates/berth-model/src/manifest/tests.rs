@@ -121,27 +121,17 @@ fn index_children_keep_their_platforms() {
     let platforms: Vec<_> = index
         .manifests()
         .iter()
-        .map(|m| {
-            m.platform
-                .as_ref()
-                .map(|p| format!("{}/{}", p.os, p.architecture))
-        })
+        .map(|m| m.platform().map(|p| format!("{}/{}", p.os, p.architecture)))
         .collect();
     assert_eq!(platforms[0].as_deref(), Some("linux/amd64"));
     assert_eq!(
-        index.manifests()[1]
-            .platform
-            .as_ref()
-            .unwrap()
-            .variant
-            .as_deref(),
+        index.manifests()[1].platform().unwrap().variant.as_deref(),
         Some("v8")
     );
     let list = Manifest::parse(fixture("docker-manifest-list.json"), None).unwrap();
     assert_eq!(
         list.manifests()[1]
-            .platform
-            .as_ref()
+            .platform()
             .unwrap()
             .os_version
             .as_deref(),
