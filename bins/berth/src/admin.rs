@@ -10,7 +10,7 @@ use berth_core::{Manager, Registry};
 use berth_meta::{
     Access, AccountId, NewRepository, Page, Permission, RepositoryUserUpdate, Timestamp,
 };
-use berth_model::RepositoryName;
+use berth_model::{RepositoryName, RepositoryUserName};
 use berth_policy::{Principal, human_bytes};
 use serde_json::Value;
 
@@ -57,6 +57,7 @@ fn admin(registry: &Registry) -> Manager<'_> {
 }
 
 /// What one admin command prints.
+#[derive(Debug)]
 pub(crate) struct Output {
     /// For `--json`.
     pub(crate) json: Value,
@@ -175,24 +176,26 @@ fn with_secret(value: Value, secret: &str, verb: &str) -> Output {
     Output { json: value, text }
 }
 
-/// What `admin user create` and `update` take.
+/// What `admin user create` and `update` take besides the name.
 pub(crate) struct UserArgs {
-    pub(crate) name: Option<String>,
     pub(crate) repositories: Vec<(RepositoryName, Permission)>,
     pub(crate) expires: Option<Option<Timestamp>>,
     pub(crate) description: Option<String>,
 }
 
+/// Creates a repository user named `name` (with or without the account prefix; generated when
+/// `None`) in `account`.
 pub(crate) async fn create_user(
     registry: &Registry,
     account: AccountId,
+    name: Option<String>,
     args: UserArgs,
 ) -> Result<Output, String> {
     if args.repositories.is_empty() {
         return Err("give at least one --repository REPOSITORY=push_pull|pull".into());
     }
     let spec = RepositoryUserSpec {
-        name: args.name,
+        name,
         description: args.description.unwrap_or_default(),
         expires: args.expires.flatten(),
         permissions: args.repositories,
@@ -205,8 +208,19 @@ pub(crate) async fn create_user(
     Ok(with_secret(value, &created.secret, "created"))
 }
 
-pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<Output, String> {
-    let name = args.name.expect("the name is a required argument");
+/// The user `given` names in `account`, with or without its prefix.
+fn user_name(account: AccountId, given: &str) -> Result<RepositoryUserName, String> {
+    RepositoryUserName::for_account(account, given).map_err(|e| e.to_string())
+}
+
+/// Changes the repository user `name` (with or without the prefix of `account`).
+pub(crate) async fn update_user(
+    registry: &Registry,
+    account: AccountId,
+    name: &str,
+    args: UserArgs,
+) -> Result<Output, String> {
+    let name = user_name(account, name)?;
     let update = RepositoryUserUpdate {
         description: args.description,
         expires: args.expires,
@@ -224,9 +238,15 @@ pub(crate) async fn update_user(registry: &Registry, args: UserArgs) -> Result<O
     })
 }
 
-pub(crate) async fn refresh_secret(registry: &Registry, name: &str) -> Result<Output, String> {
+/// Replaces the secret of repository user `name` (with or without the prefix of `account`).
+pub(crate) async fn refresh_secret(
+    registry: &Registry,
+    account: AccountId,
+    name: &str,
+) -> Result<Output, String> {
+    let name = user_name(account, name)?;
     let fresh = admin(registry)
-        .refresh_secret(name)
+        .refresh_secret(&name)
         .await
         .map_err(|e| format!("cannot refresh the secret of {name}: {e}"))?;
     let value = json::repository_user(&fresh.record, Some(&fresh.secret), registry.now());
@@ -478,5 +498,55 @@ mod tests {
         );
         assert_eq!(parse_quota("none").unwrap(), Quota(None));
         assert_eq!(parse_quota("1KiB").unwrap(), Quota(Some(1024)));
+    }
+
+    /// A user created as `ci` is updated and refreshed as `ci` or by its full name, in the
+    /// account given; another account's prefix is refused, not prefixed again.
+    #[tokio::test]
+    async fn users_are_named_with_or_without_the_account_prefix() {
+        let team = RepositoryName::parse("team-a").unwrap();
+        let registry = Registry::in_memory(std::slice::from_ref(&team))
+            .await
+            .unwrap();
+        let account = AccountId(1);
+        let args = || UserArgs {
+            repositories: vec![(team.clone(), Permission::Pull)],
+            expires: None,
+            description: None,
+        };
+        let created = create_user(&registry, account, Some("ci".into()), args())
+            .await
+            .unwrap();
+        assert_eq!(created.json["name"], "1-ci");
+        let updated = update_user(
+            &registry,
+            account,
+            "ci",
+            UserArgs {
+                description: Some("nightly".into()),
+                ..args()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(updated.json["name"], "1-ci");
+        assert_eq!(updated.json["description"], "nightly");
+        let fresh = refresh_secret(&registry, account, "1-ci").await.unwrap();
+        assert_eq!(fresh.json["name"], "1-ci");
+
+        let foreign = update_user(&registry, account, "2-ci", args())
+            .await
+            .unwrap_err();
+        assert!(
+            foreign.contains("prefix 2- of another account"),
+            "{foreign}"
+        );
+        let invalid = refresh_secret(&registry, account, "CI").await.unwrap_err();
+        assert!(
+            invalid.contains("lowercase letters and digits"),
+            "{invalid}"
+        );
+        let missing = refresh_secret(&registry, account, "cd").await.unwrap_err();
+        assert!(missing.contains("1-cd does not exist"), "{missing}");
     }
 }

@@ -75,10 +75,10 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
     let blobs = blobs(config)?;
     let engine = RegistryConfig {
         max_manifest_size: config.limits.max_manifest_bytes,
-        pull_flush_interval: Config::duration(&config.stats.flush_interval),
-        gc_grace: Config::duration(&config.gc.grace),
-        gc_interval: Config::duration(&config.gc.interval),
-        upload_idle_limit: Config::duration(&config.limits.upload_idle_timeout),
+        pull_flush_interval: config.stats.flush_interval.get(),
+        gc_grace: config.gc.grace.get(),
+        gc_interval: config.gc.interval.get(),
+        upload_idle_limit: config.limits.upload_idle_timeout.get(),
         max_open_uploads: config.limits.max_open_uploads,
         max_buffered_bytes: usize::try_from(config.limits.max_buffered_bytes).unwrap_or(usize::MAX),
         ..RegistryConfig::default()

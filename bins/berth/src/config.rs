@@ -4,12 +4,16 @@
 //! With nothing set, berth keeps SQLite and blobs under `./berth-data` and listens on
 //! `127.0.0.1:5000`. PostgreSQL (`metadata.postgres_url`) and S3 (`storage.s3`) replace them for
 //! several nodes, which must then share `auth.token_key`.
+//!
+//! Durations are [`Period`]s, parsed once where they are read (the file or a variable), with
+//! the setting named in the error; nothing parses them again later.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Everything `serve`, `gc` and `admin` read.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +93,8 @@ pub(crate) struct AuthSection {
     /// unset. Nodes sharing a store must share it.
     pub(crate) token_key: Option<String>,
     /// How long a token lives (`5m`).
-    pub(crate) token_ttl: String,
+    #[serde(deserialize_with = "setting::auth_token_ttl")]
+    pub(crate) token_ttl: Period,
 }
 
 impl Default for AuthSection {
@@ -97,7 +102,7 @@ impl Default for AuthSection {
         AuthSection {
             mode: AuthModeName::Token,
             token_key: None,
-            token_ttl: "5m".into(),
+            token_ttl: Period::secs(300),
         }
     }
 }
@@ -122,16 +127,18 @@ pub(crate) struct TlsConfig {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct GcConfig {
     /// How often to collect (`1h`).
-    pub(crate) interval: String,
+    #[serde(deserialize_with = "setting::gc_interval")]
+    pub(crate) interval: Period,
     /// How long an unreferenced blob is kept (`1h`).
-    pub(crate) grace: String,
+    #[serde(deserialize_with = "setting::gc_grace")]
+    pub(crate) grace: Period,
 }
 
 impl Default for GcConfig {
     fn default() -> Self {
         GcConfig {
-            interval: "1h".into(),
-            grace: "1h".into(),
+            interval: Period::secs(3600),
+            grace: Period::secs(3600),
         }
     }
 }
@@ -140,13 +147,14 @@ impl Default for GcConfig {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct StatsConfig {
     /// How often pull statistics are written (`5s`).
-    pub(crate) flush_interval: String,
+    #[serde(deserialize_with = "setting::stats_flush_interval")]
+    pub(crate) flush_interval: Period,
 }
 
 impl Default for StatsConfig {
     fn default() -> Self {
         StatsConfig {
-            flush_interval: "5s".into(),
+            flush_interval: Period::secs(5),
         }
     }
 }
@@ -164,16 +172,21 @@ pub(crate) struct LimitsConfig {
     /// Upload sessions a repository may have open at once.
     pub(crate) max_open_uploads: u64,
     /// How long an upload session may sit idle before it is removed (`1h`).
-    pub(crate) upload_idle_timeout: String,
+    #[serde(deserialize_with = "setting::limits_upload_idle_timeout")]
+    pub(crate) upload_idle_timeout: Period,
     /// A request head must arrive within this of its first byte, and a new connection's first
     /// head within this of the connection (`10s`).
-    pub(crate) head_timeout: String,
+    #[serde(deserialize_with = "setting::limits_head_timeout")]
+    pub(crate) head_timeout: Period,
     /// How long a connection may stay idle between requests (`60s`).
-    pub(crate) idle_timeout: String,
+    #[serde(deserialize_with = "setting::limits_idle_timeout")]
+    pub(crate) idle_timeout: Period,
     /// A request body that brings no data for this long fails (`30s`).
-    pub(crate) body_timeout: String,
+    #[serde(deserialize_with = "setting::limits_body_timeout")]
+    pub(crate) body_timeout: Period,
     /// A response the client does not read for this long closes the connection (`60s`).
-    pub(crate) send_timeout: String,
+    #[serde(deserialize_with = "setting::limits_send_timeout")]
+    pub(crate) send_timeout: Period,
     /// Largest request head (HTTP/1) or header list (HTTP/2), in bytes.
     pub(crate) max_header_bytes: u64,
     /// HTTP/2 streams one connection may have open at once.
@@ -193,11 +206,11 @@ impl Default for LimitsConfig {
             max_manifest_bytes: 4 << 20,
             max_buffered_bytes: 64 << 20,
             max_open_uploads: 100,
-            upload_idle_timeout: "1h".into(),
-            head_timeout: "10s".into(),
-            idle_timeout: "60s".into(),
-            body_timeout: "30s".into(),
-            send_timeout: "60s".into(),
+            upload_idle_timeout: Period::secs(3600),
+            head_timeout: Period::secs(10),
+            idle_timeout: Period::secs(60),
+            body_timeout: Period::secs(30),
+            send_timeout: Period::secs(60),
             max_header_bytes: 64 << 10,
             h2_max_streams: 100,
             max_connections: 0,
@@ -237,19 +250,34 @@ impl LimitsConfig {
             self.max_connections_per_source =
                 number("BERTH_LIMITS_MAX_CONNECTIONS_PER_SOURCE", &v)?;
         }
-        for (name, field) in [
+        for (variable, setting, field) in [
             (
                 "BERTH_LIMITS_UPLOAD_IDLE_TIMEOUT",
+                "limits.upload_idle_timeout",
                 &mut self.upload_idle_timeout,
             ),
-            ("BERTH_LIMITS_HEAD_TIMEOUT", &mut self.head_timeout),
-            ("BERTH_LIMITS_IDLE_TIMEOUT", &mut self.idle_timeout),
-            ("BERTH_LIMITS_BODY_TIMEOUT", &mut self.body_timeout),
-            ("BERTH_LIMITS_SEND_TIMEOUT", &mut self.send_timeout),
+            (
+                "BERTH_LIMITS_HEAD_TIMEOUT",
+                "limits.head_timeout",
+                &mut self.head_timeout,
+            ),
+            (
+                "BERTH_LIMITS_IDLE_TIMEOUT",
+                "limits.idle_timeout",
+                &mut self.idle_timeout,
+            ),
+            (
+                "BERTH_LIMITS_BODY_TIMEOUT",
+                "limits.body_timeout",
+                &mut self.body_timeout,
+            ),
+            (
+                "BERTH_LIMITS_SEND_TIMEOUT",
+                "limits.send_timeout",
+                &mut self.send_timeout,
+            ),
         ] {
-            if let Some(v) = get(name) {
-                *field = v;
-            }
+            Period::from_env(get, variable, setting, field)?;
         }
         Ok(())
     }
@@ -388,9 +416,12 @@ impl Config {
         if let Some(v) = get("BERTH_TOKEN_KEY") {
             self.auth.token_key = Some(v);
         }
-        if let Some(v) = get("BERTH_TOKEN_TTL") {
-            self.auth.token_ttl = v;
-        }
+        Period::from_env(
+            &get,
+            "BERTH_TOKEN_TTL",
+            "auth.token_ttl",
+            &mut self.auth.token_ttl,
+        )?;
         match (get("BERTH_TLS_CERT"), get("BERTH_TLS_KEY")) {
             (Some(cert), Some(key)) => {
                 self.tls = Some(TlsConfig {
@@ -401,39 +432,25 @@ impl Config {
             (None, None) => {}
             _ => return Err("set both BERTH_TLS_CERT and BERTH_TLS_KEY, or neither".into()),
         }
-        if let Some(v) = get("BERTH_GC_INTERVAL") {
-            self.gc.interval = v;
-        }
-        if let Some(v) = get("BERTH_GC_GRACE") {
-            self.gc.grace = v;
-        }
-        if let Some(v) = get("BERTH_STATS_FLUSH_INTERVAL") {
-            self.stats.flush_interval = v;
-        }
+        Period::from_env(
+            &get,
+            "BERTH_GC_INTERVAL",
+            "gc.interval",
+            &mut self.gc.interval,
+        )?;
+        Period::from_env(&get, "BERTH_GC_GRACE", "gc.grace", &mut self.gc.grace)?;
+        Period::from_env(
+            &get,
+            "BERTH_STATS_FLUSH_INTERVAL",
+            "stats.flush_interval",
+            &mut self.stats.flush_interval,
+        )?;
         self.limits.apply_env(&get)
     }
 
-    /// Values that parse only once everything is merged.
+    /// Rules over several settings, or over settings that come from several places, checked
+    /// once everything is merged.
     fn check(&self) -> Result<(), String> {
-        for (name, value) in [
-            ("auth.token_ttl", &self.auth.token_ttl),
-            ("gc.interval", &self.gc.interval),
-            ("gc.grace", &self.gc.grace),
-            ("stats.flush_interval", &self.stats.flush_interval),
-            (
-                "limits.upload_idle_timeout",
-                &self.limits.upload_idle_timeout,
-            ),
-            ("limits.head_timeout", &self.limits.head_timeout),
-            ("limits.idle_timeout", &self.limits.idle_timeout),
-            ("limits.body_timeout", &self.limits.body_timeout),
-            ("limits.send_timeout", &self.limits.send_timeout),
-        ] {
-            let d = parse_duration(value).map_err(|e| format!("{name}: {e}"))?;
-            if d.is_zero() {
-                return Err(format!("{name} must be more than zero"));
-            }
-        }
         if let Some(key) = &self.auth.token_key
             && key.len() < 32
         {
@@ -456,10 +473,101 @@ impl Config {
         }
         self.limits.check()
     }
+}
 
-    /// A duration setting already checked by [`Config::load`].
-    pub(crate) fn duration(value: &str) -> Duration {
-        parse_duration(value).expect("checked when the configuration was loaded")
+/// A duration setting: `250ms`, `30s`, `5m`, `1h`, `2d` or plain seconds (a string, or a whole
+/// number in the file), more than zero.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Period(Duration);
+
+impl Period {
+    /// A default, in seconds (more than zero).
+    const fn secs(n: u64) -> Self {
+        Period(Duration::from_secs(n))
+    }
+
+    /// The duration.
+    pub(crate) fn get(self) -> Duration {
+        self.0
+    }
+
+    /// Parses `value` for `setting`, which the error names.
+    fn parse(setting: &str, value: &str) -> Result<Self, String> {
+        let d = parse_duration(value).map_err(|e| format!("{setting}: {e}"))?;
+        if d.is_zero() {
+            return Err(format!("{setting} must be more than zero"));
+        }
+        Ok(Period(d))
+    }
+
+    /// Sets `field` from the variable `variable` when it is set; the error names both.
+    fn from_env(
+        get: &impl Fn(&str) -> Option<String>,
+        variable: &str,
+        setting: &str,
+        field: &mut Period,
+    ) -> Result<(), String> {
+        if let Some(v) = get(variable) {
+            *field = Period::parse(&format!("{variable} ({setting})"), &v)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `setting` from the file: a string or a whole number of seconds.
+    fn deserialize_named<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        setting: &'static str,
+    ) -> Result<Self, D::Error> {
+        struct Visitor(&'static str);
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Period;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a duration for {} such as 30s, 5m or 1h", self.0)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Period, E> {
+                Period::parse(self.0, v).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Period, E> {
+                Period::parse(self.0, &v.to_string()).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Period, E> {
+                Period::parse(self.0, &v.to_string()).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor(setting))
+    }
+}
+
+impl fmt::Debug for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The `deserialize_with` of each [`Period`] setting, so that an error in the file names the
+/// setting as an error in a variable does.
+mod setting {
+    use super::Period;
+    use serde::Deserializer;
+
+    macro_rules! periods {
+        ($($function:ident = $setting:literal),* $(,)?) => {$(
+            pub(super) fn $function<'de, D: Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+                Period::deserialize_named(d, $setting)
+            }
+        )*};
+    }
+
+    periods! {
+        auth_token_ttl = "auth.token_ttl",
+        gc_interval = "gc.interval",
+        gc_grace = "gc.grace",
+        stats_flush_interval = "stats.flush_interval",
+        limits_upload_idle_timeout = "limits.upload_idle_timeout",
+        limits_head_timeout = "limits.head_timeout",
+        limits_idle_timeout = "limits.idle_timeout",
+        limits_body_timeout = "limits.body_timeout",
+        limits_send_timeout = "limits.send_timeout",
     }
 }
 
@@ -469,7 +577,7 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, `7d`, or plain seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
@@ -580,7 +688,7 @@ interval = "10m"
         assert_eq!(c.metadata.postgres_url.as_deref(), Some("postgres://file"));
         assert_eq!(c.storage.s3.as_ref().unwrap().bucket, "b");
         assert_eq!(c.auth.mode, AuthModeName::Token);
-        assert_eq!(Config::duration(&c.gc.interval), Duration::from_secs(600));
+        assert_eq!(c.gc.interval.get(), Duration::from_secs(600));
     }
 
     #[test]
@@ -625,6 +733,53 @@ interval = "10m"
         );
     }
 
+    /// A bad duration names its setting wherever it comes from, and good ones arrive parsed.
+    #[test]
+    fn bad_durations_name_their_setting_in_the_file_and_in_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let load_file = |text: &str| {
+            let file = dir.path().join("berth.toml");
+            std::fs::write(&file, text).unwrap();
+            let flags = Overrides {
+                config: Some(file),
+                ..Overrides::default()
+            };
+            Config::load(&flags, env(&[]))
+        };
+        for (text, setting) in [
+            ("[gc]\ninterval = \"soon\"\n", "gc.interval"),
+            ("[auth]\ntoken_ttl = \"1w\"\n", "auth.token_ttl"),
+            ("[limits]\nbody_timeout = \"0s\"\n", "limits.body_timeout"),
+            ("[limits]\nhead_timeout = -5\n", "limits.head_timeout"),
+            ("[stats]\nflush_interval = true\n", "stats.flush_interval"),
+        ] {
+            let e = load_file(text).unwrap_err();
+            assert!(e.contains(setting), "{text:?}: {e}");
+            assert!(e.contains("berth.toml"), "{text:?}: {e}");
+        }
+        let e = load_file("[gc]\ninterval = \"soon\"\n").unwrap_err();
+        assert!(e.contains("\"soon\" is not a duration such as 30s"), "{e}");
+        let c = load_file("[gc]\ninterval = 90\ngrace = \"250ms\"\n").unwrap();
+        assert_eq!(c.gc.interval.get(), Duration::from_secs(90));
+        assert_eq!(c.gc.grace.get(), Duration::from_millis(250));
+
+        let bad = |vars: &[(&str, &str)]| Config::load(&Overrides::default(), env(vars));
+        for (variable, value, setting) in [
+            ("BERTH_TOKEN_TTL", "soon", "auth.token_ttl"),
+            ("BERTH_GC_GRACE", "1w", "gc.grace"),
+            ("BERTH_STATS_FLUSH_INTERVAL", "0", "stats.flush_interval"),
+            ("BERTH_LIMITS_SEND_TIMEOUT", "fast", "limits.send_timeout"),
+        ] {
+            let e = bad(&[(variable, value)]).unwrap_err();
+            assert!(
+                e.contains(variable) && e.contains(setting),
+                "{variable}: {e}"
+            );
+        }
+        let c = bad(&[("BERTH_TOKEN_TTL", "2d")]).unwrap();
+        assert_eq!(c.auth.token_ttl.get(), Duration::from_secs(172_800));
+    }
+
     #[test]
     fn sizes_and_durations_read_like_people_write_them() {
         assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
@@ -641,10 +796,7 @@ interval = "10m"
     #[test]
     fn limits_have_defaults_and_variables() {
         let c = Config::load(&Overrides::default(), env(&[])).unwrap();
-        assert_eq!(
-            Config::duration(&c.limits.head_timeout),
-            Duration::from_secs(10)
-        );
+        assert_eq!(c.limits.head_timeout.get(), Duration::from_secs(10));
         assert_eq!(c.limits.max_buffered_bytes, 64 << 20);
         let c = Config::load(
             &Overrides::default(),
@@ -655,10 +807,7 @@ interval = "10m"
             ]),
         )
         .unwrap();
-        assert_eq!(
-            Config::duration(&c.limits.head_timeout),
-            Duration::from_secs(2)
-        );
+        assert_eq!(c.limits.head_timeout.get(), Duration::from_secs(2));
         assert_eq!(c.limits.max_connections_per_source, 8);
         assert_eq!(c.limits.max_buffered_bytes, 16 << 20);
         let bad = |vars: &[(&str, &str)]| Config::load(&Overrides::default(), env(vars));

@@ -113,6 +113,25 @@ struct Scope {
     json: bool,
 }
 
+/// The repository user a command acts on, in the account of `--account`.
+#[derive(Args)]
+struct UserName {
+    /// Its name, with or without the account prefix (`ci` or `10000-ci`).
+    #[arg(required_unless_present = "name_flag", conflicts_with = "name_flag")]
+    name: Option<String>,
+    /// The same, given as in `user create`.
+    #[arg(long = "name", id = "name_flag", value_name = "NAME")]
+    name_flag: Option<String>,
+}
+
+impl UserName {
+    fn given(self) -> String {
+        self.name
+            .or(self.name_flag)
+            .expect("clap requires NAME or --name")
+    }
+}
+
 #[derive(Subcommand)]
 enum AccountCommand {
     /// Creates an account.
@@ -224,7 +243,8 @@ enum RepositoryCommand {
 enum UserCommand {
     /// Creates a repository user and prints its secret, once.
     Create {
-        /// Its name; the account prefix is added. Generated when omitted.
+        /// Its name (`ci`, or `10000-ci` in account 10000); the account prefix is added when
+        /// missing. Generated when omitted.
         #[arg(long)]
         name: Option<String>,
         /// REPOSITORY=push_pull or REPOSITORY=pull; repeat for several.
@@ -241,8 +261,8 @@ enum UserCommand {
     },
     /// Changes a repository user's expiry, description or repositories.
     Update {
-        /// Its account-prefixed name.
-        name: String,
+        #[command(flatten)]
+        name: UserName,
         /// REPOSITORY=push_pull or REPOSITORY=pull; replaces every permission when given.
         #[arg(long = "repository", value_parser = admin::parse_permission)]
         repositories: Vec<(RepositoryName, Permission)>,
@@ -257,8 +277,8 @@ enum UserCommand {
     },
     /// Replaces a repository user's secret and prints the new one, once.
     RefreshSecret {
-        /// Its account-prefixed name.
-        name: String,
+        #[command(flatten)]
+        name: UserName,
         #[command(flatten)]
         scope: Scope,
     },
@@ -420,13 +440,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         scope,
                     } => {
                         let args = admin::UserArgs {
-                            name,
                             repositories,
                             expires: expires.map(|e| e.0),
                             description,
                         };
                         (
-                            admin::create_user(r, account(&scope), args).await?,
+                            admin::create_user(r, account(&scope), name, args).await?,
                             scope.json,
                         )
                     }
@@ -438,15 +457,22 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         scope,
                     } => {
                         let args = admin::UserArgs {
-                            name: Some(name),
                             repositories,
                             expires: expires.map(|e| e.0),
                             description,
                         };
-                        (admin::update_user(r, args).await?, scope.json)
+                        let name = name.given();
+                        (
+                            admin::update_user(r, account(&scope), &name, args).await?,
+                            scope.json,
+                        )
                     }
                     UserCommand::RefreshSecret { name, scope } => {
-                        (admin::refresh_secret(r, &name).await?, scope.json)
+                        let name = name.given();
+                        (
+                            admin::refresh_secret(r, account(&scope), &name).await?,
+                            scope.json,
+                        )
                     }
                     UserCommand::List { scope } => {
                         (admin::list_users(r, account(&scope)).await?, scope.json)
@@ -476,5 +502,35 @@ fn init_logs(format: LogFormat, serving: bool) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_update(args: &[&str]) -> Result<String, clap::Error> {
+        let cli = Cli::try_parse_from(["berth", "admin", "user", "update"].iter().chain(args))?;
+        match cli.command {
+            Command::Admin {
+                what:
+                    Admin::User {
+                        command: UserCommand::Update { name, .. },
+                    },
+            } => Ok(name.given()),
+            _ => unreachable!("parsed as another command"),
+        }
+    }
+
+    #[test]
+    fn user_commands_take_the_name_as_user_create_does_or_positionally() {
+        assert_eq!(user_update(&["--name", "ci"]).unwrap(), "ci");
+        assert_eq!(user_update(&["10000-ci"]).unwrap(), "10000-ci");
+        assert!(user_update(&[]).is_err());
+        assert!(user_update(&["ci", "--name", "ci"]).is_err());
+        assert!(
+            Cli::try_parse_from(["berth", "admin", "user", "refresh-secret", "--name", "ci"])
+                .is_ok()
+        );
     }
 }

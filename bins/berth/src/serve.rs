@@ -68,7 +68,7 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
     };
     auth.public_url = config.public_url.clone();
     auth.tls = config.tls.is_some();
-    auth.token_ttl = Config::duration(&config.auth.token_ttl);
+    auth.token_ttl = config.auth.token_ttl.get();
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
 
     let listener = TcpListener::bind(config.listen)
@@ -284,10 +284,10 @@ fn connection_limits(config: &Config) -> Limits {
         n => n,
     };
     Limits {
-        head_timeout: Config::duration(&l.head_timeout),
-        idle_timeout: Config::duration(&l.idle_timeout),
-        body_timeout: Config::duration(&l.body_timeout),
-        send_timeout: Config::duration(&l.send_timeout),
+        head_timeout: l.head_timeout.get(),
+        idle_timeout: l.idle_timeout.get(),
+        body_timeout: l.body_timeout.get(),
+        send_timeout: l.send_timeout.get(),
         max_connections,
         max_per_source,
     }

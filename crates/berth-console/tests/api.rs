@@ -352,6 +352,33 @@ async fn repository_users_show_their_secret_once() {
         )
         .await;
     assert!(got.body.get("secret").is_none());
+    // The path holds the full name: a bare local name, or no valid name at all, is no user.
+    for uri in [
+        "/api/v1/repository-users/ci",
+        "/api/v1/repository-users/10042-CI",
+    ] {
+        let a = w.call(&alice(), Method::GET, uri, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    // A name given with another account's prefix is refused, not prefixed again.
+    let body = json!({
+        "name": "20000-ci",
+        "repositories": [{"repository": "team-a", "permission": "pull"}],
+    });
+    let foreign = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/repository-users",
+            Some(body),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+    assert!(
+        foreign.message().contains("another account"),
+        "{}",
+        foreign.message()
+    );
     // Generated names carry the account prefix.
     let body = json!({"repositories": [{"repository": "team-b", "permission": "pull"}]});
     let generated = w

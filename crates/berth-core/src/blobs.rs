@@ -441,10 +441,7 @@ impl Registry {
             Err(e) => return Err(storage_error(e)),
         };
         self.record_stored_blob(digest, size).await?;
-        self.meta
-            .link_blob(name.repository(), digest)
-            .await
-            .map_err(Error::metadata)?;
+        self.link_stored_blob(name, digest).await?;
         self.meta.delete_upload(id).await.map_err(Error::metadata)?;
         Ok(size)
     }
@@ -487,10 +484,7 @@ impl Registry {
             Cut::refusal(cut.as_ref(), &repository).unwrap_or_else(|| storage_error(e))
         })?;
         self.record_stored_blob(digest, size).await?;
-        self.meta
-            .link_blob(name.repository(), digest)
-            .await
-            .map_err(Error::metadata)?;
+        self.link_stored_blob(name, digest).await?;
         Ok(size)
     }
 
@@ -531,11 +525,12 @@ impl Registry {
             .authorize(principal, Action::Push, name.repository())
             .await?;
         if let Some(size) = self.mountable(principal, &repository, digest, from).await? {
-            self.meta
-                .link_blob(name.repository(), digest)
-                .await
-                .map_err(Error::metadata)?;
-            return Ok(Mount::Mounted(size));
+            match self.meta.link_blob(name.repository(), digest).await {
+                Ok(()) => return Ok(Mount::Mounted(size)),
+                // Collected since it was found: the client uploads it, as for any blob we lack.
+                Err(berth_meta::Error::BlobUnknown(_)) => {}
+                Err(e) => return Err(Error::metadata(e)),
+            }
         }
         let algorithm = digest.algorithm();
         Ok(Mount::Started(

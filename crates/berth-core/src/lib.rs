@@ -375,6 +375,23 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Links a blob just recorded into `name`'s repository. A collector may forget the blob
+    /// between the record and the link (it was already known, unreferenced and past its grace):
+    /// the client then uploads again, as when the bytes went before the record.
+    pub(crate) async fn link_stored_blob(
+        &self,
+        name: &berth_model::Name,
+        digest: &berth_model::Digest,
+    ) -> Result<()> {
+        match self.meta.link_blob(name.repository(), digest).await {
+            Ok(()) => Ok(()),
+            Err(berth_meta::Error::BlobUnknown(d)) => Err(Error::BlobBeingCollected(d)),
+            Err(e) => Err(Error::metadata(e)),
+        }
+    }
+}
+
 /// Whether `principal` may know that `repository` exists: public ones, its own account's, and
 /// everything for the system administrator.
 fn visible(principal: &Principal, repository: &Repository) -> bool {

@@ -14,7 +14,7 @@ use berth_meta::{
     Account, ApiToken, Artifact, ConsoleUser, HistoryEvent, Image, NewRepository, Page, Paged,
     Repository, RepositoryUpdate, RepositoryUser, RepositoryUserUpdate,
 };
-use berth_model::{AccountId, Name, RepositoryName, Timestamp};
+use berth_model::{AccountId, Name, RepositoryName, RepositoryUserName, Timestamp};
 use berth_policy::{Action, Denial, Managed, Principal, Target, authorize, authorize_management};
 
 use crate::Registry;
@@ -293,13 +293,13 @@ impl Manager<'_> {
     }
 
     /// A repository user the caller manages; another account's answers "not found".
-    pub async fn repository_user(&self, name: &str) -> Result<RepositoryUser> {
-        let found = self.registry.meta.repository_user(name).await?;
+    pub async fn repository_user(&self, name: &RepositoryUserName) -> Result<RepositoryUser> {
+        let found = self.registry.meta.repository_user(name.as_str()).await?;
         match found {
             Some(user) if self.may(Managed::Account(user.account)).is_ok() => Ok(user),
             _ => Err(ManageError::NotFound {
                 what: "repository user",
-                name: name.to_owned(),
+                name: name.to_string(),
             }),
         }
     }
@@ -308,7 +308,7 @@ impl Manager<'_> {
     /// change applies to its next request on this node.
     pub async fn update_repository_user(
         &self,
-        name: &str,
+        name: &RepositoryUserName,
         update: RepositoryUserUpdate,
     ) -> Result<RepositoryUser> {
         self.repository_user(name).await?;
@@ -320,7 +320,7 @@ impl Manager<'_> {
     }
 
     /// Deletes a repository user; its credentials stop working at once on this node.
-    pub async fn delete_repository_user(&self, name: &str) -> Result<()> {
+    pub async fn delete_repository_user(&self, name: &RepositoryUserName) -> Result<()> {
         self.repository_user(name).await?;
         Ok(self
             .registry
@@ -330,7 +330,10 @@ impl Manager<'_> {
     }
 
     /// Replaces a repository user's secret, returning the new one (shown once).
-    pub async fn refresh_secret(&self, name: &str) -> Result<WithSecret<RepositoryUser>> {
+    pub async fn refresh_secret(
+        &self,
+        name: &RepositoryUserName,
+    ) -> Result<WithSecret<RepositoryUser>> {
         self.repository_user(name).await?;
         Ok(self.registry.identity().refresh_secret(name).await?)
     }

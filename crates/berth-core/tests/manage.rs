@@ -12,6 +12,7 @@ use berth_meta::{
     Access, AccountId, ConsoleUser, HistoryAction, MemoryMetadata, NewRepository, Page, Permission,
     RepositoryUpdate,
 };
+use berth_model::RepositoryUserName;
 use berth_policy::{Denial, Managed, Principal};
 use berth_storage::MemoryStore;
 use support::*;
@@ -78,6 +79,7 @@ async fn another_tenant_sees_nothing_of_an_account() {
         .await
         .unwrap();
     let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    let name = RepositoryUserName::parse(&user.record.name).unwrap();
 
     let existing = mallory.repository(&repo("team")).await.unwrap_err();
     let missing = mallory.repository(&repo("nothing")).await.unwrap_err();
@@ -95,9 +97,9 @@ async fn another_tenant_sees_nothing_of_an_account() {
         mallory.delete_repository(&repo("team")).await,
         mallory.history(&repo("team"), PAGE).await.map(drop),
         mallory.images(&repo("team"), None, PAGE).await.map(drop),
-        mallory.repository_user(&user.record.name).await.map(drop),
-        mallory.refresh_secret(&user.record.name).await.map(drop),
-        mallory.delete_repository_user(&user.record.name).await,
+        mallory.repository_user(&name).await.map(drop),
+        mallory.refresh_secret(&name).await.map(drop),
+        mallory.delete_repository_user(&name).await,
     ] {
         assert!(is_not_found(&result.unwrap_err()));
     }
@@ -123,7 +125,7 @@ async fn another_tenant_sees_nothing_of_an_account() {
         .await
         .unwrap();
     assert_eq!(
-        alice.repository_user(&user.record.name).await.unwrap().name,
+        alice.repository_user(&name).await.unwrap().name,
         user.record.name
     );
 }

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use crate::manifest::{ManifestKind, media_type};
 use crate::{
-    Algorithm, ByteRange, Digest, Hasher, HasherState, Manifest, Name, Reference, Tag, UploadId,
-    UploadRange,
+    AccountId, Algorithm, ByteRange, Digest, Hasher, HasherState, Manifest, Name, Reference,
+    RepositoryUserName, Tag, UploadId, UploadRange,
 };
 
 /// Parses `data` as a manifest, without a `Content-Type` and with each manifest media type.
@@ -98,7 +98,9 @@ pub fn manifest(data: &[u8]) {
 /// Parses `data` as each kind of name and reference.
 ///
 /// Invariants of an accepted value: it displays as the exact input and parses back to itself;
-/// a [`Name`] splits into a one-component repository and a non-empty image.
+/// a [`Name`] splits into a one-component repository and a non-empty image; a
+/// [`RepositoryUserName`] is its account's prefix and its local part, and giving it for its
+/// account, with or without the prefix, names the same user.
 pub fn name(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -128,6 +130,23 @@ pub fn name(data: &[u8]) {
     }
     if let Ok(id) = UploadId::parse(s) {
         assert_eq!(id.as_str(), s);
+    }
+    if let Ok(user) = RepositoryUserName::parse(s) {
+        assert_eq!(user.to_string(), s);
+        assert!(s.len() <= RepositoryUserName::MAX_LEN);
+        assert_eq!(format!("{}-{}", user.account(), user.local()), s);
+        assert_eq!(
+            RepositoryUserName::for_account(user.account(), s).as_ref(),
+            Ok(&user)
+        );
+        assert_eq!(
+            RepositoryUserName::new(user.account(), user.local()).as_ref(),
+            Ok(&user)
+        );
+    }
+    if let Ok(user) = RepositoryUserName::for_account(AccountId(10000), s) {
+        assert_eq!(user.account(), AccountId(10000));
+        assert_eq!(RepositoryUserName::parse(user.as_str()).as_ref(), Ok(&user));
     }
 }
 

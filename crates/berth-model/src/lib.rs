@@ -40,5 +40,7 @@ pub use manifest::{Descriptor, DescriptorError, Manifest, ManifestError, Manifes
 pub use name::{ImageName, Name, NameError, RepositoryName, Tag, TagError};
 pub use range::{ByteRange, RangeError, RangeNotSatisfiable, UploadRange};
 pub use reference::{Reference, ReferenceError};
-pub use tenancy::{Access, AccountId, Permission, Timestamp};
+pub use tenancy::{
+    Access, AccountId, Permission, RepositoryUserName, RepositoryUserNameError, Timestamp,
+};
 pub use upload::{UploadId, UploadIdError};

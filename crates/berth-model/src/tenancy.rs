@@ -1,7 +1,8 @@
-//! The multi-tenant vocabulary shared by metadata and policy: accounts, access levels,
-//! permissions, and time as berth stores it.
+//! The multi-tenant vocabulary shared by metadata and policy: accounts, repository-user names,
+//! access levels, permissions, and time as berth stores it.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An account (tenant), e.g. `10042`.
@@ -11,6 +12,224 @@ pub struct AccountId(pub i64);
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// Why a string is not a repository user's name. Each variant names the rule that failed; the
+/// names in it are cut to 80 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepositoryUserNameError {
+    /// A full name does not start with an account prefix such as `10000-`.
+    #[error("repository user name {0:?} does not start with its account's prefix, as in 10000-ci")]
+    MissingPrefix(String),
+    /// A name given for one account carries the prefix of another.
+    #[error(
+        "repository user name {name:?} carries the prefix {prefix}- of another account than \
+         {account}; to mean {account}-{name}, give that whole name"
+    )]
+    OtherAccount {
+        /// The name as given.
+        name: String,
+        /// The prefix it carries, without its `-`.
+        prefix: String,
+        /// The account it was given for.
+        account: AccountId,
+    },
+    /// An account id is not a positive number, so it has no prefix.
+    #[error("account {0} cannot own repository users: an account id is a positive number")]
+    NotAnAccount(AccountId),
+    /// Nothing follows the account prefix.
+    #[error("a repository user name needs a name after the account prefix, as in 10000-ci")]
+    Empty,
+    /// A character other than a lowercase letter, a digit, `.`, `_` or `-`.
+    #[error(
+        "repository user name {name:?} holds {found:?}: repository user names are lowercase \
+         letters and digits, with '.', '_' or '-' between them"
+    )]
+    InvalidCharacter {
+        /// The name as given.
+        name: String,
+        /// The first character refused.
+        found: char,
+    },
+    /// The part after the prefix starts or ends with `.`, `_` or `-`.
+    #[error(
+        "repository user name {0:?} must start and end with a letter or digit (after the \
+         account prefix)"
+    )]
+    Edge(String),
+    /// Longer than [`RepositoryUserName::MAX_LEN`] with the prefix.
+    #[error(
+        "repository user name {name:?} is {len} characters with its account prefix, over the \
+         limit of {max}"
+    )]
+    TooLong {
+        /// The name with the prefix.
+        name: String,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// A name as it goes into an error: cut short, so a hostile one cannot fill a log line.
+fn shown(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// The name of a repository user (a robot credential): `<account>-<local>`, e.g. `10000-ci`.
+///
+/// The account prefix is part of the name, so names are unique across accounts and a login
+/// tells whose user it is. [`RepositoryUserName::for_account`] takes what people type (`ci` or
+/// `10000-ci` for account 10000); [`RepositoryUserName::parse`] takes the full name as stored
+/// and as it appears in the management API's paths. The part after the prefix is lowercase
+/// letters and digits with `.`, `_` or `-` between them, and the whole name is at most
+/// [`RepositoryUserName::MAX_LEN`] characters.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepositoryUserName {
+    full: String,
+    account: AccountId,
+    /// Where the local part starts in `full` (after the prefix's `-`).
+    local: usize,
+}
+
+impl RepositoryUserName {
+    /// The longest name, prefix included.
+    pub const MAX_LEN: usize = 64;
+
+    /// Parses a full name, `<account>-<local>`; the account is written as a positive decimal
+    /// number without leading zeros.
+    pub fn parse(s: &str) -> Result<Self, RepositoryUserNameError> {
+        let (digits, local) = split_prefix(s)
+            .and_then(|(digits, local)| Some((account_of(digits)?, local)))
+            .ok_or_else(|| RepositoryUserNameError::MissingPrefix(shown(s)))?;
+        Self::new(digits, local)
+    }
+
+    /// `local` in `account`: the name `<account>-<local>`.
+    pub fn new(account: AccountId, local: &str) -> Result<Self, RepositoryUserNameError> {
+        if account.0 < 1 {
+            return Err(RepositoryUserNameError::NotAnAccount(account));
+        }
+        check_local(local)?;
+        let full = format!("{account}-{local}");
+        if full.len() > Self::MAX_LEN {
+            return Err(RepositoryUserNameError::TooLong {
+                len: full.len(),
+                name: shown(&full),
+                max: Self::MAX_LEN,
+            });
+        }
+        Ok(RepositoryUserName {
+            local: full.len() - local.len(),
+            full,
+            account,
+        })
+    }
+
+    /// A name given for `account`, with or without its prefix: `ci` and `10000-ci` are both
+    /// `10000-ci` for account 10000. A name that starts with another account's prefix
+    /// (`10001-ci`, `2024-ci`) is refused rather than prefixed again; `10000-2024-ci` says
+    /// that name outright.
+    pub fn for_account(account: AccountId, given: &str) -> Result<Self, RepositoryUserNameError> {
+        match split_prefix(given) {
+            Some((digits, local)) if account_of(digits) == Some(account) => {
+                Self::new(account, local)
+            }
+            Some((digits, _)) => Err(RepositoryUserNameError::OtherAccount {
+                name: shown(given),
+                prefix: digits.to_owned(),
+                account,
+            }),
+            None => Self::new(account, given),
+        }
+    }
+
+    /// The whole name, prefix included.
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The account it belongs to, from its prefix.
+    pub fn account(&self) -> AccountId {
+        self.account
+    }
+
+    /// The name without the account prefix (`ci` in `10000-ci`).
+    pub fn local(&self) -> &str {
+        &self.full[self.local..]
+    }
+}
+
+/// The digits before the first `-` and what follows it, when `s` starts with `<digits>-`.
+fn split_prefix(s: &str) -> Option<(&str, &str)> {
+    let (digits, local) = s.split_once('-')?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some((digits, local))
+}
+
+/// The account a prefix names: a positive number written without leading zeros.
+fn account_of(digits: &str) -> Option<AccountId> {
+    let id: i64 = digits.parse().ok()?;
+    (id >= 1 && id.to_string() == digits).then_some(AccountId(id))
+}
+
+fn check_local(local: &str) -> Result<(), RepositoryUserNameError> {
+    if local.is_empty() {
+        return Err(RepositoryUserNameError::Empty);
+    }
+    if let Some(found) = local
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(RepositoryUserNameError::InvalidCharacter {
+            name: shown(local),
+            found,
+        });
+    }
+    let b = local.as_bytes();
+    if !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return Err(RepositoryUserNameError::Edge(shown(local)));
+    }
+    Ok(())
+}
+
+impl fmt::Display for RepositoryUserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.full)
+    }
+}
+
+impl fmt::Debug for RepositoryUserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RepositoryUserName({:?})", self.full)
+    }
+}
+
+impl AsRef<str> for RepositoryUserName {
+    fn as_ref(&self) -> &str {
+        &self.full
+    }
+}
+
+impl FromStr for RepositoryUserName {
+    type Err = RepositoryUserNameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RepositoryUserName::parse(s)
+    }
+}
+
+impl serde::Serialize for RepositoryUserName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.full)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RepositoryUserName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        RepositoryUserName::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -261,6 +480,137 @@ mod tests {
             assert_eq!(Permission::parse(p.as_str()), Some(p));
         }
         assert_eq!(Permission::parse("push"), None);
+    }
+
+    #[test]
+    fn user_names_get_the_account_prefix_once() {
+        let a = AccountId(10042);
+        let full = |given: &str| RepositoryUserName::for_account(a, given).map(|n| n.to_string());
+        assert_eq!(full("ci").unwrap(), "10042-ci");
+        assert_eq!(full("10042-ci").unwrap(), "10042-ci");
+        assert_eq!(full("team.a_b-1").unwrap(), "10042-team.a_b-1");
+        assert_eq!(full("10042-2024-ci").unwrap(), "10042-2024-ci");
+        let name = RepositoryUserName::parse("10042-team.a_b-1").unwrap();
+        assert_eq!(name.account(), a);
+        assert_eq!(name.local(), "team.a_b-1");
+        assert_eq!(name.as_str(), "10042-team.a_b-1");
+        assert_eq!(
+            RepositoryUserName::new(a, "ci").unwrap(),
+            name_of("10042-ci")
+        );
+        // `new` takes the local part as it is.
+        assert_eq!(
+            RepositoryUserName::new(a, "10042-ci").unwrap().as_str(),
+            "10042-10042-ci"
+        );
+        assert_eq!(
+            "10042-ci".parse::<RepositoryUserName>().unwrap(),
+            name_of("10042-ci")
+        );
+    }
+
+    fn name_of(s: &str) -> RepositoryUserName {
+        RepositoryUserName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn user_names_reject_with_the_rule() {
+        use RepositoryUserNameError as E;
+        let a = AccountId(10042);
+        let given: &[(&str, E)] = &[
+            ("", E::Empty),
+            ("10042-", E::Empty),
+            (
+                "CI",
+                E::InvalidCharacter {
+                    name: "CI".into(),
+                    found: 'C',
+                },
+            ),
+            (
+                "a b",
+                E::InvalidCharacter {
+                    name: "a b".into(),
+                    found: ' ',
+                },
+            ),
+            (
+                "a:b",
+                E::InvalidCharacter {
+                    name: "a:b".into(),
+                    found: ':',
+                },
+            ),
+            ("-ci", E::Edge("-ci".into())),
+            ("ci-", E::Edge("ci-".into())),
+            ("10042-.ci", E::Edge(".ci".into())),
+            (
+                "10001-ci",
+                E::OtherAccount {
+                    name: "10001-ci".into(),
+                    prefix: "10001".into(),
+                    account: a,
+                },
+            ),
+            (
+                "2024-ci",
+                E::OtherAccount {
+                    name: "2024-ci".into(),
+                    prefix: "2024".into(),
+                    account: a,
+                },
+            ),
+        ];
+        for (input, expected) in given {
+            assert_eq!(
+                RepositoryUserName::for_account(a, input).as_ref(),
+                Err(expected),
+                "{input:?}"
+            );
+        }
+        let long = "x".repeat(59);
+        assert_eq!(
+            RepositoryUserName::for_account(a, &long),
+            Err(E::TooLong {
+                name: format!("10042-{long}"),
+                len: 65,
+                max: 64
+            })
+        );
+        assert!(RepositoryUserName::for_account(a, &"x".repeat(58)).is_ok());
+        for missing in [
+            "ci",
+            "",
+            "-ci",
+            "010042-ci",
+            "0-ci",
+            "+5-ci",
+            "99999999999999999999-ci",
+        ] {
+            assert_eq!(
+                RepositoryUserName::parse(missing),
+                Err(E::MissingPrefix(missing.into())),
+                "{missing:?}"
+            );
+        }
+        assert_eq!(
+            RepositoryUserName::new(AccountId(0), "ci"),
+            Err(E::NotAnAccount(AccountId(0)))
+        );
+    }
+
+    #[test]
+    fn user_name_errors_say_what_a_name_is() {
+        let e = RepositoryUserName::for_account(AccountId(10000), "CI").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("repository user names are lowercase letters and digits"),
+            "{e}"
+        );
+        let e = RepositoryUserName::for_account(AccountId(10000), "10001-ci").unwrap_err();
+        assert!(e.to_string().contains("10000-10001-ci"), "{e}");
+        let e = RepositoryUserName::for_account(AccountId(10000), &"é".repeat(500)).unwrap_err();
+        assert!(e.to_string().chars().count() < 300, "{e}");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use berth_model::range::upload_progress;
 use berth_model::{
-    Algorithm, ByteRange, Digest, DigestVerifier, Hasher, HasherState, Manifest, ManifestError,
-    ManifestKind, Name, NameError, Reference, RepositoryName, Tag, UploadRange,
+    AccountId, Algorithm, ByteRange, Digest, DigestVerifier, Hasher, HasherState, Manifest,
+    ManifestError, ManifestKind, Name, NameError, Reference, RepositoryName, RepositoryUserName,
+    Tag, UploadRange,
 };
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -72,6 +73,34 @@ proptest! {
         prop_assume!(text.len() > Name::MAX_LEN);
         let refused = matches!(Name::parse(&text), Err(NameError::TooLong { .. }));
         prop_assert!(refused);
+    }
+
+    #[test]
+    fn repository_user_names_round_trip(account in 1i64..=i64::MAX, local in "[a-z0-9]([a-z0-9._-]{0,40}[a-z0-9])?") {
+        let Ok(name) = RepositoryUserName::new(AccountId(account), &local) else {
+            // Only the length can refuse a local part of this shape.
+            let full = format!("{account}-{local}");
+            prop_assert!(full.len() > RepositoryUserName::MAX_LEN);
+            return Ok(());
+        };
+        let displayed = name.to_string();
+        prop_assert_eq!(&displayed, &format!("{account}-{local}"));
+        prop_assert_eq!(RepositoryUserName::parse(&displayed), Ok(name.clone()));
+        prop_assert_eq!(name.account(), AccountId(account));
+        prop_assert_eq!(name.local(), local.as_str());
+        prop_assert_eq!(RepositoryUserName::for_account(AccountId(account), name.as_str()), Ok(name.clone()));
+    }
+
+    #[test]
+    fn arbitrary_repository_user_names_never_panic(s in "\\PC{0,80}|[0-9]{0,6}-?[a-zA-Z0-9._ -]{0,70}", account in 1i64..20_000) {
+        if let Ok(name) = RepositoryUserName::parse(&s) {
+            prop_assert_eq!(name.as_str(), s.as_str());
+            prop_assert!(name.as_str().len() <= RepositoryUserName::MAX_LEN);
+        }
+        if let Ok(name) = RepositoryUserName::for_account(AccountId(account), &s) {
+            prop_assert_eq!(name.account(), AccountId(account));
+            prop_assert_eq!(RepositoryUserName::parse(name.as_str()), Ok(name.clone()));
+        }
     }
 
     #[test]

@@ -9,12 +9,18 @@ use std::sync::Arc;
 
 use berth_core::{Registry, RegistryConfig};
 use berth_meta::{Permission, RepositoryUserUpdate, Timestamp};
+use berth_model::RepositoryUserName;
 use berth_storage::MemoryStore;
 use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Gateway};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use support::*;
+
+/// A stored user name as the management calls take it.
+fn user_name(name: &str) -> RepositoryUserName {
+    RepositoryUserName::parse(name).unwrap()
+}
 
 const START: &str = "/v2/team-a/app/blobs/uploads/";
 
@@ -81,7 +87,7 @@ async fn basic_logins_check_the_secret_and_the_record() {
     };
     f.registry
         .identity()
-        .update_repository_user(&name, update)
+        .update_repository_user(&user_name(&name), update)
         .await
         .unwrap();
     let expired = f
@@ -99,7 +105,7 @@ async fn basic_logins_check_the_secret_and_the_record() {
     };
     f.registry
         .identity()
-        .update_repository_user(&name, update)
+        .update_repository_user(&user_name(&name), update)
         .await
         .unwrap();
     let again = f
@@ -108,7 +114,12 @@ async fn basic_logins_check_the_secret_and_the_record() {
     assert_eq!(again.status, StatusCode::ACCEPTED);
 
     // A refreshed secret replaces the old one at once.
-    let fresh = f.registry.identity().refresh_secret(&name).await.unwrap();
+    let fresh = f
+        .registry
+        .identity()
+        .refresh_secret(&user_name(&name))
+        .await
+        .unwrap();
     let old = f
         .send(Method::GET, "/v2/", Some(basic(&name, &secret)))
         .await;
@@ -259,7 +270,7 @@ async fn expired_users_get_no_token_until_extended() {
     };
     f.registry
         .identity()
-        .update_repository_user(&name, lock)
+        .update_repository_user(&user_name(&name), lock)
         .await
         .unwrap();
     let refused = f
@@ -276,7 +287,7 @@ async fn expired_users_get_no_token_until_extended() {
     };
     f.registry
         .identity()
-        .update_repository_user(&name, extend)
+        .update_repository_user(&user_name(&name), extend)
         .await
         .unwrap();
     assert!(
@@ -453,7 +464,7 @@ async fn a_secret_refreshed_on_another_node_applies_at_once() {
     let fresh = node1
         .registry
         .identity()
-        .refresh_secret(&name)
+        .refresh_secret(&user_name(&name))
         .await
         .unwrap();
     let new = node2

@@ -3,7 +3,7 @@
 
 use berth_core::identity::RepositoryUserSpec;
 use berth_meta::{Permission, RepositoryUserUpdate, Timestamp};
-use berth_model::RepositoryName;
+use berth_model::{RepositoryName, RepositoryUserName};
 use berth_policy::Managed;
 use http::StatusCode;
 use serde::Deserialize;
@@ -11,9 +11,16 @@ use serde_json::{Map, Value};
 
 use super::{ApiError, ApiResult, Call, Caller, ok};
 
+/// The repository user a path segment names: its full name, account prefix included. A segment
+/// that is no valid name names no user: "not found", like a missing one.
+fn user_name(segment: &str) -> ApiResult<RepositoryUserName> {
+    RepositoryUserName::parse(segment)
+        .map_err(|_| ApiError::not_found(format!("repository user {segment} does not exist")))
+}
+
 /// Refuses, from the request head, a caller that may not manage repository user `name` (another
 /// account's is "not found").
-async fn visible(call: &Call<'_>, caller: &Caller, name: &str) -> ApiResult<()> {
+async fn visible(call: &Call<'_>, caller: &Caller, name: &RepositoryUserName) -> ApiResult<()> {
     call.manager(caller)
         .repository_user(name)
         .await
@@ -151,11 +158,12 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
     )
 }
 
-pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
+pub(crate) async fn get(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
+    let name = user_name(segment)?;
     let user = call
         .manager(&caller)
-        .repository_user(name)
+        .repository_user(&name)
         .await
         .map_err(ApiError::manage)?;
     ok(
@@ -164,9 +172,10 @@ pub(crate) async fn get(call: &Call<'_>, name: &str) -> ApiResult {
     )
 }
 
-pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
+pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
-    visible(call, &caller, name).await?;
+    let name = user_name(segment)?;
+    visible(call, &caller, &name).await?;
     let body = call
         .object(
             &caller,
@@ -187,7 +196,7 @@ pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
     };
     let user = call
         .manager(&caller)
-        .update_repository_user(name, update)
+        .update_repository_user(&name, update)
         .await
         .map_err(grant_error)?;
     ok(
@@ -196,20 +205,22 @@ pub(crate) async fn update(call: &Call<'_>, name: &str) -> ApiResult {
     )
 }
 
-pub(crate) async fn delete(call: &Call<'_>, name: &str) -> ApiResult {
+pub(crate) async fn delete(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
+    let name = user_name(segment)?;
     call.manager(&caller)
-        .delete_repository_user(name)
+        .delete_repository_user(&name)
         .await
         .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
-pub(crate) async fn refresh_secret(call: &Call<'_>, name: &str) -> ApiResult {
+pub(crate) async fn refresh_secret(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
+    let name = user_name(segment)?;
     let fresh = call
         .manager(&caller)
-        .refresh_secret(name)
+        .refresh_secret(&name)
         .await
         .map_err(ApiError::manage)?;
     ok(

@@ -40,7 +40,7 @@ use berth_meta::{
     AccountStore, ApiToken, ConsoleSession, ConsoleUser, ConsoleUserUpdate, NewRepositoryUser,
     Page, Paged, RepositoryUser, RepositoryUserUpdate,
 };
-use berth_model::{AccountId, Permission, RepositoryName, Timestamp};
+use berth_model::{AccountId, Permission, RepositoryName, RepositoryUserName, Timestamp};
 use berth_policy::{Principal, RepositoryUserFacts};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -131,7 +131,8 @@ fn entity_word(entity: berth_meta::Entity) -> &'static str {
 /// What creating a repository user takes.
 #[derive(Debug, Clone, Default)]
 pub struct RepositoryUserSpec {
-    /// Its name; the account prefix (`10042-`) is added when missing. Generated when `None`.
+    /// Its name, with or without the account prefix (`ci` or `10042-ci` in account 10042:
+    /// [`RepositoryUserName::for_account`]). Generated when `None`.
     pub name: Option<String>,
     /// A description.
     pub description: String,
@@ -774,17 +775,18 @@ impl Identity {
         spec: RepositoryUserSpec,
     ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
         let name = match spec.name {
-            Some(name) => prefixed_name(account, &name)?,
-            None => format!(
-                "{account}-{}",
-                secret::random_string(8, b"abcdefghijklmnopqrstuvwxyz0123456789")
+            Some(given) => RepositoryUserName::for_account(account, &given),
+            None => RepositoryUserName::new(
+                account,
+                &secret::random_string(8, b"abcdefghijklmnopqrstuvwxyz0123456789"),
             ),
-        };
+        }
+        .map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let secret = secret::new_secret();
         let new = NewRepositoryUser {
             account,
-            secret_hash: secret::secret_hash(&name, &secret),
-            name,
+            secret_hash: secret::secret_hash(name.as_str(), &secret),
+            name: name.to_string(),
             description: spec.description,
             expires: spec.expires,
             permissions: normalised(spec.permissions)?,
@@ -802,7 +804,7 @@ impl Identity {
     /// change applies to its next request on this node.
     pub async fn update_repository_user(
         &self,
-        name: &str,
+        name: &RepositoryUserName,
         mut update: RepositoryUserUpdate,
     ) -> Result<RepositoryUser, IdentityError> {
         update.secret_hash = None;
@@ -811,36 +813,39 @@ impl Identity {
         }
         let record = self
             .meta
-            .update_repository_user(name, update)
+            .update_repository_user(name.as_str(), update)
             .await
             .map_err(IdentityError::backend)?;
-        self.repository_users.forget(name);
+        self.repository_users.forget(name.as_str());
         Ok(record)
     }
 
     /// Deletes a repository user; its credentials stop working at once on this node.
-    pub async fn delete_repository_user(&self, name: &str) -> Result<(), IdentityError> {
-        let result = self.meta.delete_repository_user(name).await;
-        self.repository_users.forget(name);
+    pub async fn delete_repository_user(
+        &self,
+        name: &RepositoryUserName,
+    ) -> Result<(), IdentityError> {
+        let result = self.meta.delete_repository_user(name.as_str()).await;
+        self.repository_users.forget(name.as_str());
         result.map_err(IdentityError::backend)
     }
 
     /// Replaces a repository user's secret; the old one stops working at once on this node.
     pub async fn refresh_secret(
         &self,
-        name: &str,
+        name: &RepositoryUserName,
     ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
         let secret = secret::new_secret();
         let update = RepositoryUserUpdate {
-            secret_hash: Some(secret::secret_hash(name, &secret)),
+            secret_hash: Some(secret::secret_hash(name.as_str(), &secret)),
             ..RepositoryUserUpdate::default()
         };
         let record = self
             .meta
-            .update_repository_user(name, update)
+            .update_repository_user(name.as_str(), update)
             .await
             .map_err(IdentityError::backend)?;
-        self.repository_users.forget(name);
+        self.repository_users.forget(name.as_str());
         Ok(WithSecret { record, secret })
     }
 
@@ -915,40 +920,6 @@ pub fn is_expired(user: &RepositoryUser, now: Timestamp) -> bool {
     user.expires.is_some_and(|e| e <= now)
 }
 
-/// `name` with the account prefix, once it is a valid user name: lowercase letters, digits and
-/// single `.`, `_` or `-` between them, at most 64 characters in all.
-pub fn prefixed_name(account: AccountId, name: &str) -> Result<String, IdentityError> {
-    let prefix = format!("{account}-");
-    let full = if name.starts_with(&prefix) {
-        name.to_owned()
-    } else {
-        format!("{prefix}{name}")
-    };
-    let rest = &full[prefix.len()..];
-    let valid = !rest.is_empty()
-        && full.len() <= 64
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && rest
-            .as_bytes()
-            .first()
-            .is_some_and(u8::is_ascii_alphanumeric)
-        && rest
-            .as_bytes()
-            .last()
-            .is_some_and(u8::is_ascii_alphanumeric);
-    if valid {
-        Ok(full)
-    } else {
-        Err(IdentityError::Invalid(format!(
-            "repository user name {name:?} must be lowercase letters, digits, '.', '_' or '-', \
-             start and end with a letter or digit, and be at most 64 characters with the \
-             account prefix"
-        )))
-    }
-}
-
 /// Permissions sorted by repository, one per repository.
 fn normalised(
     mut permissions: Vec<(RepositoryName, Permission)>,
@@ -961,29 +932,4 @@ fn normalised(
         )));
     }
     Ok(permissions)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_get_the_account_prefix_once() {
-        let a = AccountId(10042);
-        assert_eq!(prefixed_name(a, "ci").unwrap(), "10042-ci");
-        assert_eq!(prefixed_name(a, "10042-ci").unwrap(), "10042-ci");
-        assert_eq!(prefixed_name(a, "team.a_b-1").unwrap(), "10042-team.a_b-1");
-        for bad in [
-            "",
-            "10042-",
-            "CI",
-            "-ci",
-            "ci-",
-            "a b",
-            "a:b",
-            &"x".repeat(60),
-        ] {
-            assert!(prefixed_name(a, bad).is_err(), "{bad:?}");
-        }
-    }
 }
