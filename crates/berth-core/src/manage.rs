@@ -288,7 +288,7 @@ impl Manager<'_> {
         Ok(self
             .registry
             .identity()
-            .create_repository_user(account, spec)
+            .create_repository_user(account, spec, &self.actor)
             .await?)
     }
 
@@ -315,7 +315,7 @@ impl Manager<'_> {
         Ok(self
             .registry
             .identity()
-            .update_repository_user(name, update)
+            .update_repository_user(name, update, &self.actor)
             .await?)
     }
 
@@ -325,7 +325,7 @@ impl Manager<'_> {
         Ok(self
             .registry
             .identity()
-            .delete_repository_user(name)
+            .delete_repository_user(name, &self.actor)
             .await?)
     }
 
@@ -335,7 +335,11 @@ impl Manager<'_> {
         name: &RepositoryUserName,
     ) -> Result<WithSecret<RepositoryUser>> {
         self.repository_user(name).await?;
-        Ok(self.registry.identity().refresh_secret(name).await?)
+        Ok(self
+            .registry
+            .identity()
+            .refresh_secret(name, &self.actor)
+            .await?)
     }
 
     // --- console users ---
@@ -361,11 +365,13 @@ impl Manager<'_> {
         if let Some(account) = account {
             self.require_account(account).await?;
         }
-        Ok(self
+        let user = self
             .registry
             .identity()
             .create_console_user(account, username, password)
-            .await?)
+            .await?;
+        tracing::info!(user = %user.username, account = ?user.account, actor = %self.actor, "console user created");
+        Ok(user)
     }
 
     /// A console user.
@@ -451,11 +457,13 @@ impl Manager<'_> {
         expires: Option<Timestamp>,
     ) -> Result<WithSecret<ApiToken>> {
         let user = self.own_user()?;
-        Ok(self
+        let created = self
             .registry
             .identity()
             .create_api_token(user, description, expires)
-            .await?)
+            .await?;
+        tracing::info!(user = %user.username, token = %created.record.id(), "API token created");
+        Ok(created)
     }
 
     /// Deletes the caller's API token with this [`ApiToken::id`]; another user's is "not
@@ -473,6 +481,7 @@ impl Manager<'_> {
             .meta
             .delete_api_token(&token.token_hash)
             .await?;
+        tracing::info!(user = %self.actor, token = %id, "API token deleted");
         Ok(())
     }
 }

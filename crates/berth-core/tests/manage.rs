@@ -306,3 +306,51 @@ async fn api_tokens_belong_to_their_user() {
         ManageError::Invalid(_)
     ));
 }
+
+/// A repository user's grant, change and removal show in the history of the repositories it
+/// concerns, under the name of the console user who made them.
+#[tokio::test]
+async fn repository_user_changes_show_in_repository_history() {
+    let (registry, mine, _) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let user = alice
+        .create_repository_user(
+            ACCOUNT,
+            RepositoryUserSpec {
+                name: Some("ci".into()),
+                description: String::new(),
+                expires: None,
+                permissions: vec![(repo("team"), Permission::Pull)],
+            },
+        )
+        .await
+        .unwrap();
+    let name = berth_model::RepositoryUserName::parse(&user.record.name).unwrap();
+    alice.refresh_secret(&name).await.unwrap();
+    alice.delete_repository_user(&name).await.unwrap();
+    let history = alice.history(&repo("team"), PAGE).await.unwrap();
+    let told: Vec<_> = history
+        .items
+        .iter()
+        .filter(|e| e.target.as_deref() == Some(user.record.name.as_str()))
+        .map(|e| (e.action, e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (HistoryAction::RemoveUser, "alice"),
+            (HistoryAction::ChangeUser, "alice"),
+            (HistoryAction::AddUser, "alice"),
+        ]
+    );
+    assert!(
+        alice
+            .history(&repo("public"), PAGE)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|e| e.target.as_deref() != Some(user.record.name.as_str())),
+        "nothing in a repository the user had no permission on"
+    );
+}

@@ -7,6 +7,7 @@ use berth_model::RepositoryName;
 use deadpool_postgres::{GenericClient, Pool};
 
 use crate::db::{self, exec, get, limit_offset, one, opt, pg, rows, unique};
+use crate::repositories::{Event, insert_event};
 use crate::rows::{self, user_columns};
 
 pub(crate) async fn create_account(
@@ -509,9 +510,41 @@ async fn load_user<C: GenericClient>(c: &C, name: &str) -> Result<Option<Reposit
     Ok(with_permissions(c, vec![user]).await?.pop())
 }
 
+/// Records the history of a repository-user change in the repositories it concerns (in the
+/// caller's transaction).
+async fn user_history<C: GenericClient>(c: &C, events: &[HistoryEvent]) -> Result<()> {
+    for event in events {
+        let repository: i64 = get(
+            &opt(
+                c,
+                "SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE",
+                &[&event.repository.as_str()],
+            )
+            .await?
+            .ok_or_else(|| Error::not_found(Entity::Repository, &event.repository))?,
+            "id",
+        )?;
+        insert_event(
+            c,
+            Event {
+                repository,
+                at: event.at,
+                actor: &event.actor,
+                action: event.action,
+                image: None,
+                target: event.target.as_deref(),
+                detail: event.detail.as_deref(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn create_repository_user(
     pool: &Pool,
     new: NewRepositoryUser,
+    actor: &str,
     at: Timestamp,
 ) -> Result<RepositoryUser> {
     let mut client = db::conn(pool).await?;
@@ -559,11 +592,13 @@ pub(crate) async fn create_repository_user(
         .map_err(unique(Entity::RepositoryUser, &new.name))?;
     let mut user = rows::repository_user(&row)?;
     write_permissions(&tx, user.id.0, &permissions).await?;
-    tx.commit().await.map_err(pg)?;
     user.permissions = permissions
         .into_iter()
         .map(|(_, name, permission)| (name, permission))
         .collect();
+    let events = accounting::user_history(&user.name, &[], &user.permissions, None, actor, at);
+    user_history(&tx, &events).await?;
+    tx.commit().await.map_err(pg)?;
     Ok(user)
 }
 
@@ -576,6 +611,8 @@ pub(crate) async fn update_repository_user(
     pool: &Pool,
     name: &str,
     update: RepositoryUserUpdate,
+    actor: &str,
+    at: Timestamp,
 ) -> Result<RepositoryUser> {
     let mut client = db::conn(pool).await?;
     let tx = client.transaction().await.map_err(pg)?;
@@ -586,6 +623,10 @@ pub(crate) async fn update_repository_user(
     )
     .await?
     .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    let before = load_user(&tx, name)
+        .await?
+        .map(|u| u.permissions)
+        .unwrap_or_default();
     let (id, account): (i64, i64) = (get(&row, "id")?, get(&row, "account")?);
     // Validate before changing anything: a refused update changes nothing.
     let permissions = match &update.permissions {
@@ -618,6 +659,16 @@ pub(crate) async fn update_repository_user(
     let user = load_user(&tx, name)
         .await?
         .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    let changed = accounting::user_change(&update);
+    let events = accounting::user_history(
+        name,
+        &before,
+        &user.permissions,
+        changed.as_deref(),
+        actor,
+        at,
+    );
+    user_history(&tx, &events).await?;
     tx.commit().await.map_err(pg)?;
     Ok(user)
 }
@@ -655,17 +706,34 @@ pub(crate) async fn list_repository_users(
     })
 }
 
-pub(crate) async fn delete_repository_user(pool: &Pool, name: &str) -> Result<()> {
-    let client = db::conn(pool).await?;
-    // The permissions go with it (ON DELETE CASCADE).
-    let removed = exec(
-        &client,
-        "DELETE FROM repository_users WHERE name = $1",
+pub(crate) async fn delete_repository_user(
+    pool: &Pool,
+    name: &str,
+    actor: &str,
+    at: Timestamp,
+) -> Result<()> {
+    let mut client = db::conn(pool).await?;
+    let tx = client.transaction().await.map_err(pg)?;
+    let Some(user) = opt(
+        &tx,
+        "SELECT id FROM repository_users WHERE name = $1 FOR UPDATE",
         &[&name],
     )
-    .await?;
-    if removed == 0 {
+    .await?
+    else {
         return Err(Error::not_found(Entity::RepositoryUser, name));
-    }
-    Ok(())
+    };
+    let id: i64 = get(&user, "id")?;
+    let before = load_user(&tx, name)
+        .await?
+        .map(|u| u.permissions)
+        .unwrap_or_default();
+    // The permissions go with it (ON DELETE CASCADE).
+    exec(&tx, "DELETE FROM repository_users WHERE id = $1", &[&id]).await?;
+    user_history(
+        &tx,
+        &accounting::user_history(name, &before, &[], None, actor, at),
+    )
+    .await?;
+    tx.commit().await.map_err(pg)
 }

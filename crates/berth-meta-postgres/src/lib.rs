@@ -232,9 +232,10 @@ impl AccountStore for PostgresMetadata {
     async fn create_repository_user(
         &self,
         new: NewRepositoryUser,
+        actor: &str,
         at: Timestamp,
     ) -> Result<RepositoryUser> {
-        accounts::create_repository_user(&self.pool, new, at).await
+        accounts::create_repository_user(&self.pool, new, actor, at).await
     }
 
     async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
@@ -245,8 +246,10 @@ impl AccountStore for PostgresMetadata {
         &self,
         name: &str,
         update: RepositoryUserUpdate,
+        actor: &str,
+        at: Timestamp,
     ) -> Result<RepositoryUser> {
-        accounts::update_repository_user(&self.pool, name, update).await
+        accounts::update_repository_user(&self.pool, name, update, actor, at).await
     }
 
     async fn list_repository_users(
@@ -257,8 +260,8 @@ impl AccountStore for PostgresMetadata {
         accounts::list_repository_users(&self.pool, account, page).await
     }
 
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        accounts::delete_repository_user(&self.pool, name).await
+    async fn delete_repository_user(&self, name: &str, actor: &str, at: Timestamp) -> Result<()> {
+        accounts::delete_repository_user(&self.pool, name, actor, at).await
     }
 }
 

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use berth_meta::NewRepositoryUser;
 use berth_meta::{
     Account, AccountId, ApiToken, ConsoleSession, ConsoleUser, ConsoleUserId, ConsoleUserUpdate,
     Entity, Error, HistoryEvent, Page, Paged, Permission, RepositoryId, RepositoryUser,
     RepositoryUserUpdate, Timestamp,
 };
+use berth_meta::{NewRepositoryUser, accounting};
 use berth_model::RepositoryName;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
@@ -332,6 +332,7 @@ fn insert_permissions(
 pub(crate) fn create_repository_user(
     c: &Connection,
     new: &NewRepositoryUser,
+    actor: &str,
     at: Timestamp,
 ) -> Res<RepositoryUser> {
     if !account_exists(c, new.account)? {
@@ -360,8 +361,22 @@ pub(crate) fn create_repository_user(
         )
         .map_err(unique(Entity::RepositoryUser, &new.name))?;
     insert_permissions(c, id, &permissions)?;
-    repository_user(c, &new.name)?
-        .ok_or_else(|| Error::not_found(Entity::RepositoryUser, &new.name).into())
+    let user = repository_user(c, &new.name)?
+        .ok_or_else(|| Error::not_found(Entity::RepositoryUser, &new.name))?;
+    user_history(
+        c,
+        &accounting::user_history(&user.name, &[], &user.permissions, None, actor, at),
+    )?;
+    Ok(user)
+}
+
+/// Records the history of a repository-user change in the repositories it concerns.
+fn user_history(c: &Connection, events: &[HistoryEvent]) -> Res<()> {
+    for event in events {
+        let (repository, _) = repository_key(c, &event.repository)?;
+        insert_history(c, repository, event)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn repository_user(c: &Connection, name: &str) -> Res<Option<RepositoryUser>> {
@@ -378,7 +393,12 @@ pub(crate) fn update_repository_user(
     c: &Connection,
     name: &str,
     update: &RepositoryUserUpdate,
+    actor: &str,
+    at: Timestamp,
 ) -> Res<RepositoryUser> {
+    let before = repository_user(c, name)?
+        .map(|u| u.permissions)
+        .unwrap_or_default();
     let (id, account): (i64, AccountId) = c
         .prepare_cached("SELECT id, account FROM repository_users WHERE name = ?1")?
         .query_row([name], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))
@@ -412,7 +432,19 @@ pub(crate) fn update_repository_user(
             .execute([id])?;
         insert_permissions(c, id, &permissions)?;
     }
-    repository_user(c, name)?.ok_or_else(|| Error::not_found(Entity::RepositoryUser, name).into())
+    let user =
+        repository_user(c, name)?.ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+    let changed = accounting::user_change(update);
+    let events = accounting::user_history(
+        name,
+        &before,
+        &user.permissions,
+        changed.as_deref(),
+        actor,
+        at,
+    );
+    user_history(c, &events)?;
+    Ok(user)
 }
 
 pub(crate) fn list_repository_users(
@@ -436,7 +468,15 @@ pub(crate) fn list_repository_users(
     Ok(Paged { items, total })
 }
 
-pub(crate) fn delete_repository_user(c: &Connection, name: &str) -> Res<()> {
+pub(crate) fn delete_repository_user(
+    c: &Connection,
+    name: &str,
+    actor: &str,
+    at: Timestamp,
+) -> Res<()> {
+    let before = repository_user(c, name)?
+        .map(|u| u.permissions)
+        .unwrap_or_default();
     let id: i64 = c
         .prepare_cached("SELECT id FROM repository_users WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
@@ -446,7 +486,10 @@ pub(crate) fn delete_repository_user(c: &Connection, name: &str) -> Res<()> {
         .execute([id])?;
     c.prepare_cached("DELETE FROM repository_users WHERE id = ?1")?
         .execute([id])?;
-    Ok(())
+    user_history(
+        c,
+        &accounting::user_history(name, &before, &[], None, actor, at),
+    )
 }
 
 /// Appends an event to a repository's history.

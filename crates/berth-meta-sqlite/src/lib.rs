@@ -285,9 +285,11 @@ impl AccountStore for SqliteMetadata {
     async fn create_repository_user(
         &self,
         new: NewRepositoryUser,
+        actor: &str,
         at: Timestamp,
     ) -> Result<RepositoryUser> {
-        self.write(move |c| accounts::create_repository_user(c, &new, at))
+        let actor = actor.to_owned();
+        self.write(move |c| accounts::create_repository_user(c, &new, &actor, at))
             .await
     }
 
@@ -301,9 +303,11 @@ impl AccountStore for SqliteMetadata {
         &self,
         name: &str,
         update: RepositoryUserUpdate,
+        actor: &str,
+        at: Timestamp,
     ) -> Result<RepositoryUser> {
-        let name = name.to_owned();
-        self.write(move |c| accounts::update_repository_user(c, &name, &update))
+        let (name, actor) = (name.to_owned(), actor.to_owned());
+        self.write(move |c| accounts::update_repository_user(c, &name, &update, &actor, at))
             .await
     }
 
@@ -316,9 +320,9 @@ impl AccountStore for SqliteMetadata {
             .await
     }
 
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        let name = name.to_owned();
-        self.write(move |c| accounts::delete_repository_user(c, &name))
+    async fn delete_repository_user(&self, name: &str, actor: &str, at: Timestamp) -> Result<()> {
+        let (name, actor) = (name.to_owned(), actor.to_owned());
+        self.write(move |c| accounts::delete_repository_user(c, &name, &actor, at))
             .await
     }
 }

@@ -1,14 +1,96 @@
-//! The usage rules every backend applies, written once: which digests an artifact counts, what
-//! a push adds to its repository's usage, and whether the quota admits it (with
-//! [`berth_policy::admit`], the rule the engine applies to uploads too). Backends gather the
-//! facts inside their transaction (the usage, which digests the repository counts already) and
-//! call these, so the rules cannot drift apart between them.
+//! The rules every backend applies, written once: which digests an artifact counts, what a push
+//! adds to its repository's usage, and whether the quota admits it (with
+//! [`berth_policy::admit`], the rule the engine applies to uploads too); and which history a
+//! change of a repository user leaves in the repositories it concerns. Backends gather the facts
+//! inside their transaction (the usage, which digests the repository counts already, the user's
+//! permissions before) and call these, so the rules cannot drift apart between them.
 
 use std::collections::BTreeMap;
 
-use berth_model::Digest;
+use berth_model::{Digest, Permission, RepositoryName, Timestamp};
 
-use crate::{BlobRef, Error, Push, Result};
+use crate::{BlobRef, Error, HistoryAction, HistoryEvent, Push, Result};
+
+/// The history a change of repository user `user` leaves, one event per repository it concerns:
+/// `add_user` where it gains a permission, `remove_user` where it loses one (or is deleted:
+/// `after` empty), `change_user` where its permission changed, or where it kept one and
+/// `changed` says what else changed (its expiry, description, disabled flag or secret).
+pub fn user_history(
+    user: &str,
+    before: &[(RepositoryName, Permission)],
+    after: &[(RepositoryName, Permission)],
+    changed: Option<&str>,
+    actor: &str,
+    at: Timestamp,
+) -> Vec<HistoryEvent> {
+    let before: BTreeMap<&RepositoryName, Permission> =
+        before.iter().map(|(r, p)| (r, *p)).collect();
+    let after: BTreeMap<&RepositoryName, Permission> = after.iter().map(|(r, p)| (r, *p)).collect();
+    let event = |repository: &RepositoryName, action, detail: String| HistoryEvent {
+        at,
+        actor: actor.to_owned(),
+        action,
+        repository: repository.clone(),
+        image: None,
+        target: Some(user.to_owned()),
+        detail: Some(detail),
+    };
+    let mut events = Vec::new();
+    for (repository, was) in &before {
+        match after.get(repository) {
+            None => events.push(event(
+                repository,
+                HistoryAction::RemoveUser,
+                was.as_str().to_owned(),
+            )),
+            Some(now) if now != was => events.push(event(
+                repository,
+                HistoryAction::ChangeUser,
+                format!("{} -> {}", was.as_str(), now.as_str()),
+            )),
+            Some(_) => {
+                if let Some(changed) = changed {
+                    events.push(event(
+                        repository,
+                        HistoryAction::ChangeUser,
+                        changed.to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    for (repository, now) in &after {
+        if !before.contains_key(repository) {
+            events.push(event(
+                repository,
+                HistoryAction::AddUser,
+                now.as_str().to_owned(),
+            ));
+        }
+    }
+    events
+}
+
+/// What a [`RepositoryUserUpdate`](crate::RepositoryUserUpdate) changes besides permissions, for
+/// [`user_history`]'s `changed`.
+pub fn user_change(update: &crate::RepositoryUserUpdate) -> Option<String> {
+    let mut what = Vec::new();
+    if update.secret_hash.is_some() {
+        what.push("secret refreshed");
+    }
+    match update.disabled {
+        Some(true) => what.push("disabled"),
+        Some(false) => what.push("enabled"),
+        None => {}
+    }
+    if update.expires.is_some() {
+        what.push("expiry changed");
+    }
+    if update.description.is_some() {
+        what.push("description changed");
+    }
+    (!what.is_empty()).then(|| what.join(", "))
+}
 
 /// The distinct digests `push` makes its artifact reference, sorted: its blobs and its own
 /// manifest, each once. A digest listed twice counts once, at the smallest size given.
@@ -153,6 +235,48 @@ mod tests {
             admit_push(&one, |_| false, u64::MAX - 1, Some(u64::MAX)),
             Err(Error::QuotaExceeded { .. })
         ));
+    }
+
+    fn repo(s: &str) -> RepositoryName {
+        RepositoryName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_user_change_is_told_where_it_matters() {
+        let at = berth_model::Timestamp::from_unix_millis(0);
+        let before = [
+            (repo("a"), Permission::Pull),
+            (repo("b"), Permission::PushPull),
+            (repo("c"), Permission::Pull),
+        ];
+        let after = [
+            (repo("a"), Permission::PushPull),
+            (repo("c"), Permission::Pull),
+            (repo("d"), Permission::Pull),
+        ];
+        let told: Vec<_> =
+            user_history("1-ci", &before, &after, Some("expiry changed"), "alice", at)
+                .into_iter()
+                .map(|e| (e.repository.to_string(), e.action, e.detail.unwrap()))
+                .collect();
+        assert_eq!(
+            told,
+            [
+                (
+                    "a".into(),
+                    HistoryAction::ChangeUser,
+                    "pull -> push_pull".into()
+                ),
+                ("b".into(), HistoryAction::RemoveUser, "push_pull".into()),
+                (
+                    "c".into(),
+                    HistoryAction::ChangeUser,
+                    "expiry changed".into()
+                ),
+                ("d".into(), HistoryAction::AddUser, "pull".into()),
+            ]
+        );
+        assert!(user_history("1-ci", &before, &before, None, "alice", at).is_empty());
     }
 
     proptest! {

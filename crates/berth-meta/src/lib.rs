@@ -277,19 +277,24 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     // --- repository users ---
 
     /// Creates a repository user; the name is unique; each permission's repository must belong
-    /// to the account.
+    /// to the account. Each repository it is given a permission on records an `add_user` event
+    /// ([`accounting::user_history`]) in the same transaction.
     async fn create_repository_user(
         &self,
         new: NewRepositoryUser,
+        actor: &str,
         at: Timestamp,
     ) -> Result<RepositoryUser>;
     /// A repository user by login name.
     async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>>;
-    /// Changes a repository user.
+    /// Changes a repository user, recording in the same transaction what changed in each
+    /// repository it had or has a permission on ([`accounting::user_history`]).
     async fn update_repository_user(
         &self,
         name: &str,
         update: RepositoryUserUpdate,
+        actor: &str,
+        at: Timestamp,
     ) -> Result<RepositoryUser>;
     /// An account's repository users, by name.
     async fn list_repository_users(
@@ -297,8 +302,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
         account: AccountId,
         page: Page,
     ) -> Result<Paged<RepositoryUser>>;
-    /// Deletes a repository user with its permissions; [`Error::NotFound`] when there is none.
-    async fn delete_repository_user(&self, name: &str) -> Result<()>;
+    /// Deletes a repository user with its permissions, recording `remove_user` in each
+    /// repository it had one on; [`Error::NotFound`] when there is none.
+    async fn delete_repository_user(&self, name: &str, actor: &str, at: Timestamp) -> Result<()>;
 }
 
 /// What the registry holds: repositories, images, artifacts and tags, the blob references

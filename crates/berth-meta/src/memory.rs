@@ -400,6 +400,7 @@ impl AccountStore for MemoryMetadata {
     async fn create_repository_user(
         &self,
         new: NewRepositoryUser,
+        actor: &str,
         at: Timestamp,
     ) -> Result<RepositoryUser> {
         let mut s = self.lock();
@@ -422,6 +423,8 @@ impl AccountStore for MemoryMetadata {
             created: at,
         };
         s.users.insert(new.name, user.clone());
+        let events = accounting::user_history(&user.name, &[], &user.permissions, None, actor, at);
+        s.history.extend(events);
         Ok(user)
     }
 
@@ -433,7 +436,10 @@ impl AccountStore for MemoryMetadata {
         &self,
         name: &str,
         update: RepositoryUserUpdate,
+        actor: &str,
+        at: Timestamp,
     ) -> Result<RepositoryUser> {
+        let changed = accounting::user_change(&update);
         let mut s = self.lock();
         let account = s
             .users
@@ -449,6 +455,7 @@ impl AccountStore for MemoryMetadata {
             .users
             .get_mut(name)
             .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        let before = user.permissions.clone();
         if let Some(description) = update.description {
             user.description = description;
         }
@@ -464,7 +471,17 @@ impl AccountStore for MemoryMetadata {
         if let Some(secret_hash) = update.secret_hash {
             user.secret_hash = secret_hash;
         }
-        Ok(user.clone())
+        let user = user.clone();
+        let events = accounting::user_history(
+            name,
+            &before,
+            &user.permissions,
+            changed.as_deref(),
+            actor,
+            at,
+        );
+        s.history.extend(events);
+        Ok(user)
     }
 
     async fn list_repository_users(
@@ -482,12 +499,15 @@ impl AccountStore for MemoryMetadata {
         Ok(page_of(all, page))
     }
 
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
-        self.lock()
+    async fn delete_repository_user(&self, name: &str, actor: &str, at: Timestamp) -> Result<()> {
+        let mut s = self.lock();
+        let user = s
             .users
             .remove(name)
-            .map(|_| ())
-            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))
+            .ok_or_else(|| Error::not_found(Entity::RepositoryUser, name))?;
+        let events = accounting::user_history(name, &user.permissions, &[], None, actor, at);
+        s.history.extend(events);
+        Ok(())
     }
 }
 

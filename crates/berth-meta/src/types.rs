@@ -427,17 +427,27 @@ pub enum HistoryAction {
     DeleteImage,
     /// A tag was deleted.
     DeleteTag,
+    /// A repository user was given a permission here (a new user, or a new grant).
+    AddUser,
+    /// A repository user with a permission here changed: its permission, expiry, description,
+    /// disabled flag or secret.
+    ChangeUser,
+    /// A repository user lost its permission here (the grant withdrawn, or the user deleted).
+    RemoveUser,
 }
 
 impl HistoryAction {
     /// Every action.
-    pub const ALL: [HistoryAction; 6] = [
+    pub const ALL: [HistoryAction; 9] = [
         HistoryAction::Create,
         HistoryAction::Update,
         HistoryAction::Push,
         HistoryAction::DeleteArtifact,
         HistoryAction::DeleteImage,
         HistoryAction::DeleteTag,
+        HistoryAction::AddUser,
+        HistoryAction::ChangeUser,
+        HistoryAction::RemoveUser,
     ];
 
     /// The stored and displayed text (`push`, `delete_tag`, ...).
@@ -449,6 +459,9 @@ impl HistoryAction {
             HistoryAction::DeleteArtifact => "delete_artifact",
             HistoryAction::DeleteImage => "delete_image",
             HistoryAction::DeleteTag => "delete_tag",
+            HistoryAction::AddUser => "add_user",
+            HistoryAction::ChangeUser => "change_user",
+            HistoryAction::RemoveUser => "remove_user",
         }
     }
 }

@@ -87,7 +87,7 @@ async fn basic_logins_check_the_secret_and_the_record() {
     };
     f.registry
         .identity()
-        .update_repository_user(&user_name(&name), update)
+        .update_repository_user(&user_name(&name), update, "admin")
         .await
         .unwrap();
     let expired = f
@@ -105,7 +105,7 @@ async fn basic_logins_check_the_secret_and_the_record() {
     };
     f.registry
         .identity()
-        .update_repository_user(&user_name(&name), update)
+        .update_repository_user(&user_name(&name), update, "admin")
         .await
         .unwrap();
     let again = f
@@ -117,7 +117,7 @@ async fn basic_logins_check_the_secret_and_the_record() {
     let fresh = f
         .registry
         .identity()
-        .refresh_secret(&user_name(&name))
+        .refresh_secret(&user_name(&name), "admin")
         .await
         .unwrap();
     let old = f
@@ -270,7 +270,7 @@ async fn expired_users_get_no_token_until_extended() {
     };
     f.registry
         .identity()
-        .update_repository_user(&user_name(&name), lock)
+        .update_repository_user(&user_name(&name), lock, "admin")
         .await
         .unwrap();
     let refused = f
@@ -287,7 +287,7 @@ async fn expired_users_get_no_token_until_extended() {
     };
     f.registry
         .identity()
-        .update_repository_user(&user_name(&name), extend)
+        .update_repository_user(&user_name(&name), extend, "admin")
         .await
         .unwrap();
     assert!(
@@ -464,7 +464,7 @@ async fn a_secret_refreshed_on_another_node_applies_at_once() {
     let fresh = node1
         .registry
         .identity()
-        .refresh_secret(&user_name(&name))
+        .refresh_secret(&user_name(&name), "admin")
         .await
         .unwrap();
     let new = node2

@@ -71,7 +71,7 @@ async fn fixture(config: RegistryConfig) -> Fixture {
     };
     let user = registry
         .identity()
-        .create_repository_user(ACCOUNT, spec)
+        .create_repository_user(ACCOUNT, spec, "admin")
         .await
         .unwrap();
     let credentials = format!("{}:{}", user.record.name, user.secret);

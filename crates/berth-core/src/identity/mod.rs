@@ -768,11 +768,13 @@ impl Identity {
         self.cached_repository_user(name).await
     }
 
-    /// Creates a repository user in `account` and returns it with its secret.
+    /// Creates a repository user in `account` and returns it with its secret; `actor` is the
+    /// name the history of its repositories records.
     pub async fn create_repository_user(
         &self,
         account: AccountId,
         spec: RepositoryUserSpec,
+        actor: &str,
     ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
         let name = match spec.name {
             Some(given) => RepositoryUserName::for_account(account, &given),
@@ -793,7 +795,7 @@ impl Identity {
         };
         let record = self
             .meta
-            .create_repository_user(new, self.clock.now())
+            .create_repository_user(new, actor, self.clock.now())
             .await
             .map_err(IdentityError::backend)?;
         self.repository_users.forget(&record.name);
@@ -806,6 +808,7 @@ impl Identity {
         &self,
         name: &RepositoryUserName,
         mut update: RepositoryUserUpdate,
+        actor: &str,
     ) -> Result<RepositoryUser, IdentityError> {
         update.secret_hash = None;
         if let Some(permissions) = update.permissions.take() {
@@ -813,7 +816,7 @@ impl Identity {
         }
         let record = self
             .meta
-            .update_repository_user(name.as_str(), update)
+            .update_repository_user(name.as_str(), update, actor, self.clock.now())
             .await
             .map_err(IdentityError::backend)?;
         self.repository_users.forget(name.as_str());
@@ -824,8 +827,12 @@ impl Identity {
     pub async fn delete_repository_user(
         &self,
         name: &RepositoryUserName,
+        actor: &str,
     ) -> Result<(), IdentityError> {
-        let result = self.meta.delete_repository_user(name.as_str()).await;
+        let result = self
+            .meta
+            .delete_repository_user(name.as_str(), actor, self.clock.now())
+            .await;
         self.repository_users.forget(name.as_str());
         result.map_err(IdentityError::backend)
     }
@@ -834,6 +841,7 @@ impl Identity {
     pub async fn refresh_secret(
         &self,
         name: &RepositoryUserName,
+        actor: &str,
     ) -> Result<WithSecret<RepositoryUser>, IdentityError> {
         let secret = secret::new_secret();
         let update = RepositoryUserUpdate {
@@ -842,7 +850,7 @@ impl Identity {
         };
         let record = self
             .meta
-            .update_repository_user(name.as_str(), update)
+            .update_repository_user(name.as_str(), update, actor, self.clock.now())
             .await
             .map_err(IdentityError::backend)?;
         self.repository_users.forget(name.as_str());

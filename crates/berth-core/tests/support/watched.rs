@@ -108,10 +108,11 @@ impl AccountStore for WatchedMeta {
     async fn create_repository_user(
         &self,
         new: NewRepositoryUser,
+        actor: &str,
         at: Timestamp,
     ) -> Result<RepositoryUser> {
         self.write();
-        self.inner.create_repository_user(new, at).await
+        self.inner.create_repository_user(new, actor, at).await
     }
     async fn repository_user(&self, name: &str) -> Result<Option<RepositoryUser>> {
         self.inner.repository_user(name).await
@@ -120,9 +121,13 @@ impl AccountStore for WatchedMeta {
         &self,
         name: &str,
         update: RepositoryUserUpdate,
+        actor: &str,
+        at: Timestamp,
     ) -> Result<RepositoryUser> {
         self.write();
-        self.inner.update_repository_user(name, update).await
+        self.inner
+            .update_repository_user(name, update, actor, at)
+            .await
     }
     async fn list_repository_users(
         &self,
@@ -131,9 +136,9 @@ impl AccountStore for WatchedMeta {
     ) -> Result<Paged<RepositoryUser>> {
         self.inner.list_repository_users(account, page).await
     }
-    async fn delete_repository_user(&self, name: &str) -> Result<()> {
+    async fn delete_repository_user(&self, name: &str, actor: &str, at: Timestamp) -> Result<()> {
         self.write();
-        self.inner.delete_repository_user(name).await
+        self.inner.delete_repository_user(name, actor, at).await
     }
 }
 

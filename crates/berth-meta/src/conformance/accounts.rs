@@ -542,7 +542,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         ],
     };
     let user = s
-        .create_repository_user(new.clone(), T0)
+        .create_repository_user(new.clone(), "admin", T0)
         .await
         .expect("create");
     assert_eq!(
@@ -558,7 +558,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         Some(user.clone())
     );
     assert!(matches!(
-        s.create_repository_user(new.clone(), T0).await,
+        s.create_repository_user(new.clone(), "admin", T0).await,
         Err(Error::AlreadyExists {
             entity: Entity::RepositoryUser,
             ..
@@ -570,7 +570,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         ..new.clone()
     };
     assert!(
-        matches!(s.create_repository_user(foreign, T0).await, Err(Error::ForeignRepository(r)) if r == repo("foreign"))
+        matches!(s.create_repository_user(foreign, "admin", T0).await, Err(Error::ForeignRepository(r)) if r == repo("foreign"))
     );
     let missing = NewRepositoryUser {
         name: "10042-y".into(),
@@ -578,7 +578,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         ..new
     };
     assert!(matches!(
-        s.create_repository_user(missing, T0).await,
+        s.create_repository_user(missing, "admin", T0).await,
         Err(Error::NotFound {
             entity: Entity::Repository,
             ..
@@ -593,7 +593,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         secret_hash: Some(vec![1; 32]),
     };
     let updated = s
-        .update_repository_user("10042-ci", update)
+        .update_repository_user("10042-ci", update, "admin", T0)
         .await
         .expect("update");
     assert_eq!(
@@ -617,7 +617,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         ..Default::default()
     };
     assert!(matches!(
-        s.update_repository_user("10042-ci", bad).await,
+        s.update_repository_user("10042-ci", bad, "admin", T0).await,
         Err(Error::ForeignRepository(_))
     ));
     assert_eq!(
@@ -626,7 +626,7 @@ pub async fn repository_users_and_permissions(h: &Harness) {
         "a refused update changes nothing"
     );
     assert!(matches!(
-        s.update_repository_user("nobody", RepositoryUserUpdate::default())
+        s.update_repository_user("nobody", RepositoryUserUpdate::default(), "admin", T0)
             .await,
         Err(Error::NotFound { .. })
     ));
@@ -691,4 +691,86 @@ pub async fn history_is_newest_first(h: &Harness) {
             .total,
         1
     );
+}
+
+/// A repository user's changes leave history in the repositories they concern, in the same
+/// transaction as the change: a grant, a changed permission or setting, a withdrawn grant, a
+/// deletion; a change of a repository it has no permission on leaves nothing there.
+pub async fn repository_user_changes_are_recorded(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 10042, "alpha", None).await;
+    setup(s, 10042, "beta", None).await;
+    setup(s, 10042, "quiet", None).await;
+    let new = NewRepositoryUser {
+        account: AccountId(10042),
+        name: "10042-ci".into(),
+        secret_hash: vec![9; 32],
+        description: String::new(),
+        expires: None,
+        permissions: vec![(repo("alpha"), Permission::Pull)],
+    };
+    s.create_repository_user(new, "alice", at(1))
+        .await
+        .expect("create");
+    let grants = RepositoryUserUpdate {
+        permissions: Some(vec![
+            (repo("alpha"), Permission::PushPull),
+            (repo("beta"), Permission::Pull),
+        ]),
+        ..RepositoryUserUpdate::default()
+    };
+    s.update_repository_user("10042-ci", grants, "bob", at(2))
+        .await
+        .expect("grant");
+    let secret = RepositoryUserUpdate {
+        secret_hash: Some(vec![7; 32]),
+        ..RepositoryUserUpdate::default()
+    };
+    s.update_repository_user("10042-ci", secret, "bob", at(3))
+        .await
+        .expect("refresh");
+    s.delete_repository_user("10042-ci", "carol", at(4))
+        .await
+        .expect("delete");
+    let told = |repository: &'static str| async move {
+        s.history(&repo(repository), Page::first(20))
+            .await
+            .expect("history")
+            .items
+            .into_iter()
+            .filter(|e| e.target.as_deref() == Some("10042-ci"))
+            .map(|e| (e.action, e.actor, e.detail.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let own = |a: &str| a.to_owned();
+    assert_eq!(
+        told("alpha").await,
+        [
+            (HistoryAction::RemoveUser, own("carol"), own("push_pull")),
+            (
+                HistoryAction::ChangeUser,
+                own("bob"),
+                own("secret refreshed")
+            ),
+            (
+                HistoryAction::ChangeUser,
+                own("bob"),
+                own("pull -> push_pull")
+            ),
+            (HistoryAction::AddUser, own("alice"), own("pull")),
+        ]
+    );
+    assert_eq!(
+        told("beta").await,
+        [
+            (HistoryAction::RemoveUser, own("carol"), own("pull")),
+            (
+                HistoryAction::ChangeUser,
+                own("bob"),
+                own("secret refreshed")
+            ),
+            (HistoryAction::AddUser, own("bob"), own("pull")),
+        ]
+    );
+    assert!(told("quiet").await.is_empty());
 }

@@ -459,7 +459,9 @@ pub async fn deleting_an_empty_repository_removes_everything_of_it(h: &Harness) 
             (repo("keep"), Permission::Pull),
         ],
     };
-    s.create_repository_user(user, T0).await.expect("user");
+    s.create_repository_user(user, "admin", T0)
+        .await
+        .expect("user");
     s.record_push(push("team/app", "m", layer.clone(), Some("v1"), T0))
         .await
         .expect("push");
@@ -679,7 +681,7 @@ pub async fn deleting_a_repository_races_writes_that_refer_to_it(h: &Harness) {
         permissions: vec![(repo("stays"), Permission::Pull)],
     };
     h.store
-        .create_repository_user(user, T0)
+        .create_repository_user(user, "admin", T0)
         .await
         .expect("user");
     let refused = |result: &Result<(), Error>| {
@@ -708,6 +710,8 @@ pub async fn deleting_a_repository_races_writes_that_refer_to_it(h: &Harness) {
                     (repo("stays"), Permission::Pull),
                     (repo(&repository), Permission::Pull),
                 ]),
+                "admin",
+                T0,
             )
             .await
             .expect("permission");
@@ -729,7 +733,7 @@ pub async fn deleting_a_repository_races_writes_that_refer_to_it(h: &Harness) {
             (repo("stays"), Permission::PushPull),
         ]);
         let updated = tokio::spawn(async move {
-            w1.update_repository_user("1-ci", permissions)
+            w1.update_repository_user("1-ci", permissions, "admin", T0)
                 .await
                 .map(|_| ())
         });
@@ -790,10 +794,12 @@ pub async fn repository_users_are_deleted(h: &Harness) {
         expires: None,
         permissions: vec![(repo("alpha"), Permission::PushPull)],
     };
-    s.create_repository_user(new.clone(), T0)
+    s.create_repository_user(new.clone(), "admin", T0)
         .await
         .expect("create");
-    s.delete_repository_user("10042-ci").await.expect("delete");
+    s.delete_repository_user("10042-ci", "admin", T0)
+        .await
+        .expect("delete");
     assert_eq!(s.repository_user("10042-ci").await.expect("get"), None);
     assert_eq!(
         s.list_repository_users(AccountId(10042), Page::first(10))
@@ -803,7 +809,7 @@ pub async fn repository_users_are_deleted(h: &Harness) {
         0
     );
     assert!(matches!(
-        s.delete_repository_user("10042-ci").await,
+        s.delete_repository_user("10042-ci", "admin", T0).await,
         Err(Error::NotFound {
             entity: Entity::RepositoryUser,
             ..
@@ -815,6 +821,7 @@ pub async fn repository_users_are_deleted(h: &Harness) {
                 permissions: Vec::new(),
                 ..new
             },
+            "admin",
             T0,
         )
         .await

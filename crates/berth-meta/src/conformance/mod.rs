@@ -82,12 +82,13 @@ macro_rules! meta_conformance_tests {
         }
         /// What spans the two halves of a [`MetadataStore`](berth_meta::MetadataStore) in one
         /// transaction: a repository's deletion takes the permissions on it and refuses writes
-        /// that name it.
+        /// that name it; a repository user's changes are recorded in its repositories' history.
         mod across {
             use super::*;
             $crate::meta_conformance_tests!(@cases $harness;
                 deleting_an_empty_repository_removes_everything_of_it,
-                deleting_a_repository_races_writes_that_refer_to_it);
+                deleting_a_repository_races_writes_that_refer_to_it,
+                repository_user_changes_are_recorded);
         }
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

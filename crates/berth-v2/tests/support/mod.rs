@@ -122,7 +122,7 @@ impl Fixture {
         let created = self
             .registry
             .identity()
-            .create_repository_user(ACCOUNT, spec)
+            .create_repository_user(ACCOUNT, spec, "admin")
             .await
             .unwrap();
         (created.record.name, created.secret)
