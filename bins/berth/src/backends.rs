@@ -69,6 +69,68 @@ pub(crate) fn blobs(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
     }
 }
 
+/// Refuses to run an admin command against a data directory that holds no berth store (a
+/// mistyped `--data-dir`, or a command run from another directory), where opening it would
+/// silently create an empty one and report that it holds nothing. `serve` creates the store.
+pub(crate) fn require_store(config: &Config) -> Result<(), String> {
+    if config.metadata.postgres_url.is_some() {
+        return Ok(());
+    }
+    let db = config.data_dir.join("berth.db");
+    if db.exists() {
+        return Ok(());
+    }
+    Err(format!(
+        "no berth store in {} (it has no berth.db): give the data directory of your server with \
+         --data-dir or BERTH_DATA_DIR; `berth serve` creates one",
+        config.data_dir.display()
+    ))
+}
+
+/// Holds the data directory for one `serve`: a second one on the same directory (whose store
+/// is SQLite or files, which two servers must not share) refuses to start, naming the first.
+/// The lock is the file's `flock`, released by the kernel when the process ends, however it
+/// ends; the file keeps the holder's pid for the message.
+pub(crate) fn lock_data_dir(config: &Config) -> Result<Option<std::fs::File>, String> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    if config.metadata.postgres_url.is_some() && config.storage.s3.is_some() {
+        return Ok(None);
+    }
+    ensure_dir(&config.data_dir)?;
+    let path = config.data_dir.join("serve.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            let pid = std::process::id();
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| writeln!(file, "{pid}"))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(Some(file))
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            Err(format!(
+                "another berth serve{holder} is using {}; stop it first, or give this one \
+                 another --data-dir",
+                config.data_dir.display()
+            ))
+        }
+        Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
 /// The engine over the configured backends.
 pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
     let meta = metadata(config).await?;

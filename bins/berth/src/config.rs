@@ -624,6 +624,85 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Every variable berth reads (a test checks the sources name no other).
+pub(crate) const VARIABLES: &[&str] = &[
+    "BERTH_ADMIN_PASSWORD",
+    "BERTH_AUTH_MODE",
+    "BERTH_CONFIG",
+    "BERTH_DATA_DIR",
+    "BERTH_DEFAULT_ACCOUNT",
+    "BERTH_GC_GRACE",
+    "BERTH_GC_INTERVAL",
+    "BERTH_LIMITS_BODY_TIMEOUT",
+    "BERTH_LIMITS_H2_MAX_STREAMS",
+    "BERTH_LIMITS_HEAD_TIMEOUT",
+    "BERTH_LIMITS_IDLE_TIMEOUT",
+    "BERTH_LIMITS_MAX_BUFFERED_BYTES",
+    "BERTH_LIMITS_MAX_CONNECTIONS",
+    "BERTH_LIMITS_MAX_CONNECTIONS_PER_SOURCE",
+    "BERTH_LIMITS_MAX_HEADER_BYTES",
+    "BERTH_LIMITS_MAX_MANIFEST_BYTES",
+    "BERTH_LIMITS_MAX_OPEN_UPLOADS",
+    "BERTH_LIMITS_SEND_TIMEOUT",
+    "BERTH_LIMITS_UPLOAD_IDLE_TIMEOUT",
+    "BERTH_LISTEN",
+    "BERTH_LOG",
+    "BERTH_LOG_FORMAT",
+    "BERTH_POSTGRES_URL",
+    "BERTH_PUBLIC_URL",
+    "BERTH_S3_ACCESS_KEY",
+    "BERTH_S3_BUCKET",
+    "BERTH_S3_ENDPOINT",
+    "BERTH_S3_PREFIX",
+    "BERTH_S3_REGION",
+    "BERTH_S3_SECRET_KEY",
+    "BERTH_STATS_FLUSH_INTERVAL",
+    "BERTH_TLS_CERT",
+    "BERTH_TLS_KEY",
+    "BERTH_TOKEN_KEY",
+    "BERTH_TOKEN_TTL",
+];
+
+/// The `BERTH_*` variables among `names` that berth does not read, each with the known one it
+/// most likely meant (at most three edits away), so a misspelt setting is not silently ignored.
+pub(crate) fn unknown_variables(
+    names: impl IntoIterator<Item = String>,
+) -> Vec<(String, Option<&'static str>)> {
+    let mut unknown: Vec<(String, Option<&'static str>)> = names
+        .into_iter()
+        .filter(|n| n.starts_with("BERTH_") && !VARIABLES.contains(&n.as_str()))
+        .map(|n| {
+            let near = VARIABLES
+                .iter()
+                .map(|known| (edits(&n, known), *known))
+                .filter(|(d, _)| *d <= 3)
+                .min()
+                .map(|(_, known)| known);
+            (n, near)
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// The edit distance between two names (insertions, deletions and substitutions).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -826,5 +905,55 @@ interval = "10m"
                 .unwrap_err()
                 .contains("max_buffered_bytes")
         );
+    }
+
+    #[test]
+    fn misspelt_variables_are_named_with_what_was_meant() {
+        let names = [
+            "BERTH_LISTEN",
+            "BERTH_LISTN",
+            "BERTH_S3_BUCKT",
+            "BERTH_WHATEVER_ELSE",
+            "PATH",
+        ]
+        .map(String::from);
+        assert_eq!(
+            unknown_variables(names),
+            [
+                ("BERTH_LISTN".to_owned(), Some("BERTH_LISTEN")),
+                ("BERTH_S3_BUCKT".to_owned(), Some("BERTH_S3_BUCKET")),
+                ("BERTH_WHATEVER_ELSE".to_owned(), None),
+            ]
+        );
+    }
+
+    /// The list of known variables is every `BERTH_*` name the binary's sources read.
+    #[test]
+    fn every_variable_read_is_known() {
+        let sources = [
+            include_str!("config.rs"),
+            include_str!("main.rs"),
+            include_str!("serve.rs"),
+            include_str!("backends.rs"),
+            include_str!("admin.rs"),
+        ];
+        for source in sources {
+            // The code, not its tests (which name unknown variables on purpose).
+            let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+            for piece in code.split("\"BERTH_").skip(1) {
+                let name: String = piece
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if name.is_empty() {
+                    continue; // the prefix itself
+                }
+                let name = format!("BERTH_{name}");
+                assert!(
+                    VARIABLES.contains(&name.as_str()),
+                    "{name} is read but not in VARIABLES"
+                );
+            }
+        }
     }
 }

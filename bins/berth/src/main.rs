@@ -311,6 +311,15 @@ fn main() -> ExitCode {
         config.log_format,
         matches!(cli.command, Command::Serve { .. }),
     );
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for (name, near) in config::unknown_variables(names) {
+        match near {
+            Some(near) => {
+                tracing::warn!(variable = %name, "unknown variable {name}, ignored: did you mean {near}?")
+            }
+            None => tracing::warn!(variable = %name, "unknown variable {name}, ignored"),
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -336,10 +345,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     let (output, json) = match command {
         Command::Serve { .. } => return serve::serve(config).await,
         Command::Gc { json } => {
+            backends::require_store(&config)?;
             let registry = backends::registry(&config).await?;
             (admin::gc(&registry).await?, json)
         }
         Command::Admin { what } => {
+            backends::require_store(&config)?;
             let registry = backends::registry(&config).await?;
             let r = &registry;
             match what {

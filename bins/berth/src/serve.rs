@@ -35,6 +35,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// Runs the server until SIGTERM or SIGINT.
 pub(crate) async fn serve(config: Config) -> Result<(), String> {
+    let _lock = backends::lock_data_dir(&config)?;
     let registry = backends::registry(&config).await?;
     let account = AccountId(config.default_account);
     let admin_password = std::env::var("BERTH_ADMIN_PASSWORD")
