@@ -47,3 +47,31 @@ class CliTraps(BerthCase):
         r = berth("admin", "repository", "list", env=env)
         self.assertEqual(r.returncode, 0, r)
         self.assertIn("unknown variable BERTH_S3_BUCKT, ignored: did you mean BERTH_S3_BUCKET?", r.stderr)
+
+
+class CliManagesWhatTheConsoleManages(BerthCase):
+    def test_repositories_and_users_are_updated_listed_and_deleted(self):
+        b = self.berth
+        b.create_repository("cli-repo")
+        b.create_repository("cli-other")
+        updated = b.admin("repository", "update", "cli-repo", "--access", "public", "--quota", "5MiB")
+        self.assertEqual((updated["access_level"], updated["quota_bytes"]), ("public", 5 * 1024 * 1024))
+        unlimited = b.admin("repository", "update", "cli-repo", "--quota", "none")
+        self.assertIsNone(unlimited["quota_bytes"])
+        nothing = b.admin_run("repository", "update", "cli-repo")
+        self.assertNotEqual(nothing.returncode, 0)
+        self.assertIn("nothing to change", nothing.stderr)
+
+        b.create_user("cli-a", {"cli-repo": "pull"})
+        b.create_user("cli-b", {"cli-other": "push_pull"})
+        names = [u["name"] for u in b.admin("user", "list", "--repository", "cli-repo")]
+        self.assertEqual(names, ["10000-cli-a"])
+        deleted = b.admin("user", "delete", "cli-a")
+        self.assertEqual(deleted, {"deleted": "10000-cli-a"})
+        self.assertEqual(b.admin("user", "list", "--repository", "cli-repo"), [])
+        self.assertNotEqual(b.admin_run("user", "delete", "cli-a").returncode, 0, "gone already")
+
+        self.assertEqual(b.admin("repository", "delete", "cli-repo"), {"deleted": "cli-repo"})
+        listed = [r["name"] for r in b.admin("repository", "list")]
+        self.assertNotIn("cli-repo", listed)
+        self.assertIn("cli-other", listed)

@@ -8,7 +8,8 @@ use berth_console::json;
 use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
 use berth_core::{Manager, Registry};
 use berth_meta::{
-    Access, AccountId, NewRepository, Page, Permission, RepositoryUserUpdate, Timestamp,
+    Access, AccountId, NewRepository, Page, Permission, RepositoryUpdate, RepositoryUserUpdate,
+    Timestamp,
 };
 use berth_model::{RepositoryName, RepositoryUserName};
 use berth_policy::{Principal, human_bytes};
@@ -105,6 +106,49 @@ pub(crate) async fn create_repository(
     Ok(Output {
         text: format!("created repository {}", repository_line(&json)),
         json,
+    })
+}
+
+/// Changes a repository's access level or quota (`Some(None)`: no limit).
+pub(crate) async fn update_repository(
+    registry: &Registry,
+    name: &str,
+    access: Option<&str>,
+    quota: Option<Option<u64>>,
+) -> Result<Output, String> {
+    let name = RepositoryName::parse(name).map_err(|e| format!("repository name {name:?}: {e}"))?;
+    let access = access
+        .map(|a| Access::parse(a).ok_or_else(|| format!("access {a:?}: use private or public")))
+        .transpose()?;
+    if access.is_none() && quota.is_none() {
+        return Err("nothing to change: give --access or --quota".into());
+    }
+    let update = RepositoryUpdate {
+        access,
+        quota,
+        ..RepositoryUpdate::default()
+    };
+    let repository = admin(registry)
+        .update_repository(&name, update)
+        .await
+        .map_err(|e| format!("cannot update repository {name}: {e}"))?;
+    let json = json::repository(&repository);
+    Ok(Output {
+        text: format!("updated repository {}", repository_line(&json)),
+        json,
+    })
+}
+
+/// Deletes a repository that holds no artifacts (delete its images first).
+pub(crate) async fn delete_repository(registry: &Registry, name: &str) -> Result<Output, String> {
+    let name = RepositoryName::parse(name).map_err(|e| format!("repository name {name:?}: {e}"))?;
+    admin(registry)
+        .delete_repository(&name)
+        .await
+        .map_err(|e| format!("cannot delete repository {name}: {e}"))?;
+    Ok(Output {
+        json: serde_json::json!({"deleted": name.to_string()}),
+        text: format!("deleted repository {name}"),
     })
 }
 
@@ -253,11 +297,34 @@ pub(crate) async fn refresh_secret(
     Ok(with_secret(value, &fresh.secret, "new secret for"))
 }
 
-pub(crate) async fn list_users(registry: &Registry, account: AccountId) -> Result<Output, String> {
+/// Deletes repository user `name` (with or without the prefix of `account`); its credentials
+/// stop working.
+pub(crate) async fn delete_user(
+    registry: &Registry,
+    account: AccountId,
+    name: &str,
+) -> Result<Output, String> {
+    let name = user_name(account, name)?;
+    admin(registry)
+        .delete_repository_user(&name)
+        .await
+        .map_err(|e| format!("cannot delete {name}: {e}"))?;
+    Ok(Output {
+        json: serde_json::json!({"deleted": name.to_string()}),
+        text: format!("deleted repository user {name}"),
+    })
+}
+
+/// The account's repository users; with `repository`, those with a permission on it.
+pub(crate) async fn list_users(
+    registry: &Registry,
+    account: AccountId,
+    repository: Option<&str>,
+) -> Result<Output, String> {
     let mut items = Vec::new();
     for page in 1.. {
         let found = admin(registry)
-            .repository_users(account, None, Page { page, size: 500 })
+            .repository_users(account, repository, Page { page, size: 500 })
             .await
             .map_err(|e| format!("cannot list users: {e}"))?;
         let done = found.items.len() < 500;

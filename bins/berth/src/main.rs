@@ -237,6 +237,28 @@ enum RepositoryCommand {
         #[command(flatten)]
         scope: Scope,
     },
+    /// Changes a repository's access level or quota.
+    Update {
+        /// Its name.
+        name: String,
+        /// Who may pull without credentials.
+        #[arg(long, value_parser = ["private", "public"])]
+        access: Option<String>,
+        /// A storage limit such as 10GiB, or none.
+        #[arg(long, value_parser = admin::parse_quota)]
+        quota: Option<admin::Quota>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes a repository that holds no artifacts (delete its images first).
+    Delete {
+        /// Its name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -284,6 +306,16 @@ enum UserCommand {
     },
     /// Lists the account's repository users.
     List {
+        /// Only those with a permission on this repository.
+        #[arg(long)]
+        repository: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Deletes a repository user; its credentials stop working.
+    Delete {
+        #[command(flatten)]
+        name: UserName,
         #[command(flatten)]
         scope: Scope,
     },
@@ -436,6 +468,19 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         admin::list_repositories(r, account(&scope)).await?,
                         scope.json,
                     ),
+                    RepositoryCommand::Update {
+                        name,
+                        access,
+                        quota,
+                        json,
+                    } => (
+                        admin::update_repository(r, &name, access.as_deref(), quota.map(|q| q.0))
+                            .await?,
+                        json,
+                    ),
+                    RepositoryCommand::Delete { name, json } => {
+                        (admin::delete_repository(r, &name).await?, json)
+                    }
                 },
                 Admin::Image { command } => match command {
                     ImageCommand::Delete { name, json } => {
@@ -485,8 +530,16 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                             scope.json,
                         )
                     }
-                    UserCommand::List { scope } => {
-                        (admin::list_users(r, account(&scope)).await?, scope.json)
+                    UserCommand::List { repository, scope } => (
+                        admin::list_users(r, account(&scope), repository.as_deref()).await?,
+                        scope.json,
+                    ),
+                    UserCommand::Delete { name, scope } => {
+                        let name = name.given();
+                        (
+                            admin::delete_user(r, account(&scope), &name).await?,
+                            scope.json,
+                        )
                     }
                 },
             }
