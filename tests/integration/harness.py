@@ -385,6 +385,23 @@ class PostgresServer:
             [str(SCRIPTS / "pg-server.sh"), "--stop", self.dir], capture_output=True, timeout=120
         )
 
+    def _pg_ctl(self, *args: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        pg_bin = os.environ.get("BERTH_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")
+        subprocess.run([*as_postgres, f"{pg_bin}/pg_ctl", "-D", f"{self.dir}/data", *args],
+                       check=True, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    def halt(self) -> None:
+        """Stops the server (fast shutdown: clients are disconnected), keeping its data."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Starts the halted server again on the same port with the same data."""
+        port = urllib.parse.urlsplit(self.url).port
+        self._pg_ctl("-l", f"{self.dir}/server.log", "-w", "-t", "60", "start", "-o",
+                     f"-c listen_addresses=127.0.0.1 -p {port} -k {self.dir} -c fsync=off "
+                     "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+
 
 class S3Server:
     """s3s-fs from scripts/s3-server.sh, with its bucket created."""
@@ -408,18 +425,52 @@ class S3Server:
             "BERTH_S3_REGION": "us-east-1",
         }
 
-    def stop(self):
+    def _end(self, sig: int) -> None:
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.pid, sig)
         except ProcessLookupError:
-            pass
+            return
+        if getattr(self, "_proc", None) is not None:  # started by resume(): reap it
+            self._proc.wait(timeout=5)
+            self._proc = None
+            return
         for _ in range(100):
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:
-                break
+                return
             time.sleep(0.05)
+
+    def stop(self):
+        self._end(signal.SIGTERM)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Kills the server (SIGKILL: connections drop), keeping its data."""
+        self._end(signal.SIGKILL)
+
+    def resume(self, timeout: float = 20.0) -> None:
+        """Starts the halted server again on the same port, keys and data."""
+        tools = Path(os.environ.get("BERTH_TOOLS", Path.home() / ".cache" / "berth-tools"))
+        port = urllib.parse.urlsplit(self.endpoint).port
+        log = open(Path(self.dir) / "s3s-fs.log", "ab")
+        proc = subprocess.Popen(
+            [str(tools / "bin" / "s3s-fs"), "--host", "127.0.0.1", "--port", str(port),
+             "--access-key", self.access_key, "--secret-key", self.secret_key,
+             f"{self.dir}/data"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        self.pid, self._proc = proc.pid, proc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ServerError(f"s3s-fs did not start again on port {port}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise ServerError(f"s3s-fs did not answer on port {port} within {timeout} s")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -394,16 +394,26 @@ impl App {
         response
     }
 
-    /// Ready when the metadata store answers.
+    /// Ready when the metadata store and the blob storage both answer (a read of the default
+    /// account, a `stat` of a digest no one stores); otherwise 503 naming the one that does not
+    /// (its cause goes to the log, not to an anonymous prober).
     async fn ready(&self) -> Response<Body> {
         let admin = self.registry.manage(Principal::SystemAdmin, None);
-        match admin.account(self.account).await {
-            Ok(_) => text(StatusCode::OK, "ready\n"),
+        if let Err(e) = admin.account(self.account).await {
+            warn!(error = %berth_core::error_chain(&e), "not ready: the metadata store failed");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the metadata store is unavailable\n",
+            );
+        }
+        let probe = berth_model::Digest::sha256(b"berth readiness probe");
+        match self.registry.blob_store().stat(&probe).await {
+            Ok(_) | Err(berth_storage::Error::BlobNotFound(_)) => text(StatusCode::OK, "ready\n"),
             Err(e) => {
-                warn!(error = %e, "not ready: metadata store");
+                warn!(error = %berth_core::error_chain(&e), "not ready: the blob storage failed");
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "metadata store unavailable\n",
+                    "not ready: the blob storage is unavailable\n",
                 )
             }
         }

@@ -153,6 +153,45 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// A backend that cannot be reached at the moment: which one, for messages and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// `metadata store` or `blob storage`.
+    pub role: &'static str,
+    /// The backend (`postgres`, `s3`, ...).
+    pub store: &'static str,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the {} ({})", self.role, self.store)
+    }
+}
+
+/// The backend that cannot be reached at the moment, when an
+/// [`Unavailable`](berth_meta::Error::Unavailable) error of the metadata store or the blob store
+/// is `error` or one of its causes: the request may succeed once the backend is back, so the
+/// protocol layers answer 503 naming it rather than "internal error".
+pub fn unavailable_backend(error: &(dyn std::error::Error + 'static)) -> Option<Outage> {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(berth_meta::Error::Unavailable { store, .. }) = cause.downcast_ref() {
+            return Some(Outage {
+                role: "metadata store",
+                store,
+            });
+        }
+        if let Some(berth_storage::Error::Unavailable { store, .. }) = cause.downcast_ref() {
+            return Some(Outage {
+                role: "blob storage",
+                store,
+            });
+        }
+        source = cause.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +208,26 @@ mod tests {
             chain(&Outer(std::io::Error::other("inner"))),
             "outer: inner"
         );
+    }
+
+    #[test]
+    fn an_unavailable_backend_is_found_under_any_wrapper() {
+        let down = berth_meta::Error::unavailable("postgres", "connection refused");
+        let pg = Outage {
+            role: "metadata store",
+            store: "postgres",
+        };
+        assert_eq!(unavailable_backend(&down), Some(pg));
+        assert_eq!(pg.to_string(), "the metadata store (postgres)");
+        let wrapped = Error::metadata(down);
+        assert_eq!(unavailable_backend(&wrapped), Some(pg));
+        let identity = crate::identity::IdentityError::Backend(berth_meta::Error::unavailable(
+            "postgres", "x",
+        ));
+        assert_eq!(unavailable_backend(&identity), Some(pg));
+        let storage = Error::storage(berth_storage::Error::unavailable("s3", "connect"));
+        assert_eq!(unavailable_backend(&storage).map(|o| o.store), Some("s3"));
+        let failed = Error::storage(berth_storage::Error::backend("fs", "disk full"));
+        assert_eq!(unavailable_backend(&failed), None);
     }
 }

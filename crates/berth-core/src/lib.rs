@@ -44,7 +44,7 @@ use berth_storage::BlobStore;
 
 pub use blobs::Mount;
 pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
-pub use error::{Error, Result, chain as error_chain};
+pub use error::{Error, Outage, Result, chain as error_chain, unavailable_backend};
 pub use gc::GcReport;
 pub use manage::{ManageError, Manager};
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};

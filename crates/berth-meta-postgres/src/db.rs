@@ -4,7 +4,7 @@
 use std::fmt::Display;
 
 use berth_meta::{Entity, Error, Page, Result, Timestamp};
-use deadpool_postgres::{GenericClient, Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool, PoolError};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
@@ -16,11 +16,44 @@ pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// A connection from the pool.
 pub(crate) async fn conn(pool: &Pool) -> Result<Object> {
-    pool.get().await.map_err(|e| Error::backend(STORE, e))
+    pool.get().await.map_err(pool_error)
+}
+
+/// A pool failure as the public error: no connection could be made or freed in time, or the
+/// pool is closed, is [`Error::Unavailable`]; a hook's failure is [`Error::Backend`].
+pub(crate) fn pool_error(e: PoolError) -> Error {
+    match e {
+        PoolError::Backend(e) => pg(e),
+        PoolError::Timeout(_) | PoolError::Closed => Error::unavailable(STORE, e),
+        e => Error::backend(STORE, e),
+    }
+}
+
+/// Whether an error means the server cannot be reached or is going away, so the same request may
+/// succeed later: the connection is closed or broke (an I/O error in its chain), or the server
+/// said so (SQLSTATE class 08, connection exception; 57P01–57P03, shutting down or starting;
+/// 53300, too many connections).
+fn unreachable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A PostgreSQL error as the public error: a unique violation is [`Error::AlreadyExists`] (named
-/// after the constraint's table), anything else [`Error::Backend`] with the cause kept.
+/// after the constraint's table), a server that cannot be reached [`Error::Unavailable`],
+/// anything else [`Error::Backend`] with the cause kept.
 pub(crate) fn pg(e: tokio_postgres::Error) -> Error {
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
         && let Some(db) = e.as_db_error()
@@ -33,6 +66,9 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> Error {
             .and_then(|(_, rest)| rest.rsplit_once(") already exists"))
             .map_or(detail, |(value, _)| value);
         return Error::already_exists(entity, name);
+    }
+    if unreachable(&e) {
+        return Error::unavailable(STORE, e);
     }
     Error::backend(STORE, e)
 }

@@ -168,6 +168,17 @@ pub enum Error {
         /// How many of its images hold artifacts.
         images: u64,
     },
+    /// The backend cannot be reached at the moment (connection refused or lost, shutting down,
+    /// no connection free in time): nothing was recorded, and the same request may succeed once
+    /// it is back. The cause is in `source`.
+    #[error("{store} is unavailable: {source}")]
+    Unavailable {
+        /// The backend.
+        store: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The backend failed (database, connection); the cause is in `source`.
     #[error("{store} failed: {source}")]
     Backend {
@@ -191,6 +202,17 @@ impl Error {
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         Error::Backend {
+            store,
+            source: source.into(),
+        }
+    }
+
+    /// The backend cannot be reached at the moment; see [`Error::Unavailable`].
+    pub fn unavailable(
+        store: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Unavailable {
             store,
             source: source.into(),
         }

@@ -69,8 +69,11 @@ use berth_storage::{
 };
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
+use object_store::client::HttpErrorKind;
 use object_store::signer::{Method, Signer};
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _};
+use object_store::{
+    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt as _, RetryConfig,
+};
 
 #[cfg(doc)]
 use object_store::multipart::MultipartStore;
@@ -113,6 +116,11 @@ pub struct S3Config {
     /// for a service that refuses conditional PUTs; appends then rely on the caller alone to
     /// serialise them.
     pub conditional_writes: bool,
+    /// How long one operation may go on retrying a failed request (a refused or dropped
+    /// connection, a 5xx answer) before it fails as [`Error::Unavailable`] (at most 4 retries
+    /// with exponential backoff). Short, so that a client meets a clean 503 while the service is
+    /// down rather than a request hanging for minutes.
+    pub retry_timeout: Duration,
 }
 
 impl S3Config {
@@ -135,6 +143,7 @@ impl S3Config {
             part_size: MIN_PART_SIZE,
             presign: false,
             conditional_writes: true,
+            retry_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -153,6 +162,7 @@ impl fmt::Debug for S3Config {
             .field("part_size", &self.part_size)
             .field("presign", &self.presign)
             .field("conditional_writes", &self.conditional_writes)
+            .field("retry_timeout", &self.retry_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +202,11 @@ impl S3Store {
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(&config.secret_access_key)
             .with_allow_http(config.allow_http)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: 4,
+                retry_timeout: config.retry_timeout,
+            })
             .with_virtual_hosted_style_request(config.virtual_hosted_style)
             .with_conditional_put(if config.conditional_writes {
                 S3ConditionalPut::ETagMatch
@@ -218,9 +233,33 @@ impl S3Store {
     }
 }
 
-/// A client failure as the public error; the client's error stays in `source`.
+/// A client failure as the public error; the client's error stays in `source`. A failure to
+/// reach the service (a refused, dropped or timed-out connection, after the client's retries)
+/// is [`Error::Unavailable`].
 fn backend(error: object_store::Error) -> Error {
-    Error::backend(STORE, error)
+    if unreachable(&error) {
+        Error::unavailable(STORE, error)
+    } else {
+        Error::backend(STORE, error)
+    }
+}
+
+/// Whether an HTTP error of the connection itself is in `error`'s chain.
+fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(http) = cause.downcast_ref::<object_store::client::HttpError>() {
+            return matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn is_not_found(error: &object_store::Error) -> bool {

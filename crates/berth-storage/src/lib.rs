@@ -104,6 +104,17 @@ pub enum Error {
         /// What was asked.
         operation: &'static str,
     },
+    /// The backend cannot be reached at the moment (connection refused, reset or timed out):
+    /// nothing was published, and the same request may succeed once it is back. The cause is in
+    /// `source`.
+    #[error("{store} is unavailable: {source}")]
+    Unavailable {
+        /// The backend.
+        store: &'static str,
+        /// The backend's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The backend failed (disk, network, service); the cause is in `source`.
     #[error("{store} failed: {source}")]
     Backend {
@@ -116,6 +127,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// The backend cannot be reached at the moment; see [`Error::Unavailable`].
+    pub fn unavailable(
+        store: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Unavailable {
+            store,
+            source: source.into(),
+        }
+    }
+
     /// A backend failure with its cause.
     pub fn backend(
         store: &'static str,

@@ -61,11 +61,15 @@ pub enum ErrorCode {
     /// The server failed (the reference registry's `UNKNOWN`, answered with 500); the details go
     /// to the log, not to the client.
     Unknown,
+    /// A backend (the metadata store, the blob storage) cannot be reached at the moment: the
+    /// reference registry's `UNAVAILABLE`, 503 with `Retry-After`; the same request may succeed
+    /// once it is back.
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BlobUnknown,
         ErrorCode::BlobRangeUnsatisfiable,
         ErrorCode::BlobUploadInvalid,
@@ -86,6 +90,7 @@ impl ErrorCode {
         ErrorCode::BadRequest,
         ErrorCode::TooManyRequests,
         ErrorCode::Unknown,
+        ErrorCode::Unavailable,
     ];
 
     /// The code as it appears in the envelope, and its HTTP status: the table.
@@ -115,6 +120,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => ("UNSUPPORTED", StatusCode::BAD_REQUEST),
             ErrorCode::TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::Unknown => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
+            ErrorCode::Unavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
         }
     }
 
@@ -221,7 +227,7 @@ impl From<&Error> for OciError {
             // client learns only that the server failed.
             Error::Backend { .. } => {
                 tracing::error!(error = %berth_core::error_chain(e), "the registry engine failed");
-                return OciError::new(ErrorCode::Unknown, "internal error");
+                return backend_failure(e);
             }
         };
         OciError::new(code, message)
@@ -246,10 +252,26 @@ impl From<&IdentityError> for OciError {
             | IdentityError::ForeignRepository(_) => ErrorCode::BadRequest,
             IdentityError::Backend(_) => {
                 tracing::error!(error = %berth_core::error_chain(e), "the identity store failed");
-                return OciError::new(ErrorCode::Unknown, "internal error");
+                return backend_failure(e);
             }
         };
         OciError::new(code, message)
+    }
+}
+
+/// How long a client is asked to wait before retrying while a backend is down.
+const RETRY_UNAVAILABLE_SECS: u64 = 5;
+
+/// What a backend failure answers: 503 `UNAVAILABLE` naming the backend when it cannot be
+/// reached (the client may retry), else 500 "internal error" (the cause is in the log).
+fn backend_failure(e: &(dyn std::error::Error + 'static)) -> OciError {
+    match berth_core::unavailable_backend(e) {
+        Some(outage) => OciError::new(
+            ErrorCode::Unavailable,
+            format!("{outage} is unavailable; try again in a moment"),
+        )
+        .with_header(http::header::RETRY_AFTER, RETRY_UNAVAILABLE_SECS),
+        None => OciError::new(ErrorCode::Unknown, "internal error"),
     }
 }
 
@@ -278,10 +300,15 @@ mod tests {
             "TOOMANYREQUESTS",
             "UNKNOWN",
         ];
+        // Not in the spec's table: the reference registry's code for a backend that is down.
+        const REFERENCE: [&str; 1] = ["UNAVAILABLE"];
         for code in ErrorCode::ALL {
             let (name, status) = code.describe();
-            assert!(SPEC.contains(&name), "{name}");
-            let server_side = matches!(code, ErrorCode::Unknown | ErrorCode::UploadAgain);
+            assert!(SPEC.contains(&name) || REFERENCE.contains(&name), "{name}");
+            let server_side = matches!(
+                code,
+                ErrorCode::Unknown | ErrorCode::UploadAgain | ErrorCode::Unavailable
+            );
             assert_eq!(status.is_server_error(), server_side, "{code:?}");
             assert!(status.is_client_error() || server_side, "{code:?}");
         }
@@ -357,6 +384,51 @@ mod tests {
         assert_eq!(
             quota.message,
             "adding 2.0 KiB would bring usage to 2.0 KiB, over the limit of 1.0 KiB"
+        );
+    }
+
+    #[test]
+    fn a_backend_that_is_down_is_a_503_naming_it_and_any_other_failure_a_500() {
+        let down = Error::Backend {
+            what: "metadata",
+            source: Box::new(berth_meta::Error::unavailable(
+                "postgres",
+                "connection refused",
+            )),
+        };
+        let oci = OciError::from(&down);
+        assert_eq!(
+            (oci.code.as_str(), oci.status().as_u16()),
+            ("UNAVAILABLE", 503)
+        );
+        assert_eq!(
+            oci.message,
+            "the metadata store (postgres) is unavailable; try again in a moment"
+        );
+        assert!(
+            oci.headers
+                .iter()
+                .any(|(h, _)| h == http::header::RETRY_AFTER)
+        );
+        let s3 = Error::Backend {
+            what: "storage",
+            source: Box::new(berth_storage::Error::unavailable("s3", "connect error")),
+        };
+        assert!(
+            OciError::from(&s3)
+                .message
+                .starts_with("the blob storage (s3)")
+        );
+        let login = IdentityError::Backend(berth_meta::Error::unavailable("postgres", "closed"));
+        assert_eq!(OciError::from(&login).code, ErrorCode::Unavailable);
+        let failed = Error::Backend {
+            what: "storage",
+            source: Box::new(berth_storage::Error::backend("fs", "Not a directory")),
+        };
+        let oci = OciError::from(&failed);
+        assert_eq!(
+            (oci.code, oci.message.as_str()),
+            (ErrorCode::Unknown, "internal error")
         );
     }
 

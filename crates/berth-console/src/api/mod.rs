@@ -63,8 +63,19 @@ impl ApiError {
 
     /// A server failure: its cause chain goes to the log (inside the request's span, which
     /// names its id); the caller reads only that the server failed.
+    /// A backend that cannot be reached is 503 `UNAVAILABLE` naming it, with `Retry-After`.
     pub(crate) fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %berth_core::error_chain(e), "the management API failed");
+        if let Some(outage) = berth_core::unavailable_backend(e) {
+            return ApiError {
+                retry_after: Some(5),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    format!("{outage} is unavailable; try again in a moment"),
+                )
+            };
+        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
