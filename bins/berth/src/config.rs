@@ -30,6 +30,9 @@ pub(crate) struct Config {
     pub(crate) default_account: i64,
     /// `text` or `json` logs.
     pub(crate) log_format: LogFormat,
+    /// Peers (a reverse proxy, a load balancer) whose `X-Request-Id` is kept as the request's
+    /// id; any other peer's is replaced by a fresh one.
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
     /// Metadata backend.
     pub(crate) metadata: MetadataConfig,
     /// Blob backend.
@@ -310,6 +313,7 @@ impl Default for Config {
             public_url: None,
             default_account: 10000,
             log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
             metadata: MetadataConfig::default(),
             storage: StorageConfig::default(),
             auth: AuthSection::default(),
@@ -381,6 +385,17 @@ impl Config {
                 "json" => LogFormat::Json,
                 _ => return Err(format!("BERTH_LOG_FORMAT={v:?}: use text or json")),
             };
+        }
+        if let Some(v) = get("BERTH_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| format!("BERTH_TRUSTED_PROXIES: {s:?} is not an IP address"))
+                })
+                .collect::<Result<_, String>>()?;
         }
         if let Some(v) = get("BERTH_POSTGRES_URL") {
             self.metadata.postgres_url = Some(v);
@@ -661,6 +676,7 @@ pub(crate) const VARIABLES: &[&str] = &[
     "BERTH_TLS_KEY",
     "BERTH_TOKEN_KEY",
     "BERTH_TOKEN_TTL",
+    "BERTH_TRUSTED_PROXIES",
 ];
 
 /// The `BERTH_*` variables among `names` that berth does not read, each with the known one it

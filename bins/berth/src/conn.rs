@@ -442,16 +442,19 @@ pub(crate) struct TimedBody<B> {
     /// Data arrived since the timer was last set.
     moved: bool,
     gate: Arc<Gate>,
+    /// Bytes read, for `/metrics`.
+    bytes: Arc<AtomicU64>,
 }
 
 impl<B> TimedBody<B> {
-    pub(crate) fn new(inner: B, timeout: Duration, gate: Arc<Gate>) -> Self {
+    pub(crate) fn new(inner: B, timeout: Duration, gate: Arc<Gate>, bytes: Arc<AtomicU64>) -> Self {
         TimedBody {
             inner,
             timeout,
             sleep: None,
             moved: false,
             gate,
+            bytes,
         }
     }
 }
@@ -472,6 +475,11 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.moved = true;
+                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
+                    && let Some(data) = data
+                {
+                    this.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
@@ -512,22 +520,27 @@ where
     }
 }
 
-/// A response body that keeps its request in flight until it is sent.
+/// A response body that keeps its request in flight until it is sent, counting its bytes.
 pub(crate) struct Tracked<B> {
     inner: B,
     _in_flight: InFlight,
+    bytes: Arc<AtomicU64>,
 }
 
 impl<B> Tracked<B> {
-    pub(crate) fn new(inner: B, in_flight: InFlight) -> Self {
+    pub(crate) fn new(inner: B, in_flight: InFlight, bytes: Arc<AtomicU64>) -> Self {
         Tracked {
             inner,
             _in_flight: in_flight,
+            bytes,
         }
     }
 }
 
-impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
+impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B>
+where
+    B::Data: bytes::Buf,
+{
     type Data = B::Data;
     type Error = B::Error;
 
@@ -535,7 +548,15 @@ impl<B: http_body::Body + Unpin> http_body::Body for Tracked<B> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &frame
+            && let Some(data) = f.data_ref()
+        {
+            use bytes::Buf as _;
+            self.bytes
+                .fetch_add(data.remaining() as u64, Ordering::Relaxed);
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -643,7 +664,7 @@ mod tests {
             left: 10,
             next: Box::pin(tokio::time::sleep(timeout * 3 / 4)),
         };
-        let mut body = TimedBody::new(drip, timeout, gate.clone());
+        let mut body = TimedBody::new(drip, timeout, gate.clone(), Arc::default());
         for _ in 0..10 {
             let frame = body.frame().await.unwrap().unwrap();
             assert_eq!(frame.into_data().unwrap().as_ref(), b"x");

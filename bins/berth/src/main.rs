@@ -9,6 +9,7 @@ mod admin;
 mod backends;
 mod config;
 mod conn;
+mod metrics;
 mod serve;
 
 use std::path::PathBuf;

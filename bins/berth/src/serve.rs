@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use berth_console::{Console, ConsoleConfig};
@@ -15,7 +14,7 @@ use berth_policy::Principal;
 use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Body, Gateway};
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -114,7 +113,8 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         gateway: Gateway::new(registry.clone(), auth),
         registry: registry.clone(),
         account,
-        metrics: Metrics::default(),
+        metrics: crate::metrics::Http::default(),
+        trusted_proxies: config.trusted_proxies.clone(),
         started: Instant::now(),
         gate: gate.clone(),
     });
@@ -254,11 +254,15 @@ fn service(
     service_fn(move |request: Request<Incoming>| {
         let in_flight = watch.request();
         let timeout = gate.limits().body_timeout;
-        let request = request.map(|body| TimedBody::new(body, timeout, gate.clone()));
+        let bytes_in = app.metrics.bytes_in.clone();
+        let request = request.map(|body| TimedBody::new(body, timeout, gate.clone(), bytes_in));
         let app = app.clone();
         async move {
             let response = app.handle(peer, request).await;
-            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight).boxed_unsync()))
+            let bytes_out = app.metrics.bytes_out.clone();
+            Ok::<_, Infallible>(
+                response.map(|body| Tracked::new(body, in_flight, bytes_out).boxed_unsync()),
+            )
         }
     })
 }
@@ -337,6 +341,27 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, String> {
 /// The header carrying a request's id, in the answer.
 const REQUEST_ID: &str = "x-request-id";
 
+/// A `Content-Length` header's value.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// An incoming `X-Request-Id` fit to log and to send back: 1 to 64 characters of letters,
+/// digits, `-`, `_`, `.` and `:`.
+fn incoming_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(REQUEST_ID)?.to_str().ok()?;
+    let fits = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    fits.then(|| value.to_owned())
+}
+
 /// A fresh request id: 16 hex digits, random.
 fn request_id() -> String {
     let mut bytes = [0u8; 8];
@@ -350,7 +375,9 @@ struct App {
     gateway: Gateway,
     registry: Arc<Registry>,
     account: AccountId,
-    metrics: Metrics,
+    metrics: crate::metrics::Http,
+    /// Peers whose `X-Request-Id` is kept.
+    trusted_proxies: Vec<IpAddr>,
     started: Instant,
     gate: Arc<Gate>,
 }
@@ -363,10 +390,20 @@ impl App {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let operation = crate::metrics::Operation::of(&method, &path);
+        let _uploading = self.metrics.start(operation);
+        let bytes_in = content_length(request.headers());
         // Every line logged while answering carries the request's id (the span), and the client
-        // gets the same id in `X-Request-Id`, so a report can be matched to its cause.
-        let id = request_id();
-        let span = tracing::info_span!("request", id = %id);
+        // gets the same id in `X-Request-Id`, so a report can be matched to its cause. A trusted
+        // proxy's id is kept, so that its log and berth's name the same request. The caller is
+        // named in the span (`principal`) by whichever surface authenticates it.
+        let id = self
+            .trusted_proxies
+            .contains(&peer)
+            .then(|| incoming_request_id(request.headers()))
+            .flatten()
+            .unwrap_or_else(request_id);
+        let span = tracing::info_span!("request", id = %id, principal = tracing::field::Empty);
         let mut response = async {
             match path.as_str() {
                 "/healthz" => text(StatusCode::OK, "ok\n"),
@@ -383,13 +420,17 @@ impl App {
             response.headers_mut().insert(REQUEST_ID, value);
         }
         let status = response.status();
-        self.metrics.count(&method, status);
+        let elapsed = started.elapsed();
+        self.metrics.answered(operation, status, elapsed);
         let _entered = span.enter();
-        let elapsed_us = started.elapsed().as_micros() as u64;
+        let elapsed_us = elapsed.as_micros() as u64;
+        // The answer's declared length (a streamed body without one logs none).
+        let bytes_out = content_length(response.headers())
+            .or_else(|| http_body::Body::size_hint(response.body()).exact());
         if status.is_server_error() {
-            error!(%method, path, status = status.as_u16(), elapsed_us, %peer, "request failed");
+            error!(%method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, "request failed");
         } else {
-            debug!(target: "berth::access", %method, path, status = status.as_u16(), elapsed_us, %peer, "request");
+            debug!(target: "berth::access", %method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, "request");
         }
         response
     }
@@ -420,25 +461,8 @@ impl App {
     }
 
     fn metrics(&self) -> Response<Body> {
+        // The connection gate's and the body budget's families, then everything else.
         let mut out = String::new();
-        out.push_str("# HELP berth_http_requests_total HTTP requests answered, by method and status class.\n");
-        out.push_str("# TYPE berth_http_requests_total counter\n");
-        for (i, method) in Metrics::METHODS.iter().enumerate() {
-            for (j, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
-                let n = self.metrics.requests[i][j].load(Ordering::Relaxed);
-                if n > 0 {
-                    out.push_str(&format!(
-                        "berth_http_requests_total{{method=\"{method}\",status=\"{class}\"}} {n}\n"
-                    ));
-                }
-            }
-        }
-        out.push_str("# HELP berth_pending_pulls Pulls counted in memory, not yet written.\n");
-        out.push_str("# TYPE berth_pending_pulls gauge\n");
-        out.push_str(&format!(
-            "berth_pending_pulls {}\n",
-            self.registry.pending_pulls()
-        ));
         out.push_str("# HELP berth_connections_open Connections open now.\n");
         out.push_str("# TYPE berth_connections_open gauge\n");
         out.push_str(&format!("berth_connections_open {}\n", self.gate.open()));
@@ -483,37 +507,18 @@ impl App {
             "berth_buffered_body_refused_total {}\n",
             budget.refused()
         ));
-        out.push_str("# HELP berth_uptime_seconds Seconds since the server started.\n");
-        out.push_str("# TYPE berth_uptime_seconds gauge\n");
-        out.push_str(&format!(
-            "berth_uptime_seconds {}\n",
-            self.started.elapsed().as_secs()
-        ));
-        let mut response = text(StatusCode::OK, out);
+        let text_out = crate::metrics::render(&crate::metrics::Sources {
+            http: &self.metrics,
+            engine: self.registry.counters(),
+            extra: &out,
+            uptime: self.started.elapsed(),
+        });
+        let mut response = text(StatusCode::OK, text_out);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; version=0.0.4"),
         );
         response
-    }
-}
-
-/// Request counters for `/metrics`.
-#[derive(Default)]
-struct Metrics {
-    requests: [[AtomicU64; 5]; 7],
-}
-
-impl Metrics {
-    const METHODS: [&'static str; 7] = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"];
-
-    fn count(&self, method: &Method, status: StatusCode) {
-        let m = Self::METHODS
-            .iter()
-            .position(|m| *m == method.as_str())
-            .unwrap_or(Self::METHODS.len() - 1);
-        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-        self.requests[m][class].fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -38,6 +38,7 @@ impl Allowance {
     fn admit(self, repository: &Repository, bytes: u64) -> Result<()> {
         admit(self.usage, bytes, Some(self.limit)).map_err(|e| {
             info!(repository = %repository.name, bytes, "upload refused: over the quota");
+            crate::metrics::quota_refused();
             Error::QuotaExceeded(e)
         })
     }
@@ -55,6 +56,7 @@ impl Cut {
         let cut = cut?;
         let overrun = cut.tripped.overrun()?;
         info!(repository = %repository.name, bytes = overrun.attempted, "upload cut: over the quota");
+        crate::metrics::quota_refused();
         Some(Error::QuotaExceeded(berth_policy::QuotaExceeded {
             usage: cut.allowance.usage.saturating_add(overrun.others),
             delta: overrun.attempted,

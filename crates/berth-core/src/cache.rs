@@ -22,6 +22,7 @@ struct Entries {
 pub(crate) struct ManifestCache {
     capacity: usize,
     entries: Mutex<Entries>,
+    hits: crate::metrics::Hits,
 }
 
 impl ManifestCache {
@@ -29,7 +30,12 @@ impl ManifestCache {
         ManifestCache {
             capacity,
             entries: Mutex::new(Entries::default()),
+            hits: crate::metrics::Hits::default(),
         }
+    }
+
+    pub(crate) fn hits(&self) -> &crate::metrics::Hits {
+        &self.hits
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -37,7 +43,8 @@ impl ManifestCache {
     }
 
     pub(crate) fn get(&self, digest: &Digest) -> Option<Bytes> {
-        self.lock().bytes.get(digest).cloned()
+        let found = self.lock().bytes.get(digest).cloned();
+        self.hits.note(found)
     }
 
     pub(crate) fn insert(&self, digest: Digest, bytes: Bytes) {

@@ -173,19 +173,35 @@ impl std::fmt::Display for Outage {
 /// is `error` or one of its causes: the request may succeed once the backend is back, so the
 /// protocol layers answer 503 naming it rather than "internal error".
 pub fn unavailable_backend(error: &(dyn std::error::Error + 'static)) -> Option<Outage> {
+    failed_backend(error).and_then(|(outage, unreachable)| unreachable.then_some(outage))
+}
+
+/// The backend whose failure is `error` or one of its causes (the first metadata-store or
+/// blob-store failure in the chain), and whether it could not be reached.
+pub(crate) fn failed_backend(error: &(dyn std::error::Error + 'static)) -> Option<(Outage, bool)> {
     let mut source = Some(error);
     while let Some(cause) = source {
-        if let Some(berth_meta::Error::Unavailable { store, .. }) = cause.downcast_ref() {
-            return Some(Outage {
-                role: "metadata store",
-                store,
-            });
+        let meta = |store| Outage {
+            role: "metadata store",
+            store,
+        };
+        let blobs = |store| Outage {
+            role: "blob storage",
+            store,
+        };
+        match cause.downcast_ref() {
+            Some(berth_meta::Error::Unavailable { store, .. }) => return Some((meta(store), true)),
+            Some(berth_meta::Error::Backend { store, .. }) => return Some((meta(store), false)),
+            _ => {}
         }
-        if let Some(berth_storage::Error::Unavailable { store, .. }) = cause.downcast_ref() {
-            return Some(Outage {
-                role: "blob storage",
-                store,
-            });
+        match cause.downcast_ref() {
+            Some(berth_storage::Error::Unavailable { store, .. }) => {
+                return Some((blobs(store), true));
+            }
+            Some(berth_storage::Error::Backend { store, .. }) => {
+                return Some((blobs(store), false));
+            }
+            _ => {}
         }
         source = cause.source();
     }

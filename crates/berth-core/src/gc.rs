@@ -40,6 +40,20 @@ const BATCH: usize = 500;
 impl Registry {
     /// Runs one collection now.
     pub async fn collect_garbage(&self) -> Result<GcReport> {
+        let started = std::time::Instant::now();
+        let collected = self.collect().await;
+        self.counters
+            .gc
+            .finished(collected.is_ok(), started.elapsed(), self.now());
+        if let Ok(report) = &collected {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.counters.gc_blobs.fetch_add(report.blobs, Relaxed);
+            self.counters.gc_bytes.fetch_add(report.bytes, Relaxed);
+        }
+        collected
+    }
+
+    async fn collect(&self) -> Result<GcReport> {
         let mut report = GcReport::default();
         for digest in self.meta.tombstones().await.map_err(Error::metadata)? {
             self.blobs.delete(&digest).await.map_err(Error::storage)?;

@@ -30,6 +30,7 @@ mod gc;
 pub mod identity;
 mod manage;
 mod manifests;
+pub mod metrics;
 mod room;
 mod stats;
 mod ttl;
@@ -104,6 +105,14 @@ pub struct Registry {
     repositories: ttl::Cache<Option<Repository>>,
     budget: MemoryBudget,
     in_flight: Arc<room::InFlight>,
+    counters: metrics::Counters,
+}
+
+/// Names the caller of the request being answered, as the `principal` field of the span the
+/// host opened for it (`berth serve`'s `request` span, which its access line shows); nothing
+/// happens when the current span has no such field.
+pub fn note_caller(name: &str) {
+    tracing::Span::current().record("principal", tracing::field::display(name));
 }
 
 impl Registry {
@@ -127,6 +136,7 @@ impl Registry {
             manifests: cache::ManifestCache::new(config.manifest_cache_bytes),
             budget: MemoryBudget::new(budget_bytes),
             in_flight: Arc::default(),
+            counters: metrics::Counters::default(),
             config,
             pulls: stats::PullCounter::default(),
         }
@@ -316,7 +326,12 @@ impl Registry {
         if images.is_empty() && artifacts.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.meta.record_pulls(&images, &artifacts).await {
+        let started = std::time::Instant::now();
+        let written = self.meta.record_pulls(&images, &artifacts).await;
+        self.counters
+            .pull_flush
+            .finished(written.is_ok(), started.elapsed(), self.now());
+        if let Err(e) = written {
             self.pulls.restore(&images, &artifacts);
             return Err(Error::metadata(e));
         }

@@ -44,6 +44,7 @@ fn meta_push_error(e: berth_meta::Error) -> Error {
             Error::ManifestBlobUnknown(d)
         }
         berth_meta::Error::QuotaExceeded { used, delta, limit } => {
+            crate::metrics::quota_refused();
             Error::QuotaExceeded(QuotaExceeded {
                 usage: used,
                 delta,

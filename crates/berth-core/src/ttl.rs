@@ -17,21 +17,28 @@ pub(crate) const SWEEP_AT: usize = 8192;
 #[derive(Debug)]
 pub(crate) struct Cache<T> {
     entries: Mutex<HashMap<String, Cached<T>>>,
+    hits: crate::metrics::Hits,
 }
 
 impl<T: Clone> Cache<T> {
     pub(crate) fn new() -> Self {
         Cache {
             entries: Mutex::new(HashMap::new()),
+            hits: crate::metrics::Hits::default(),
         }
+    }
+
+    pub(crate) fn hits(&self) -> &crate::metrics::Hits {
+        &self.hits
     }
 
     pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<T> {
         let entries = self.entries.lock().expect("cache lock");
-        entries
+        let found = entries
             .get(key)
             .filter(|c| c.at.elapsed() < ttl)
-            .map(|c| c.value.clone())
+            .map(|c| c.value.clone());
+        self.hits.note(found)
     }
 
     pub(crate) fn put(&self, key: &str, value: T, ttl: Duration) {

@@ -271,6 +271,16 @@ impl RegistryStore for PostgresMetadata {
         STORE
     }
 
+    fn pool(&self) -> Option<berth_meta::PoolState> {
+        let status = self.pool.status();
+        Some(berth_meta::PoolState {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
+    }
+
     async fn create_repository(
         &self,
         new: NewRepository,

@@ -190,6 +190,19 @@ pub enum Error {
     },
 }
 
+/// A connection pool at one moment ([`RegistryStore::pool`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolState {
+    /// The most connections it opens.
+    pub max: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Of which idle.
+    pub idle: usize,
+    /// Callers waiting for a connection now.
+    pub waiting: usize,
+}
+
 /// "image" or "images", for [`Error::RepositoryNotEmpty`]'s message.
 fn noun(images: u64) -> &'static str {
     if images == 1 { "image" } else { "images" }
@@ -338,6 +351,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
 pub trait RegistryStore: Send + Sync + std::fmt::Debug {
     /// A short name of the backend, for errors and metrics (`memory`, `sqlite`, `postgres`).
     fn name(&self) -> &'static str;
+
+    /// The state of the backend's connection pool, for metrics; `None` (the default) for a
+    /// backend without one.
+    fn pool(&self) -> Option<PoolState> {
+        None
+    }
 
     // --- repositories and images ---
 

@@ -265,6 +265,7 @@ const RETRY_UNAVAILABLE_SECS: u64 = 5;
 /// What a backend failure answers: 503 `UNAVAILABLE` naming the backend when it cannot be
 /// reached (the client may retry), else 500 "internal error" (the cause is in the log).
 fn backend_failure(e: &(dyn std::error::Error + 'static)) -> OciError {
+    berth_core::metrics::note_backend_failure(e);
     match berth_core::unavailable_backend(e) {
         Some(outage) => OciError::new(
             ErrorCode::Unavailable,

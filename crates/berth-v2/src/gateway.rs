@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use berth_core::identity::IdentityError;
 use berth_core::{Error as EngineError, Registry};
-use berth_model::Name;
 use berth_model::http_text::{basic_credentials, query_pairs, strip_scheme};
+use berth_model::{AccountId, Name};
 use berth_policy::{Action, Denial, Principal};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 
@@ -116,6 +116,7 @@ impl Gateway {
             Ok(found) => found,
             Err(refusal) => return self.challenge(*refusal, &method, &uri, &host, None),
         };
+        note_caller(&caller_name(&principal, request.headers()).0);
         let is_base = path == "/v2" || path == "/v2/";
         if is_base && principal == Principal::Anonymous {
             let e = OciError::new(ErrorCode::Unauthorized, "authentication required");
@@ -295,13 +296,8 @@ impl Gateway {
                 }
             }
         };
-        let (subject, account) = match &principal {
-            Principal::Anonymous => (String::new(), None),
-            Principal::RepositoryUser(u) => (u.name.clone(), Some(u.account)),
-            Principal::ConsoleUser { account } => (login_name(headers), Some(*account)),
-            Principal::SystemAdmin => (login_name(headers), None),
-            Principal::Token(t) => (t.subject.clone().unwrap_or_default(), t.account),
-        };
+        let (subject, account) = caller_name(&principal, headers);
+        note_caller(&subject);
         let now = self.registry.now();
         let mut claims = Claims::new(
             &self.config.service,
@@ -424,6 +420,23 @@ fn is_empty_basic(value: &str) -> bool {
 }
 
 /// The login name of a request's Basic credentials.
+/// Names the caller in the request's span: its name, or `anonymous`.
+fn note_caller(name: &str) {
+    berth_core::note_caller(if name.is_empty() { "anonymous" } else { name });
+}
+
+/// Who a principal is (empty for anonymous), and its account: a token's subject, a log line's
+/// `principal`.
+fn caller_name(principal: &Principal, headers: &HeaderMap) -> (String, Option<AccountId>) {
+    match principal {
+        Principal::Anonymous => (String::new(), None),
+        Principal::RepositoryUser(u) => (u.name.clone(), Some(u.account)),
+        Principal::ConsoleUser { account } => (login_name(headers), Some(*account)),
+        Principal::SystemAdmin => (login_name(headers), None),
+        Principal::Token(t) => (t.subject.clone().unwrap_or_default(), t.account),
+    }
+}
+
 fn login_name(headers: &HeaderMap) -> String {
     headers
         .get(header::AUTHORIZATION)

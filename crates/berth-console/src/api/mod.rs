@@ -66,6 +66,7 @@ impl ApiError {
     /// A backend that cannot be reached is 503 `UNAVAILABLE` naming it, with `Retry-After`.
     pub(crate) fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %berth_core::error_chain(e), "the management API failed");
+        berth_core::metrics::note_backend_failure(e);
         if let Some(outage) = berth_core::unavailable_backend(e) {
             return ApiError {
                 retry_after: Some(5),
@@ -414,6 +415,7 @@ impl Call<'_> {
     /// same-site page of another origin).
     pub(crate) async fn authorized(&self) -> ApiResult<Caller> {
         let caller = self.caller().await?;
+        berth_core::note_caller(&caller.user.username);
         if caller.by_cookie && self.method != Method::GET && self.method != Method::HEAD {
             let host = self.headers.get(header::HOST).and_then(|h| h.to_str().ok());
             let origin = self

@@ -377,11 +377,20 @@ impl Identity {
                     "login throttled: too many failures"
                 );
             }
+            crate::metrics::login_throttled();
             return Err(IdentityError::TooManyAttempts {
                 retry_after: refusal.retry_after,
             });
         }
         let outcome = verify.await;
+        if matches!(
+            outcome,
+            Err(IdentityError::BadCredentials
+                | IdentityError::Expired { .. }
+                | IdentityError::Disabled { .. })
+        ) {
+            crate::metrics::login_failed();
+        }
         match &outcome {
             Ok(_) => self.throttle.succeeded(source, username, now),
             Err(IdentityError::BadCredentials) => {
