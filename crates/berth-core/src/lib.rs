@@ -46,7 +46,7 @@ pub use blobs::Mount;
 pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Result, chain as error_chain};
 pub use gc::GcReport;
-pub use manage::{ManageError, Manager};
+pub use manage::{ArtifactContent, ManageError, Manager};
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
 /// Engine settings.
