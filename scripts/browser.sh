@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth's web console in a real browser: Debian's Chromium driven by playwright-core (pinned in
 # tests/browser/package.json and package-lock.json) against the `berth` binary (debug build),
-# with skopeo pushing and pulling an image through the credentials the console shows.
+# with skopeo pushing and pulling an image through the credentials the console shows, and
+# axe-core checking every main page.
 #
 # Usage: scripts/browser.sh                  install what is missing, build, run both tests
 #        scripts/browser.sh end_to_end       only tests whose name contains a pattern
@@ -9,7 +10,8 @@
 #        BERTH_BROWSER_KEEP=1 ...            keep the temporary directory (server log, data)
 #
 # Installs, only where missing: chromium, skopeo, and nodejs + npm when there is no `node`
-# (one apt-get call); playwright-core with `npm ci` into tests/browser/node_modules. Never
+# (one apt-get call); playwright-core and axe-core (the accessibility checker the test injects
+# into each page) with `npm ci` into tests/browser/node_modules. Never
 # downloads a browser (no `playwright install`). The last line is cargo's `test result:` line,
 # which scripts/test.sh can add to its totals; the exit code is non-zero when a test failed.
 set -euo pipefail
@@ -28,11 +30,15 @@ if [ ${#packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
 fi
 
-# playwright-core at the locked version; reinstalled only when missing or another version.
-pinned=$(node -p "require('./tests/browser/package-lock.json').packages['node_modules/playwright-core'].version")
-installed=$(node -p "try { require('./tests/browser/node_modules/playwright-core/package.json').version } catch (e) { '' }")
+# playwright-core and axe-core at the locked versions; `npm ci` (from package-lock.json) only
+# when one is missing or at another version.
+versions() {
+  node -p "['playwright-core', 'axe-core'].map((p) => { try { return p + '@' + require('./tests/browser/$1' + p + '/package.json').version } catch (e) { return p + '@none' } }).join(' ')"
+}
+pinned=$(node -p "const l = require('./tests/browser/package-lock.json').packages; ['playwright-core', 'axe-core'].map((p) => p + '@' + l['node_modules/' + p].version).join(' ')")
+installed=$(versions node_modules/)
 if [ "$installed" != "$pinned" ]; then
-  step "npm ci (playwright-core $pinned into tests/browser/node_modules)"
+  step "npm ci ($pinned into tests/browser/node_modules)"
   (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 

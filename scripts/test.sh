@@ -60,7 +60,7 @@ step "real clients against the berth binary (skopeo, podman, buildah, oras; two 
 scripts/integration.sh 2>&1 | tee "$log_dir/integration.log"
 count "$log_dir/integration.log"
 
-step "the web console in Chromium (playwright-core), with skopeo pushing through what it shows"
+step "the web console in Chromium (playwright-core, axe-core), with skopeo pushing through what it shows"
 scripts/browser.sh 2>&1 | tee "$log_dir/browser.log"
 count "$log_dir/browser.log"
 

@@ -2,8 +2,11 @@
 //
 // Plain node (no test framework): starts `berth serve` on a free loopback port with a fresh data
 // directory, launches Debian's Chromium through playwright-core, and drives the console the way
-// a person does. skopeo pushes and pulls an image with the credentials the console showed.
-// Screenshots of the main pages go to $BERTH_SCREENSHOTS (default target/screenshots).
+// a person does, finding every control by its role and accessible name (no test ids). skopeo
+// pushes and pulls an image with the credentials the console showed; axe-core (injected into
+// the page) checks every main page and dialog for serious and critical accessibility
+// violations. Screenshots of the main pages go to $BERTH_SCREENSHOTS (default
+// target/screenshots).
 //
 //   node tests/browser/console.test.mjs [NAME_SUBSTRING ...]   (scripts/browser.sh installs and builds)
 //
@@ -279,44 +282,102 @@ async function screenshot(page, name, { fullPage = true } = {}) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage, animations: 'disabled' });
 }
 
-const byTestId = (id) => `[data-testid="${id}"]`;
+// Selectors are roles and accessible names (what a person sees and a screen reader reads), never
+// test ids: a control a test cannot find by its label is one a screen-reader user cannot find
+// either.
+const dialogNamed = (page, name) => page.getByRole('dialog', { name });
+const buttonNamed = (scope, name) => scope.getByRole('button', { name, exact: true });
+const tableNamed = (page, name) => page.getByRole('table', { name, exact: true });
+const pageHeading = (page) => page.locator('#content').getByRole('heading', { level: 1 });
+// The rows of `table` holding `text` (a name the row shows).
+const rowOf = (table, text) => table.getByRole('row').filter({ hasText: text });
+
+// The cell of `row` under the column headed `column`.
+async function cell(row, column) {
+  const i = await row.evaluate((tr, col) => [...tr.closest('table').querySelectorAll('thead th')]
+    .findIndex((th) => th.textContent.trim() === col), column);
+  if (i < 0) throw new Error(`no column ${column}`);
+  return row.getByRole('cell').nth(i);
+}
+const cellText = async (row, column) => text(await cell(row, column));
+
+// The texts of a table's column (headed `column`), every body row, read at one instant.
+const columnTexts = (table, column) => table.evaluate((t, col) => {
+  const i = [...t.querySelectorAll('thead th')].findIndex((th) => th.textContent.trim() === col);
+  if (i < 0) throw new Error(`no column ${col}`);
+  return [...t.querySelectorAll('tbody tr')].map((tr) => (tr.cells[i] ? tr.cells[i].textContent.trim() : ''));
+}, column);
 
 async function text(locator) {
   return ((await locator.textContent()) || '').trim();
 }
 
-async function lastCopied(page) {
-  return ((await page.locator(byTestId('last-copied')).textContent()) || '').trim();
-}
-
 async function expectCopied(page, expected, what) {
-  await until(`${what} to be copied`, async () => (await lastCopied(page)) === expected);
-  // The real clipboard (permission granted to the origin) holds it too.
-  const clip = await page.evaluate(() => navigator.clipboard.readText());
-  assert.equal(clip, expected, `clipboard after copying ${what}`);
+  // The real clipboard (permission granted to the origin) holds it.
+  let clip = null;
+  await until(`${what} to be copied`, async () => {
+    clip = await page.evaluate(() => navigator.clipboard.readText());
+    return clip === expected;
+  }, { detail: () => clip });
 }
 
 async function dismissToasts(page) {
-  await page.evaluate(() => document.querySelectorAll('[data-testid=toast]').forEach((t) => t.remove()));
+  await page.evaluate(() => document.querySelectorAll('.toasts > *').forEach((t) => t.remove()));
 }
+
+// The toast (a status message) holding `hasText`.
+const toastWith = (page, hasText) => page.getByRole('status').locator('> *', { hasText });
 
 async function login(page, base, username, password) {
   await page.goto(`${base}/`);
-  await page.locator(byTestId('login-username')).fill(username);
-  await page.locator(byTestId('login-password')).fill(password);
-  await page.locator(byTestId('login-submit')).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await buttonNamed(page, 'Log in').click();
 }
 
 async function loginAsAdmin(page, base) {
   await login(page, base, 'admin', ADMIN_PASSWORD);
-  await page.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
+  await userMenu(page).waitFor({ timeout: 15000 });
 }
 
-// The action menu of a table row, then one of its items.
-async function rowMenu(page, row, menuTestid, itemTestid) {
-  await row.locator(byTestId(menuTestid)).click();
-  await page.locator(`${byTestId('menu')} ${byTestId(itemTestid)}`).click();
+// The user menu's button, the top bar's only button (named by its text: the user's name and role).
+const userMenu = (page) => page.getByRole('banner').getByRole('button');
+
+// The action menu of a table row, then its item named `item`.
+async function rowMenu(page, row, item) {
+  await row.getByRole('button', { name: /^Actions for / }).click();
+  await page.getByRole('menu').getByRole('menuitem', { name: item, exact: true }).click();
 }
+
+// A repository's sections (links with aria-current, not tabs).
+const section = (page, name) => page.getByRole('navigation', { name: /^Repository / }).getByRole('link', { name, exact: true });
+
+// Checks the page with axe-core (tests/browser/node_modules/axe-core, injected into the page):
+// no serious or critical violation of the WCAG A and AA rules and best practices.
+const AXE = path.join(REPO_ROOT, 'tests', 'browser', 'node_modules', 'axe-core', 'axe.min.js');
+const axeChecked = [];
+async function checkA11y(page, what) {
+  // Animations and the toasts' timers settle first; toasts come and go and are checked where
+  // they stay (the dialogs).
+  await page.waitForTimeout(250);
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return r.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`),
+    }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `axe-core on ${what}: ${bad.length} serious or critical violations:\n${JSON.stringify(bad, null, 2)}`);
+  axeChecked.push(what);
+}
+
+// Whether the focus is on `locator`.
+const focused = (locator) => locator.evaluate((el) => el === document.activeElement);
 
 // A YYYY-MM-DD date `days` from today (UTC).
 const isoDate = (days) => new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
@@ -360,26 +421,78 @@ async function pageApi(page, method, apiPath, body) {
   }, [method, apiPath, body]);
 }
 
-// On a repository's page: creates a repository user with push_pull on it from the users tab
+// The name and secret a repository user's dialog shows once (the Name and Secret fields).
+async function readSecretDialog(page, title) {
+  const dialog = dialogNamed(page, title);
+  await dialog.waitFor({ timeout: 10000 });
+  const name = await text(dialog.getByRole('group', { name: 'Name', exact: true }).locator('code'));
+  const secret = await text(dialog.getByRole('group', { name: 'Secret', exact: true }).locator('code'));
+  return { dialog, name, secret };
+}
+
+// On a repository's page: creates a repository user with push_pull on it from the users section
 // and returns the name and secret its dialog shows once.
 async function createPushUser(page, repo) {
-  await page.locator(byTestId('tab-users')).click();
-  await page.locator(byTestId('create-user')).click();
-  const create = page.locator(byTestId('create-user-dialog'));
+  await section(page, 'Repository users').click();
+  await buttonNamed(page.locator('#content .toolbar'), 'Create user').click();
+  const create = dialogNamed(page, 'Create repository user');
   await create.waitFor();
-  await create.locator(byTestId('user-name-input')).fill(`push${token(3)}`);
-  await until('the repository choices', async () => (await create.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
-  await create.locator(byTestId('perm-repo')).selectOption(repo);
-  await create.locator(byTestId('perm-permission')).selectOption('push_pull');
-  await create.locator(byTestId('dialog-submit')).click();
-  const secretDialog = page.locator(byTestId('secret-dialog'));
-  await secretDialog.waitFor({ timeout: 10000 });
-  const name = await text(secretDialog.locator(byTestId('secret-name')));
-  const secret = await text(secretDialog.locator(byTestId('secret')));
-  await secretDialog.locator(byTestId('secret-done')).click();
-  await secretDialog.waitFor({ state: 'detached' });
+  await create.getByLabel('Name (optional)').fill(`push${token(3)}`);
+  const repoSelect = create.getByRole('combobox', { name: 'Repository', exact: true });
+  await until('the repository choices', async () => (await repoSelect.locator(`option[value="${repo}"]`).count()) === 1);
+  await repoSelect.selectOption(repo);
+  await create.getByRole('combobox', { name: 'Permission' }).selectOption('push_pull');
+  await buttonNamed(create, 'Create').click();
+  const { dialog, name, secret } = await readSecretDialog(page, 'Repository user created');
+  await buttonNamed(dialog, 'I have saved the secret').click();
+  await dialog.waitFor({ state: 'detached' });
   await dismissToasts(page);
   return { name, secret };
+}
+
+// A small registry client over fetch (Basic credentials, or a token when the registry asks for
+// one), to push what skopeo cannot make: an index of two platforms and a referrer.
+class RegistryClient {
+  constructor(berth, user, secret) {
+    this.base = berth.url;
+    this.basic = `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+    this.bearer = null;
+  }
+
+  async call(method, p, { body, headers = {} } = {}) {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const r = await fetch(`${this.base}${p}`, { method, body, headers: { ...headers, Authorization: this.bearer || this.basic }, redirect: 'manual' });
+      const challenge = r.headers.get('www-authenticate') || '';
+      if (r.status !== 401 || !challenge.startsWith('Bearer') || attempt) return r;
+      const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const url = new URL(params.realm);
+      if (params.service) url.searchParams.set('service', params.service);
+      if (params.scope) url.searchParams.set('scope', params.scope);
+      const t = await (await fetch(url, { headers: { Authorization: this.basic } })).json();
+      this.bearer = `Bearer ${t.token || t.access_token}`;
+    }
+    throw new Error('unreachable');
+  }
+
+  async blob(name, mediaType, data) {
+    const digest = sha256(data);
+    const r = await this.call('POST', `/v2/${name}/blobs/uploads/?digest=${digest}`, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.ok(r.status === 201 || r.status === 202, `blob upload answered ${r.status}: ${await r.text()}`);
+    if (r.status === 202) {
+      const location = new URL(r.headers.get('location'), this.base);
+      location.searchParams.set('digest', digest);
+      const put = await this.call('PUT', location.pathname + location.search, { body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+      assert.equal(put.status, 201, `blob commit: ${await put.text()}`);
+    }
+    return { mediaType, digest, size: data.length };
+  }
+
+  async manifest(name, reference, doc) {
+    const data = Buffer.from(JSON.stringify(doc, null, 2));
+    const r = await this.call('PUT', `/v2/${name}/manifests/${reference || sha256(data)}`, { body: data, headers: { 'Content-Type': doc.mediaType } });
+    assert.equal(r.status, 201, `manifest PUT answered ${r.status}: ${await r.text()}`);
+    return { mediaType: doc.mediaType, digest: sha256(data), size: data.length };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,14 +510,15 @@ test('login_with_a_wrong_password_shows_the_servers_message', async ({ berth, ne
   assert.ok(response.status() >= 400 && response.status() < 500, `POST /api/v1/session answered ${response.status()}`);
   const body = await response.json();
   assert.ok(body.error && body.error.message, `error body ${JSON.stringify(body)}`);
-  const error = page.locator(byTestId('login-error'));
+  const error = page.getByRole('alert');
   await error.waitFor({ state: 'visible', timeout: 10000 });
   assert.equal(await text(error), body.error.message);
   // Still on the login page, not logged in.
-  assert.equal(await page.locator(byTestId('session-user')).count(), 0);
-  assert.ok(await page.locator(byTestId('login-form')).isVisible());
+  assert.equal(await userMenu(page).count(), 0);
+  assert.ok(await page.getByRole('heading', { name: 'Log in to the console' }).isVisible());
   const session = await page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
   assert.equal(session, 401);
+  await checkA11y(page, 'the login page with an error');
   await screenshot(page, '01b-login-error');
 });
 
@@ -418,76 +532,101 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
 
   // -- login ----------------------------------------------------------------------------------
   await page.goto(`${berth.url}/`);
-  await page.locator(byTestId('login-form')).waitFor();
+  await page.getByRole('heading', { name: 'Log in to the console' }).waitFor();
+  await checkA11y(page, 'the login page');
   await screenshot(page, '01-login');
-  await page.locator(byTestId('login-username')).fill('admin');
-  await page.locator(byTestId('login-password')).fill(ADMIN_PASSWORD);
-  await page.locator(byTestId('login-submit')).click();
-  await page.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
-  assert.equal(await text(page.locator(byTestId('session-user'))), 'admin');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await buttonNamed(page, 'Log in').click();
+  await userMenu(page).waitFor({ timeout: 15000 });
+  assert.match(await text(userMenu(page)), /^AD\s*admin\s*System administrator/);
+  // The focus is on the page's heading after the login (a route change).
+  await until('the focus on the heading', () => focused(pageHeading(page)));
+  assert.equal(await text(pageHeading(page)), 'Repositories');
 
   // -- create a repository: private, 1 GiB ----------------------------------------------------
-  await page.locator(byTestId('create-repository')).click();
-  const createRepo = page.locator(byTestId('create-repository-dialog'));
+  await buttonNamed(page.locator('.page-header'), 'Create repository').click();
+  const createRepo = dialogNamed(page, 'Create repository');
   await createRepo.waitFor();
-  await createRepo.locator(byTestId('repo-name')).fill(repo);
-  await createRepo.locator(byTestId('access-private')).check();
-  await createRepo.locator(byTestId('quota-value')).fill('1');
-  await createRepo.locator(byTestId('quota-unit')).selectOption('GiB');
-  await createRepo.locator(byTestId('dialog-submit')).click();
+  await createRepo.getByLabel('Name', { exact: true }).fill(repo);
+  // The access levels are a radio group named by its label.
+  await createRepo.getByRole('radiogroup', { name: 'Access level' }).getByRole('radio', { name: /^Private/ }).check();
+  await createRepo.getByRole('spinbutton', { name: 'Quota' }).fill('1');
+  await createRepo.getByRole('combobox', { name: 'Quota unit' }).selectOption('GiB');
+  await checkA11y(page, 'the create repository dialog');
+  await buttonNamed(createRepo, 'Create').click();
   await createRepo.waitFor({ state: 'detached', timeout: 10000 });
-  const repoRow = page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`);
+  const repositories = tableNamed(page, 'Repositories');
+  const repoRow = rowOf(repositories, repo);
   await repoRow.waitFor({ timeout: 10000 });
-  const storage = await text(repoRow.locator(byTestId('storage')));
+  const storage = await cellText(repoRow, 'Storage used');
   assert.match(storage, /^0 B of 1 GiB/, `storage cell of a new repository: ${storage}`);
-  assert.equal(await repoRow.locator(byTestId('access-level')).getAttribute('data-access'), 'private');
-  assert.equal(await text(repoRow.locator(byTestId('image-count'))), '0');
+  assert.equal(await cellText(repoRow, 'Access level'), 'Private');
+  assert.equal(await cellText(repoRow, 'Images'), '0');
+  await checkA11y(page, 'the repositories page');
   await screenshot(page, '02-repositories');
 
   // -- the repository page --------------------------------------------------------------------
-  await repoRow.locator(byTestId('repository-link')).click();
-  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
+  await repoRow.getByRole('link', { name: repo }).click();
+  await until('the repository page', async () => (await text(pageHeading(page))) === repo);
+  await until('the focus on the repository\'s heading', () => focused(pageHeading(page)));
   assert.equal(new URL(page.url()).hash, `#/repositories/${repo}/images`);
-  assert.equal(await text(page.locator(byTestId('repo-quota'))), '1 GiB');
+  assert.equal(await section(page, 'Images').getAttribute('aria-current'), 'page');
+  const quota = page.locator('.stat').filter({ hasText: 'Quota' }).locator('.stat-value');
+  assert.equal(await text(quota), '1 GiB');
 
   // -- a repository user with push_pull; the secret is shown once -----------------------------
-  await page.locator(byTestId('tab-users')).click();
-  await page.locator(byTestId('create-user')).click();
-  const createUser = page.locator(byTestId('create-user-dialog'));
+  await section(page, 'Repository users').click();
+  assert.equal(await section(page, 'Repository users').getAttribute('aria-current'), 'page');
+  const createUserButton = buttonNamed(page.locator('#content .toolbar'), 'Create user');
+  await createUserButton.click();
+  const createUser = dialogNamed(page, 'Create repository user');
   await createUser.waitFor();
   const userSuffix = `ci${token(3)}`;
-  await createUser.locator(byTestId('user-name-input')).fill(userSuffix);
-  await createUser.locator(byTestId('user-description-input')).fill('browser test pipeline');
-  assert.ok(await createUser.locator(byTestId('user-expiry-never')).isChecked(), 'a new user never expires by default');
-  await until('the repository choices', async () => (await createUser.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
-  assert.equal(await createUser.locator(byTestId('perm-row')).count(), 1);
-  await createUser.locator(byTestId('perm-repo')).selectOption(repo);
-  await createUser.locator(byTestId('perm-permission')).selectOption('push_pull');
-  await createUser.locator(byTestId('dialog-submit')).click();
-  const secretDialog = page.locator(byTestId('secret-dialog'));
-  await secretDialog.waitFor({ timeout: 10000 });
-  const userName = await text(secretDialog.locator(byTestId('secret-name')));
-  const secret = await text(secretDialog.locator(byTestId('secret')));
+  await createUser.getByLabel('Name (optional)').fill(userSuffix);
+  await createUser.getByLabel('Description').fill('browser test pipeline');
+  assert.ok(await createUser.getByRole('checkbox', { name: 'Never expires' }).isChecked(), 'a new user never expires by default');
+  const permissions = createUser.getByRole('group', { name: 'Repository permissions' });
+  const repoSelect = permissions.getByRole('combobox', { name: 'Repository', exact: true });
+  await until('the repository choices', async () => (await repoSelect.locator(`option[value="${repo}"]`).count()) === 1);
+  assert.equal(await repoSelect.count(), 1);
+  await repoSelect.selectOption(repo);
+  await permissions.getByRole('combobox', { name: 'Permission' }).selectOption('push_pull');
+  await checkA11y(page, 'the create repository user dialog');
+  await buttonNamed(createUser, 'Create').click();
+  const { dialog: secretDialog, name: userName, secret } = await readSecretDialog(page, 'Repository user created');
   assert.match(userName, new RegExp(`^\\d+-${userSuffix}$`), `the user's name carries the account prefix: ${userName}`);
   assert.ok(secret.length >= 16, `a secret of some length: ${secret}`);
-  assert.ok(await secretDialog.locator(byTestId('secret-warning')).isVisible());
+  assert.ok(await secretDialog.getByText(/will not be shown again/).isVisible());
+  // The logins read the secret from standard input, for docker and podman (plain HTTP here).
+  const clients = secretDialog.getByRole('tablist', { name: 'Client' });
+  await clients.waitFor();
+  const dockerLogin = secretDialog.getByRole('tabpanel', { name: 'Docker' }).locator('code', { hasText: 'docker login' });
+  assert.equal(await text(dockerLogin), `echo "$REGISTRY_SECRET" | docker login ${host} --username ${userName} --password-stdin`);
+  assert.ok(!(await text(secretDialog.getByRole('tabpanel', { name: 'Docker' }))).includes(secret), 'the secret is on no command line');
+  await clients.getByRole('tab', { name: 'Podman' }).click();
+  assert.equal(await clients.getByRole('tab', { name: 'Podman' }).getAttribute('aria-selected'), 'true');
+  const podmanLogin = secretDialog.getByRole('tabpanel', { name: 'Podman' }).locator('code', { hasText: 'podman login' });
+  assert.equal(await text(podmanLogin), `echo "$REGISTRY_SECRET" | podman login --tls-verify=false ${host} --username ${userName} --password-stdin`);
+  // The arrow keys move between the tabs.
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await clients.getByRole('tab', { name: 'Docker' }).getAttribute('aria-selected'), 'true');
+  await checkA11y(page, 'the secret dialog');
   await screenshot(page, '06-users-secret-dialog', { fullPage: false });
-  await secretDialog.locator(byTestId('copy-secret')).click();
+  await buttonNamed(secretDialog, 'Copy secret').click();
   await expectCopied(page, secret, 'the secret');
-  await secretDialog.locator(byTestId('secret-done')).click();
+  await buttonNamed(secretDialog, 'I have saved the secret').click();
   await secretDialog.waitFor({ state: 'detached' });
-  const userRow = page.locator(`${byTestId('user-row')}[data-name="${userName}"]`);
+  // The focus is back on what opened the first dialog.
+  await until('the focus back on "Create user"', () => focused(createUserButton));
+  const users = tableNamed(page, 'Repository users');
+  const userRow = rowOf(users, userName);
   await userRow.waitFor({ timeout: 10000 });
-  assert.equal(await text(userRow.locator(byTestId('user-name'))), userName);
-  const perm = userRow.locator(byTestId('user-permission'));
-  assert.equal(await perm.count(), 1);
-  assert.equal(await perm.getAttribute('data-repository'), repo);
-  assert.equal(await perm.getAttribute('data-permission'), 'push_pull');
-  assert.equal(await text(userRow.locator(byTestId('user-expiry'))), 'never');
-  assert.equal(await userRow.locator(byTestId('user-expired')).count(), 0);
+  assert.match(await cellText(userRow, 'Repositories'), new RegExp(`^${repo}\\s*Push & pull$`));
+  assert.equal(await cellText(userRow, 'Expires'), 'never');
   // The secret is shown once: no element shows it any more.
-  assert.equal(await page.locator(byTestId('secret')).count(), 0);
-  assert.ok(!(await page.locator('#app').innerText()).includes(secret), 'the secret stays on the page after its dialog closed');
+  assert.ok(!(await page.locator('body').innerText()).includes(secret), 'the secret stays on the page after its dialog closed');
+  await checkA11y(page, 'the repository users page');
   await dismissToasts(page);
 
   // -- push with skopeo, using what the console showed ----------------------------------------
@@ -496,39 +635,54 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
   skopeo.push(layout.ref, `${repo}/${image}:${tag}`, creds);
 
   // -- the images tab: pull count 0, never pulled ---------------------------------------------
-  await page.locator(byTestId('tab-images')).click();
-  const imageRow = page.locator(`${byTestId('image-row')}[data-name="${image}"]`);
+  await section(page, 'Images').click();
+  const images = tableNamed(page, 'Images');
+  const imageRow = rowOf(images, image);
   await imageRow.waitFor({ timeout: 10000 });
-  assert.equal(await text(imageRow.locator(byTestId('pull-count'))), '0');
-  assert.equal(await text(imageRow.locator(byTestId('pull-time'))), 'never');
-  assert.equal(await text(imageRow.locator(byTestId('artifact-count'))), '1');
-  assert.notEqual(await text(imageRow.locator(byTestId('last-modified'))), '—', 'a pushed image has a last-modified time');
+  assert.equal(await cellText(imageRow, 'Pulls'), '0');
+  assert.equal(await cellText(imageRow, 'Last pulled'), 'never');
+  assert.equal(await cellText(imageRow, 'Artifacts'), '1');
+  assert.notEqual(await cellText(imageRow, 'Last modified'), '—', 'a pushed image has a last-modified time');
+  // One image: "1 image", not "1 images".
+  assert.equal(await text(page.locator('.pager-info')), '1–1 of 1 image');
 
   // The name filter is server-side and debounced.
-  await page.locator(byTestId('image-search')).fill('no-such-image');
-  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
-  assert.equal(await page.locator(byTestId('image-row')).count(), 0);
-  await page.locator(byTestId('image-search')).fill('app');
+  const filter = page.getByRole('searchbox', { name: 'Filter images by name' });
+  await filter.fill('no-such-image');
+  await page.getByText('No matching images').waitFor({ timeout: 10000 });
+  assert.equal(await imageRow.count(), 0);
+  await filter.fill('app');
   await imageRow.waitFor({ timeout: 10000 });
-  await page.locator(byTestId('image-search')).fill('');
+  await filter.fill('');
   await imageRow.waitFor({ timeout: 10000 });
 
-  // -- push commands dialog -------------------------------------------------------------------
-  await page.locator(byTestId('push-command')).click();
-  const pushDialog = page.locator(byTestId('push-commands-dialog'));
+  // -- push commands dialog: docker and podman, the secret from standard input ----------------
+  const pushButton = buttonNamed(page.locator('#content .toolbar'), 'Push commands');
+  await pushButton.click();
+  const pushDialog = dialogNamed(page, 'Push an image');
   await pushDialog.waitFor();
-  const commands = pushDialog.locator(byTestId('push-command-text'));
-  await until('three push commands', async () => (await commands.count()) === 3);
-  const byKind = {};
-  for (const c of await commands.all()) byKind[await c.getAttribute('data-kind')] = await text(c);
-  assert.ok(byKind.login.includes(host), `login command names ${host}: ${byKind.login}`);
-  assert.ok(byKind.push.includes(`${host}/${repo}/`), `push command names ${host}/${repo}/: ${byKind.push}`);
-  assert.ok(byKind.tag.includes(`${host}/${repo}/`), `tag command names ${host}/${repo}/: ${byKind.tag}`);
+  const docker = pushDialog.getByRole('tabpanel', { name: 'Docker' });
+  await docker.waitFor();
+  const commandOf = (panel, start) => panel.locator('code', { hasText: start });
+  assert.equal(await text(commandOf(docker, 'docker login')), `echo "$REGISTRY_SECRET" | docker login ${host} --username REPOSITORY_USER --password-stdin`);
+  assert.equal(await text(commandOf(docker, 'docker tag')), `docker tag SOURCE_IMAGE[:TAG] ${host}/${repo}/IMAGE[:TAG]`);
+  const dockerPush = await text(commandOf(docker, 'docker push'));
+  assert.equal(dockerPush, `docker push ${host}/${repo}/IMAGE[:TAG]`);
+  assert.match(await text(docker.locator('.alert')), /insecure-registries/, 'docker\'s note for plain HTTP');
+  await pushDialog.getByLabel('Image name (optional)').fill('team/app');
+  await until('the image name in the commands', async () => (await commandOf(pushDialog.getByRole('tabpanel', { name: 'Docker' }), 'docker push').count()) === 1
+    && (await text(commandOf(pushDialog.getByRole('tabpanel', { name: 'Docker' }), 'docker push'))).includes(`${repo}/team/app[:TAG]`));
+  await pushDialog.getByRole('tab', { name: 'Podman' }).click();
+  const podman = pushDialog.getByRole('tabpanel', { name: 'Podman' });
+  assert.equal(await text(commandOf(podman, 'podman push')), `podman push --tls-verify=false ${host}/${repo}/team/app[:TAG]`);
+  assert.equal(await text(commandOf(podman, 'podman login')), `echo "$REGISTRY_SECRET" | podman login --tls-verify=false ${host} --username REPOSITORY_USER --password-stdin`);
+  await checkA11y(page, 'the push commands dialog');
   await screenshot(page, '04-push-command-dialog', { fullPage: false });
-  await pushDialog.locator(byTestId('copy-push')).click();
-  await expectCopied(page, byKind.push, 'the push command');
-  await pushDialog.locator(byTestId('dialog-close')).click();
+  await buttonNamed(podman, 'Copy the Podman push command').click();
+  await expectCopied(page, `podman push --tls-verify=false ${host}/${repo}/team/app[:TAG]`, 'the podman push command');
+  await buttonNamed(pushDialog, 'Done').click();
   await pushDialog.waitFor({ state: 'detached' });
+  await until('the focus back on "Push commands"', () => focused(pushButton));
 
   // -- pull with skopeo; the console shows one pull and its time once stats are flushed --------
   skopeo.pull(`${repo}/${image}:${tag}`, `oci:${path.join(RUN_DIR, 'pulled')}:${tag}`, creds);
@@ -536,77 +690,123 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
   await until('the image list to show 1 pull and a pull time', async () => {
     await page.reload();
     await imageRow.waitFor({ timeout: 10000 });
-    shown = {
-      count: await text(imageRow.locator(byTestId('pull-count'))),
-      time: await text(imageRow.locator(byTestId('pull-time'))),
-    };
+    shown = { count: await cellText(imageRow, 'Pulls'), time: await cellText(imageRow, 'Last pulled') };
     return shown.count === '1' && shown.time !== 'never' && shown.time !== '';
   }, { timeout: 30000, interval: 500, detail: () => shown });
+  await checkA11y(page, 'the images page');
   await screenshot(page, '03-repository-images');
 
   // -- artifacts of the image -----------------------------------------------------------------
-  await imageRow.locator(byTestId('image-link')).click();
-  await until('the artifacts page', async () => (await text(page.locator(byTestId('image-title')))) === image);
+  await imageRow.getByRole('link', { name: image }).click();
+  await until('the artifacts page', async () => (await text(pageHeading(page))) === image);
   assert.equal(new URL(page.url()).hash, `#/repositories/${repo}/images/team/app`);
-  const artifactRow = page.locator(`${byTestId('artifact-row')}[data-digest="${layout.digest}"]`);
+  const artifacts = tableNamed(page, 'Artifacts');
+  const short = layout.digest.slice(7, 19);
+  const artifactRow = rowOf(artifacts, short);
   await artifactRow.waitFor({ timeout: 10000 });
-  assert.equal(await page.locator(byTestId('artifact-row')).count(), 1);
-  assert.equal(await text(artifactRow.locator(byTestId('artifact-digest'))), layout.digest.slice(7, 19));
-  const tags = await artifactRow.locator(byTestId('tag')).allTextContents();
-  assert.deepEqual(tags.map((t) => t.trim()), [tag]);
-  assert.equal(await text(artifactRow.locator(byTestId('pull-count'))), '1');
-  assert.notEqual(await text(artifactRow.locator(byTestId('pull-time'))), 'never');
-  assert.match(await text(artifactRow.locator(byTestId('artifact-size'))), /^\d+(\.\d+)? (B|KiB|MiB)$/);
+  assert.equal(await artifacts.getByRole('row').count(), 2, 'a header and one artifact');
+  assert.match(await cellText(artifactRow, 'Digest'), new RegExp(`^${short}`));
+  assert.equal(await cellText(artifactRow, 'Tags'), tag);
+  assert.equal(await cellText(artifactRow, 'Pulls'), '1');
+  assert.notEqual(await cellText(artifactRow, 'Last pulled'), 'never');
+  assert.match(await cellText(artifactRow, 'Size'), /^\d+(\.\d+)? (B|KiB|MiB)$/);
+  assert.match(await text(page.locator('.page-subtitle')), /· 1 artifact$/, '"1 artifact", not "1 artifacts"');
+  await checkA11y(page, 'the artifacts page');
   await screenshot(page, '05-artifacts');
 
-  await artifactRow.locator(byTestId('copy-digest')).click();
+  await buttonNamed(artifactRow, 'Copy full digest').click();
   await expectCopied(page, layout.digest, 'the digest');
 
-  // The action menu: pull command by tag, then by digest.
-  await artifactRow.locator(byTestId('artifact-actions')).click();
-  await page.locator(`${byTestId('menu-copy-tag')}[data-tag="${tag}"]`).click();
+  // The pull dialog of the image, for docker and podman.
+  await buttonNamed(page.locator('.page-header'), 'Pull commands').click();
+  const pullDialog = dialogNamed(page, `Pull ${image}`);
+  await pullDialog.getByRole('tabpanel', { name: 'Docker' }).waitFor();
+  assert.equal(await text(commandOf(pullDialog, 'docker pull')), `docker pull ${host}/${repo}/${image}[:TAG]`);
+  await pullDialog.getByRole('tab', { name: 'Podman' }).click();
+  assert.equal(await text(commandOf(pullDialog, 'podman pull')), `podman pull --tls-verify=false ${host}/${repo}/${image}[:TAG]`);
+  await checkA11y(page, 'the pull commands dialog');
+  await screenshot(page, '17-pull-commands-dialog', { fullPage: false });
+  await page.keyboard.press('Escape');
+  await pullDialog.waitFor({ state: 'detached' });
+
+  // The action menu, by keyboard: Escape closes it and the focus returns to its button.
+  const actions = artifactRow.getByRole('button', { name: /^Actions for / });
+  await actions.focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('menu').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('menu').waitFor({ state: 'detached' });
+  assert.ok(await focused(actions), 'the focus is back on the menu\'s button');
+  // The pull commands by tag, then by digest.
+  await rowMenu(page, artifactRow, `Copy pull command (${tag})`);
   await expectCopied(page, `docker pull ${host}/${repo}/${image}:${tag}`, 'the pull command by tag');
-  await artifactRow.locator(byTestId('artifact-actions')).click();
-  await page.locator(byTestId('menu-copy-digest')).click();
+  assert.ok(await focused(actions), 'the focus is back on the menu\'s button after an item');
+  await rowMenu(page, artifactRow, 'Copy pull command (by digest)');
   await expectCopied(page, `docker pull ${host}/${repo}/${image}@${layout.digest}`, 'the pull command by digest');
 
+  // -- the artifact, whole: its layers with sizes, its config, its pull commands --------------
+  await rowMenu(page, artifactRow, 'Open');
+  await until('the artifact page', async () => (await text(pageHeading(page))) === `${image}@sha256:${short}`);
+  await until('the focus on the artifact\'s heading', () => focused(pageHeading(page)));
+  const layers = tableNamed(page, 'Layers');
+  assert.equal(await layers.getByRole('row').count(), 2, 'a header and one layer');
+  assert.match(await cellText(layers.getByRole('row').nth(1), 'Type'), /tar\+gzip/);
+  assert.match(await cellText(layers.getByRole('row').nth(1), 'Size'), /KiB$/);
+  assert.match(await text(page.getByRole('region', { name: 'Config' })), /linux\/amd64/);
+  const manifestJson = JSON.parse(await text(page.getByLabel('Manifest JSON', { exact: true })));
+  assert.equal(manifestJson.mediaType, OCI_MANIFEST);
+  const pull = page.getByRole('region', { name: 'Pull' });
+  assert.equal(await text(pull.getByRole('tabpanel', { name: 'Docker' }).locator('code', { hasText: ':v1' })), `docker pull ${host}/${repo}/${image}:${tag}`);
+  assert.equal(await text(page.getByRole('region', { name: 'Referrers' }).getByText('No referrers')), 'No referrers');
+  await checkA11y(page, 'an image\'s artifact page');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await screenshot(page, '15-artifact-image');
+  await page.setViewportSize({ width: 1440, height: 900 });
+  // Reading it was no pull.
+  await page.goBack();
+  await artifactRow.waitFor({ timeout: 10000 });
+  assert.equal(await cellText(artifactRow, 'Pulls'), '1');
+
   // Delete, with a confirmation.
-  await artifactRow.locator(byTestId('artifact-actions')).click();
-  await page.locator(byTestId('menu-delete')).click();
-  const confirm = page.locator(byTestId('confirm-dialog'));
+  await rowMenu(page, artifactRow, 'Delete');
+  const confirm = dialogNamed(page, 'Delete artifact?');
   await confirm.waitFor();
-  assert.ok((await text(confirm)).includes(layout.digest.slice(7, 19)), 'the confirmation names the artifact');
-  await confirm.locator(byTestId('confirm-ok')).click();
+  assert.ok((await text(confirm)).includes(short), 'the confirmation names the artifact');
+  await buttonNamed(confirm, 'Delete').click();
   await confirm.waitFor({ state: 'detached', timeout: 10000 });
   // It was the image's last: the image is gone, and the page goes back to the images list.
   await until('the repository\'s images list', async () => new URL(page.url()).hash === `#/repositories/${repo}/images`);
-  // The images table, empty (the empty state below it).
-  await page.locator(`.table-wrap:has(${byTestId('images-table')}) ${byTestId('empty-state')}`).waitFor({ timeout: 10000 });
-  assert.equal(await page.locator(byTestId('artifact-row')).count(), 0);
-  assert.equal(await page.locator(byTestId('image-row')).count(), 0);
-  await until('the image count to drop to 0', async () => (await text(page.locator(byTestId('repo-image-count')))) === '0');
+  await page.getByText('No images yet').waitFor({ timeout: 10000 });
+  assert.equal(await tableNamed(page, 'Images').getByRole('row').filter({ hasText: image }).count(), 0);
+  const imageCount = page.locator('.stat').filter({ hasText: 'Images' }).locator('.stat-value');
+  await until('the image count to drop to 0', async () => (await text(imageCount)) === '0');
   const gone = skopeo.inspectRaw(`${repo}/${image}@${layout.digest}`, creds);
   assert.notEqual(gone.status, 0, `the deleted manifest is still served: ${gone.stdout}`);
 
   // -- history --------------------------------------------------------------------------------
   await page.goto(`${berth.url}/#/repositories/${repo}/history`);
   await dismissToasts(page);
-  const historyRows = page.locator(byTestId('history-row'));
-  await until('history events', async () => (await historyRows.count()) >= 2);
-  const images = await page.locator(byTestId('history-image')).allTextContents();
-  assert.ok(images.some((i) => i.trim() === image), `an event names the image: ${images}`);
-  const actions = (await page.locator(byTestId('history-action')).allTextContents()).map((a) => a.trim());
-  assert.ok(actions.some((a) => /push/i.test(a)), `a push event: ${actions}`);
-  assert.ok(actions.some((a) => /delete/i.test(a)), `a delete event: ${actions}`);
-  const actors = (await page.locator(byTestId('history-actor')).allTextContents()).map((a) => a.trim());
+  const history = tableNamed(page, 'History');
+  const column = (name) => columnTexts(history, name);
+  await until('the push and the delete in the history', async () => {
+    const all = await column('Action');
+    return all.some((a) => /push/i.test(a)) && all.some((a) => /delete/i.test(a));
+  });
+  const historyImages = await column('Image');
+  assert.ok(historyImages.includes(image), `an event names the image: ${historyImages}`);
+  const historyActions = await column('Action');
+  assert.ok(historyActions.some((a) => /push/i.test(a)), `a push event: ${historyActions}`);
+  assert.ok(historyActions.some((a) => /delete/i.test(a)), `a delete event: ${historyActions}`);
+  const actors = await column('Actor');
   assert.ok(actors.includes(userName), `the push is by ${userName}: ${actors}`);
   assert.ok(actors.includes('admin'), `the delete is by admin: ${actors}`);
+  await checkA11y(page, 'the history page');
   await screenshot(page, '07-history');
 
   // -- log out, from the user menu ------------------------------------------------------------
-  await page.locator(byTestId('user-menu')).click();
-  await page.locator(`${byTestId('menu')} ${byTestId('logout')}`).click();
-  await page.locator(byTestId('login-form')).waitFor({ timeout: 10000 });
+  await userMenu(page).click();
+  await page.getByRole('menuitem', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in to the console' }).waitFor({ timeout: 10000 });
   const after = await page.evaluate(async () => (await fetch('/api/v1/session', { credentials: 'same-origin' })).status);
   assert.equal(after, 401);
 });
@@ -616,145 +816,164 @@ test('repository_settings_and_repository_user_lifecycle', async ({ berth, newPag
   const skopeo = new Skopeo(berth.host);
   const repo = `ops${token(3)}`;
   await loginAsAdmin(page, berth.url);
+  const repositories = tableNamed(page, 'Repositories');
 
-  // -- create: a name the registry refuses is caught in the dialog ----------------------------
-  await page.locator(byTestId('create-repository')).click();
-  const dialog = page.locator(byTestId('create-repository-dialog'));
+  // -- create: a name the registry refuses is caught in the dialog, tied to its field ---------
+  await buttonNamed(page.locator('.page-header'), 'Create repository').click();
+  const dialog = dialogNamed(page, 'Create repository');
   await dialog.waitFor();
-  await dialog.locator(byTestId('repo-name')).fill('Bad Name');
-  await dialog.locator(byTestId('dialog-submit')).click();
-  await dialog.locator(byTestId('repo-name-error')).waitFor({ state: 'visible' });
+  const nameInput = dialog.getByLabel('Name', { exact: true });
+  await nameInput.fill('Bad Name');
+  await buttonNamed(dialog, 'Create').click();
+  await until('the name marked invalid', async () => (await nameInput.getAttribute('aria-invalid')) === 'true');
+  // The error's text is part of the field's description (aria-describedby).
+  const description = await nameInput.evaluate((el) => el.getAttribute('aria-describedby').split(' ').map((id) => document.getElementById(id)?.textContent || '').join(' | '));
+  assert.match(description, /Use lowercase letters and digits/, `the field's description: ${description}`);
   // Public, no limit.
-  await dialog.locator(byTestId('repo-name')).fill(repo);
-  await dialog.locator(byTestId('access-public')).check();
-  await dialog.locator(byTestId('quota-unlimited')).check();
-  assert.ok(await dialog.locator(byTestId('quota-value')).isDisabled());
+  await nameInput.fill(repo);
+  await dialog.getByRole('radio', { name: /^Public/ }).check();
+  await dialog.getByRole('checkbox', { name: 'No limit' }).check();
+  assert.ok(await dialog.getByRole('spinbutton', { name: 'Quota' }).isDisabled());
   // Referrers stay when their artifact is deleted.
-  assert.ok(await dialog.locator(byTestId('repo-delete-referrers')).isChecked(), 'referrers go with their artifact by default');
-  await dialog.locator(byTestId('repo-delete-referrers')).uncheck();
+  const referrers = dialog.getByRole('checkbox', { name: /Delete referrers/ });
+  assert.ok(await referrers.isChecked(), 'referrers go with their artifact by default');
+  await referrers.uncheck();
   const created = apiResponse(page, berth, 'POST', '/repositories');
-  await dialog.locator(byTestId('dialog-submit')).click();
+  await buttonNamed(dialog, 'Create').click();
   const createdAnswer = await created;
   assert.equal(createdAnswer.status(), 201);
   assert.equal((await createdAnswer.json()).delete_orphan_referrers, false);
   assert.equal(JSON.parse(createdAnswer.request().postData()).delete_orphan_referrers, false);
   await dialog.waitFor({ state: 'detached', timeout: 10000 });
-  const row = page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`);
+  const row = rowOf(repositories, repo);
   await row.waitFor({ timeout: 10000 });
-  assert.equal(await row.locator(byTestId('access-level')).getAttribute('data-access'), 'public');
-  assert.match(await text(row.locator(byTestId('storage'))), /^0 B · no limit$/);
+  assert.equal(await cellText(row, 'Access level'), 'Public');
+  assert.match(await cellText(row, 'Storage used'), /^0 B · no limit$/);
   assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).body.delete_orphan_referrers, false);
 
   // -- the same name again: the server's conflict message, in the dialog ----------------------
-  await page.locator(byTestId('create-repository')).click();
+  await buttonNamed(page.locator('.page-header'), 'Create repository').click();
   await dialog.waitFor();
-  await dialog.locator(byTestId('repo-name')).fill(repo);
+  await nameInput.fill(repo);
   const conflict = page.waitForResponse((r) => r.url().endsWith('/api/v1/repositories') && r.request().method() === 'POST');
-  await dialog.locator(byTestId('dialog-submit')).click();
+  await buttonNamed(dialog, 'Create').click();
   const answer = await conflict;
   assert.equal(answer.status(), 409);
   const message = (await answer.json()).error.message;
-  await dialog.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
-  assert.equal(await text(dialog.locator(byTestId('dialog-error'))), message);
+  await dialog.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await text(dialog.getByRole('alert')), message);
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
 
   // -- edit: private, 500 MiB -----------------------------------------------------------------
-  await row.locator(byTestId('repository-link')).click();
-  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
-  await page.locator(byTestId('edit-repository')).click();
-  const edit = page.locator(byTestId('edit-repository-dialog'));
+  await row.getByRole('link', { name: repo }).click();
+  await until('the repository page', async () => (await text(pageHeading(page))) === repo);
+  await buttonNamed(page.locator('.repo-summary'), 'Edit').click();
+  const edit = dialogNamed(page, `Edit ${repo}`);
   await edit.waitFor();
-  assert.ok(await edit.locator(byTestId('quota-unlimited')).isChecked(), 'the dialog starts from the current settings');
-  assert.ok(!(await edit.locator(byTestId('repo-delete-referrers')).isChecked()), 'the dialog starts from the current referrers setting');
-  await edit.locator(byTestId('access-private')).check();
-  await edit.locator(byTestId('quota-unlimited')).uncheck();
-  await edit.locator(byTestId('quota-value')).fill('500');
-  await edit.locator(byTestId('quota-unit')).selectOption('MiB');
-  await edit.locator(byTestId('dialog-submit')).click();
+  assert.ok(await edit.getByRole('checkbox', { name: 'No limit' }).isChecked(), 'the dialog starts from the current settings');
+  assert.ok(!(await edit.getByRole('checkbox', { name: /Delete referrers/ }).isChecked()), 'the dialog starts from the current referrers setting');
+  await edit.getByRole('radio', { name: /^Private/ }).check();
+  await edit.getByRole('checkbox', { name: 'No limit' }).uncheck();
+  await edit.getByRole('spinbutton', { name: 'Quota' }).fill('500');
+  await edit.getByRole('combobox', { name: 'Quota unit' }).selectOption('MiB');
+  await buttonNamed(edit, 'Save changes').click();
   await edit.waitFor({ state: 'detached', timeout: 10000 });
-  await until('the summary to show 500 MiB', async () => (await text(page.locator(byTestId('repo-quota')))) === '500 MiB');
-  const summaryAccess = page.locator(`.repo-summary ${byTestId('access-level')}`);
-  assert.equal(await summaryAccess.getAttribute('data-access'), 'private');
+  const quota = page.locator('.stat').filter({ hasText: 'Quota' }).locator('.stat-value');
+  await until('the summary to show 500 MiB', async () => (await text(quota)) === '500 MiB');
+  assert.equal(await text(page.locator('.repo-summary .summary-title-row .pill')), 'Private');
   await page.reload();
-  await until('the saved quota after a reload', async () => (await text(page.locator(byTestId('repo-quota')))) === '500 MiB');
+  await until('the saved quota after a reload', async () => (await text(quota)) === '500 MiB');
   assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).body.delete_orphan_referrers, false, 'an edit of other settings keeps referrers');
 
-  // -- a user with an expiry date --------------------------------------------------------------
-  await page.locator(byTestId('tab-users')).click();
-  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
-  await page.locator(byTestId('create-user')).click();
-  const create = page.locator(byTestId('create-user-dialog'));
+  // -- a user with an expiry date and a long description: the table fits 1280 px --------------
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await section(page, 'Repository users').click();
+  await page.getByText('No repository users').waitFor({ timeout: 10000 });
+  await buttonNamed(page.locator('#content .toolbar'), 'Create user').click();
+  const create = dialogNamed(page, 'Create repository user');
   await create.waitFor();
   const suffix = `bot${token(3)}`;
-  await create.locator(byTestId('user-name-input')).fill(suffix);
-  await create.locator(byTestId('user-expiry-never')).uncheck();
+  await create.getByLabel('Name (optional)').fill(suffix);
+  await create.getByRole('checkbox', { name: 'Never expires' }).uncheck();
   const expiry = isoDate(30);
-  await create.locator(byTestId('user-expiry-date')).fill(expiry);
-  await until('the repository choices', async () => (await create.locator(`${byTestId('perm-repo')} option[value="${repo}"]`).count()) === 1);
-  await create.locator(byTestId('perm-permission')).selectOption('pull');
-  await create.locator(byTestId('dialog-submit')).click();
-  const secretDialog = page.locator(byTestId('secret-dialog'));
-  await secretDialog.waitFor({ timeout: 10000 });
-  const name = await text(secretDialog.locator(byTestId('secret-name')));
-  const secret = await text(secretDialog.locator(byTestId('secret')));
-  await secretDialog.locator(byTestId('secret-done')).click();
-  await secretDialog.waitFor({ state: 'detached' });
-  const userRow = page.locator(`${byTestId('user-row')}[data-name="${name}"]`);
+  await create.getByLabel('Expiration date').fill(expiry);
+  const longDescription = `${'A robot that deploys the nightly builds of every service to the staging cluster and reports back to the release channel; '.repeat(3)}ask ops before changing it.`;
+  await create.getByLabel('Description').fill(longDescription);
+  const repoSelect = create.getByRole('combobox', { name: 'Repository', exact: true });
+  await until('the repository choices', async () => (await repoSelect.locator(`option[value="${repo}"]`).count()) === 1);
+  await create.getByRole('combobox', { name: 'Permission' }).selectOption('pull');
+  await buttonNamed(create, 'Create').click();
+  const shown = await readSecretDialog(page, 'Repository user created');
+  const { name, secret } = shown;
+  await buttonNamed(shown.dialog, 'I have saved the secret').click();
+  await shown.dialog.waitFor({ state: 'detached' });
+  const users = tableNamed(page, 'Repository users');
+  const userRow = rowOf(users, name);
   await userRow.waitFor({ timeout: 10000 });
-  assert.ok((await userRow.locator(byTestId('user-expiry')).getAttribute('title')).startsWith(`${expiry}T00:00:00`),
+  assert.ok((await (await cell(userRow, 'Expires')).locator('[title]').getAttribute('title')).startsWith(`${expiry}T00:00:00`),
     'the expiry is the chosen date, midnight UTC');
-  assert.equal(await userRow.locator(byTestId('user-permission')).getAttribute('data-permission'), 'pull');
+  assert.match(await cellText(userRow, 'Repositories'), /Pull only$/);
+  // Dates and the action menu stay on screen; the description wraps, cut after two lines.
+  await dismissToasts(page);
+  for (const [what, box] of [
+    ['the Created cell', await (await cell(userRow, 'Created')).boundingBox()],
+    ['the action menu', await userRow.getByRole('button', { name: /^Actions for / }).boundingBox()],
+    ['the table', await users.boundingBox()],
+  ]) assert.ok(box && box.x + box.width <= 1280, `${what} ends at ${box && box.x + box.width} px, past 1280`);
+  const scroll = await users.evaluate((t) => t.parentElement.scrollWidth - t.parentElement.clientWidth);
+  assert.equal(scroll, 0, 'the users table does not scroll sideways at 1280 px');
+  assert.equal(await (await cell(userRow, 'Description')).locator('[title]').getAttribute('title'), longDescription, 'the whole description on hover');
+  await checkA11y(page, 'the repository users page with a long description');
+  await screenshot(page, '16-users-long-description');
+  await page.setViewportSize({ width: 1440, height: 900 });
   assert.ok(skopeo.login(name, secret), 'a user before its expiry logs in');
 
   // -- edit: expired yesterday, so locked -----------------------------------------------------
-  await rowMenu(page, userRow, 'user-actions', 'menu-edit');
-  const editUser = page.locator(byTestId('edit-user-dialog'));
+  await rowMenu(page, userRow, 'Edit');
+  const editUser = dialogNamed(page, `Edit ${name}`);
   await editUser.waitFor();
-  assert.equal(await editUser.locator(byTestId('user-expiry-date')).inputValue(), expiry);
-  await editUser.locator(byTestId('user-expiry-date')).fill(isoDate(-1));
-  await editUser.locator(byTestId('user-description-input')).fill('locked on purpose');
-  await editUser.locator(byTestId('dialog-submit')).click();
+  assert.equal(await editUser.getByLabel('Expiration date').inputValue(), expiry);
+  await editUser.getByLabel('Expiration date').fill(isoDate(-1));
+  await editUser.getByLabel('Description').fill('locked on purpose');
+  await buttonNamed(editUser, 'Save changes').click();
   await editUser.waitFor({ state: 'detached', timeout: 10000 });
-  await userRow.locator(byTestId('user-expired')).waitFor({ timeout: 10000 });
-  assert.equal(await text(userRow.locator(byTestId('user-expired'))), 'Locked (expired)');
-  assert.equal(await text(userRow.locator(byTestId('user-description'))), 'locked on purpose');
+  await until('the user locked', async () => /^Locked \(expired\)/.test(await cellText(userRow, 'Expires')));
+  assert.equal(await cellText(userRow, 'Description'), 'locked on purpose');
   assert.ok(!skopeo.login(name, secret), 'an expired user cannot log in');
 
   // -- edit: never expires, unlocked ----------------------------------------------------------
-  await rowMenu(page, userRow, 'user-actions', 'menu-edit');
+  await rowMenu(page, userRow, 'Edit');
   await editUser.waitFor();
-  await editUser.locator(byTestId('user-expiry-never')).check();
-  await editUser.locator(byTestId('dialog-submit')).click();
+  await editUser.getByRole('checkbox', { name: 'Never expires' }).check();
+  await buttonNamed(editUser, 'Save changes').click();
   await editUser.waitFor({ state: 'detached', timeout: 10000 });
-  await userRow.locator(byTestId('user-expired')).waitFor({ state: 'detached', timeout: 10000 });
-  assert.equal(await text(userRow.locator(byTestId('user-expiry'))), 'never');
+  await until('the user unlocked', async () => (await cellText(userRow, 'Expires')) === 'never');
   assert.ok(skopeo.login(name, secret), 'an extended user logs in again');
 
   // -- refresh the secret: the new one is shown once, the old one stops working ---------------
-  await rowMenu(page, userRow, 'user-actions', 'menu-refresh-secret');
-  await page.locator(byTestId('confirm-dialog')).waitFor();
-  await page.locator(byTestId('confirm-ok')).click();
-  await secretDialog.waitFor({ timeout: 10000 });
-  const fresh = await text(secretDialog.locator(byTestId('secret')));
-  assert.equal(await text(secretDialog.locator(byTestId('secret-name'))), name);
-  assert.notEqual(fresh, secret);
-  await secretDialog.locator(byTestId('secret-done')).click();
+  await rowMenu(page, userRow, 'Refresh secret');
+  const confirmRefresh = dialogNamed(page, `Refresh the secret of ${name}?`);
+  await buttonNamed(confirmRefresh, 'Refresh secret').click();
+  const fresh = await readSecretDialog(page, 'New secret');
+  assert.equal(fresh.name, name);
+  assert.notEqual(fresh.secret, secret);
+  await buttonNamed(fresh.dialog, 'I have saved the secret').click();
   assert.ok(!skopeo.login(name, secret), 'the old secret stops working');
-  assert.ok(skopeo.login(name, fresh), 'the new secret works');
+  assert.ok(skopeo.login(name, fresh.secret), 'the new secret works');
 
   // -- delete the user, then the (empty) repository -------------------------------------------
-  await rowMenu(page, userRow, 'user-actions', 'menu-delete');
-  await page.locator(byTestId('confirm-ok')).click();
+  await rowMenu(page, userRow, 'Delete');
+  await buttonNamed(dialogNamed(page, `Delete ${name}?`), 'Delete').click();
   await userRow.waitFor({ state: 'detached', timeout: 10000 });
-  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
-  assert.ok(!skopeo.login(name, fresh), 'a deleted user cannot log in');
+  await page.getByText('No repository users').waitFor({ timeout: 10000 });
+  assert.ok(!skopeo.login(name, fresh.secret), 'a deleted user cannot log in');
 
-  await page.locator(byTestId('delete-repository')).click();
-  await page.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(page.locator('.repo-summary'), 'Delete').click();
+  await buttonNamed(dialogNamed(page, `Delete repository ${repo}?`), 'Delete').click();
   await until('the repositories page', async () => new URL(page.url()).hash === '#/repositories');
-  await page.locator(byTestId('repository-row')).first().waitFor({ state: 'attached', timeout: 10000 }).catch(() => {});
-  assert.equal(await page.locator(`${byTestId('repository-row')}[data-name="${repo}"]`).count(), 0);
+  await repositories.getByRole('row').first().waitFor({ state: 'attached', timeout: 10000 }).catch(() => {});
+  assert.equal(await rowOf(repositories, repo).count(), 0);
 });
 
 test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
@@ -763,8 +982,10 @@ test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
   const repo = `img${token(3)}`;
   const doomed = 'tools/doomed';
   const kept = 'tools/kept';
-  const confirm = page.locator(byTestId('confirm-dialog'));
-  const rowOf = (image) => page.locator(`${byTestId('image-row')}[data-name="${image}"]`);
+  const images = tableNamed(page, 'Images');
+  const imageRow = (image) => rowOf(images, image);
+  const imageCount = page.locator('.stat').filter({ hasText: 'Images' }).locator('.stat-value');
+  const summaryStorage = page.locator('.repo-summary .stat-wide');
   const repository = async () => {
     const r = await pageApi(page, 'GET', `/repositories/${repo}`);
     assert.equal(r.status, 200, `GET /api/v1/repositories/${repo}: ${JSON.stringify(r.body)}`);
@@ -774,16 +995,16 @@ test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
   await loginAsAdmin(page, berth.url);
 
   // -- a repository with the defaults: private, 10 GiB, referrers go with their artifact ------
-  await page.locator(byTestId('create-repository')).click();
-  const create = page.locator(byTestId('create-repository-dialog'));
+  await buttonNamed(page.locator('.page-header'), 'Create repository').click();
+  const create = dialogNamed(page, 'Create repository');
   await create.waitFor();
-  await create.locator(byTestId('repo-name')).fill(repo);
-  assert.ok(await create.locator(byTestId('repo-delete-referrers')).isChecked(), 'referrers go with their artifact by default');
-  await create.locator(byTestId('dialog-submit')).click();
+  await create.getByLabel('Name', { exact: true }).fill(repo);
+  assert.ok(await create.getByRole('checkbox', { name: /Delete referrers/ }).isChecked(), 'referrers go with their artifact by default');
+  await buttonNamed(create, 'Create').click();
   await create.waitFor({ state: 'detached', timeout: 10000 });
   assert.equal((await repository()).delete_orphan_referrers, true);
-  await page.locator(`${byTestId('repository-row')}[data-name="${repo}"] ${byTestId('repository-link')}`).click();
-  await until('the repository page', async () => (await text(page.locator(byTestId('repo-title')))) === repo);
+  await rowOf(tableNamed(page, 'Repositories'), repo).getByRole('link', { name: repo }).click();
+  await until('the repository page', async () => (await text(pageHeading(page))) === repo);
 
   // -- two images pushed with skopeo: one with two artifacts (two tags), one with one ---------
   const user = await createPushUser(page, repo);
@@ -794,39 +1015,42 @@ test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
     skopeo.push(layout.ref, `${repo}/${image}:${tag}`, creds);
     pushed[`${image}:${tag}`] = layout;
   }
-  await page.locator(byTestId('tab-images')).click();
-  await rowOf(doomed).waitFor({ timeout: 10000 });
-  await rowOf(kept).waitFor({ timeout: 10000 });
-  assert.equal(await text(rowOf(doomed).locator(byTestId('artifact-count'))), '2');
-  assert.equal(await text(rowOf(kept).locator(byTestId('artifact-count'))), '1');
-  await until('the image count 2', async () => (await text(page.locator(byTestId('repo-image-count')))) === '2');
+  await section(page, 'Images').click();
+  await imageRow(doomed).waitFor({ timeout: 10000 });
+  await imageRow(kept).waitFor({ timeout: 10000 });
+  assert.equal(await cellText(imageRow(doomed), 'Artifacts'), '2');
+  assert.equal(await cellText(imageRow(kept), 'Artifacts'), '1');
+  await until('the image count 2', async () => (await text(imageCount)) === '2');
+  assert.equal(await text(page.locator('.pager-info')), '1–2 of 2 images');
   const before = await repository();
   assert.equal(before.image_count, 2);
-  const storageBefore = await text(page.locator(`.repo-summary ${byTestId('storage')}`));
+  const storageBefore = await text(summaryStorage);
 
   // -- delete an image from its row: the confirmation names it, its artifacts and tags --------
-  await rowMenu(page, rowOf(doomed), 'image-actions', 'menu-delete-image');
+  await rowMenu(page, imageRow(doomed), 'Delete image');
+  const confirm = dialogNamed(page, `Delete image ${doomed}?`);
   await confirm.waitFor();
-  assert.equal(await text(confirm.locator(byTestId('confirm-name'))), `${repo}/${doomed}`);
-  assert.equal(await text(confirm.locator(byTestId('confirm-artifact-count'))), '2 artifacts');
-  assert.match(await text(confirm), /tags/, 'the confirmation says the tags go too');
-  assert.equal(await text(confirm.locator(byTestId('confirm-ok'))), 'Delete image');
+  const confirmText = await text(confirm);
+  assert.ok(confirmText.includes(`${repo}/${doomed}`), confirmText);
+  assert.ok(confirmText.includes('2 artifacts'), confirmText);
+  assert.match(confirmText, /tags/, 'the confirmation says the tags go too');
+  await checkA11y(page, 'the delete image dialog');
   await screenshot(page, '10-delete-image-dialog', { fullPage: false });
   const deleted = apiResponse(page, berth, 'DELETE', imagePath(doomed));
-  await confirm.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(confirm, 'Delete image').click();
   assert.equal((await deleted).status(), 204);
   await confirm.waitFor({ state: 'detached', timeout: 10000 });
-  await rowOf(doomed).waitFor({ state: 'detached', timeout: 10000 });
-  assert.equal(await rowOf(kept).count(), 1, 'the other image stays');
-  await until('the image count to drop to 1', async () => (await text(page.locator(byTestId('repo-image-count')))) === '1');
-  await until('the summary\'s storage to drop', async () => (await text(page.locator(`.repo-summary ${byTestId('storage')}`))) !== storageBefore);
+  await imageRow(doomed).waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await imageRow(kept).count(), 1, 'the other image stays');
+  await until('the image count to drop to 1', async () => (await text(imageCount)) === '1');
+  await until('the summary\'s storage to drop', async () => (await text(summaryStorage)) !== storageBefore);
   const after = await repository();
   assert.equal(after.image_count, 1);
   const freed = pushed[`${doomed}:v1`].size + pushed[`${doomed}:v2`].size;
   assert.ok(before.used_bytes - after.used_bytes >= freed * 0.9,
     `usage drops by the deleted image's artifacts at once: ${before.used_bytes} -> ${after.used_bytes} (pushed ${freed})`);
-  const images = await pageApi(page, 'GET', `/repositories/${repo}/images`);
-  assert.deepEqual(images.body.items.map((i) => i.name), [kept]);
+  const listed = await pageApi(page, 'GET', `/repositories/${repo}/images`);
+  assert.deepEqual(listed.body.items.map((i) => i.name), [kept]);
   for (const tag of ['v1', 'v2']) {
     const gone = skopeo.inspectRaw(`${repo}/${doomed}:${tag}`, creds);
     assert.notEqual(gone.status, 0, `${doomed}:${tag} is still served: ${gone.stdout}`);
@@ -834,15 +1058,15 @@ test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
   assert.equal(skopeo.inspectRaw(`${repo}/${kept}:v1`, creds).status, 0, 'the other image is still served');
 
   // -- the referrers setting, off and on in the repository's settings -------------------------
-  const edit = page.locator(byTestId('edit-repository-dialog'));
+  const edit = dialogNamed(page, `Edit ${repo}`);
   for (const on of [false, true]) {
-    await page.locator(byTestId('edit-repository')).click();
+    await buttonNamed(page.locator('.repo-summary'), 'Edit').click();
     await edit.waitFor();
-    const box = edit.locator(byTestId('repo-delete-referrers'));
+    const box = edit.getByRole('checkbox', { name: /Delete referrers/ });
     assert.equal(await box.isChecked(), !on, 'the dialog starts from the current referrers setting');
     await box.setChecked(on);
     const saved = apiResponse(page, berth, 'PATCH', `/repositories/${repo}`);
-    await edit.locator(byTestId('dialog-submit')).click();
+    await buttonNamed(edit, 'Save changes').click();
     const answer = await saved;
     assert.equal(answer.status(), 200);
     assert.equal(JSON.parse(answer.request().postData()).delete_orphan_referrers, on);
@@ -855,32 +1079,34 @@ test('image_delete_and_referrers_setting', async ({ berth, newPage }) => {
   }
 
   // -- an image deleted meanwhile elsewhere: the server's 404 message, in the dialog -----------
-  await rowMenu(page, rowOf(kept), 'image-actions', 'menu-delete-image');
-  await confirm.waitFor();
-  assert.equal(await text(confirm.locator(byTestId('confirm-artifact-count'))), '1 artifact');
+  await rowMenu(page, imageRow(kept), 'Delete image');
+  const confirmKept = dialogNamed(page, `Delete image ${kept}?`);
+  await confirmKept.waitFor();
+  assert.ok((await text(confirmKept)).includes('its 1 artifact and'), '"1 artifact", not "1 artifacts"');
   assert.equal((await pageApi(page, 'DELETE', imagePath(kept))).status, 204, 'the image is deleted through the API');
   const refused = apiResponse(page, berth, 'DELETE', imagePath(kept));
-  await confirm.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(confirmKept, 'Delete image').click();
   const refusal = await refused;
   assert.equal(refusal.status(), 404);
   const refusalMessage = (await refusal.json()).error.message;
-  await confirm.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
-  assert.equal(await text(confirm.locator(byTestId('dialog-error'))), refusalMessage);
+  await confirmKept.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await text(confirmKept.getByRole('alert')), refusalMessage);
   await page.keyboard.press('Escape');
-  await confirm.waitFor({ state: 'detached' });
+  await confirmKept.waitFor({ state: 'detached' });
   // Refresh shows the list and the summary as they are now: no image.
-  await page.locator(byTestId('refresh')).click();
-  await rowOf(kept).waitFor({ state: 'detached', timeout: 10000 });
-  await page.locator(byTestId('empty-state')).waitFor({ timeout: 10000 });
-  await until('the image count to drop to 0', async () => (await text(page.locator(byTestId('repo-image-count')))) === '0');
+  await buttonNamed(page.locator('#content .toolbar'), 'Refresh').click();
+  await imageRow(kept).waitFor({ state: 'detached', timeout: 10000 });
+  await page.getByText('No images yet').waitFor({ timeout: 10000 });
+  await until('the image count to drop to 0', async () => (await text(imageCount)) === '0');
   assert.equal((await repository()).image_count, 0);
 
   // -- with no image left, the repository can be deleted --------------------------------------
   await dismissToasts(page);
-  await page.locator(byTestId('delete-repository')).click();
-  await confirm.waitFor();
+  await buttonNamed(page.locator('.repo-summary'), 'Delete').click();
+  const confirmRepo = dialogNamed(page, `Delete repository ${repo}?`);
+  await confirmRepo.waitFor();
   const removed = apiResponse(page, berth, 'DELETE', `/repositories/${repo}`);
-  await confirm.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(confirmRepo, 'Delete').click();
   assert.equal((await removed).status(), 204);
   await until('the repositories page', async () => new URL(page.url()).hash === '#/repositories');
   assert.equal((await pageApi(page, 'GET', `/repositories/${repo}`)).status, 404);
@@ -890,86 +1116,95 @@ test('console_users_lifecycle_and_password_change', async ({ berth, newPage, new
   const page = await newPage();
   const username = `dev-${token(3)}@example.com`;
   const [first, second, third] = ['first', 'second', 'third'].map((p) => `${p}-${token(6)}`);
-  const rowOf = (name, state) => page.locator(`${byTestId('console-user-row')}[data-username="${name}"]${state ? `[data-state="${state}"]` : ''}`);
-  const confirm = page.locator(byTestId('confirm-dialog'));
+  const consoleUsers = tableNamed(page, 'Console users');
+  const stateOf = (row) => cellText(row, 'State');
   await loginAsAdmin(page, berth.url);
 
   // -- the page, from the sidebar: the system administrators ----------------------------------
-  await page.locator(byTestId('nav-console-users')).click();
-  await until('the console users page', async () => (await text(page.locator(byTestId('console-users-title')))) === 'Console users');
+  const nav = page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Console users' });
+  await nav.click();
+  await until('the console users page', async () => (await text(pageHeading(page))) === 'Console users');
+  await until('the focus on the heading', () => focused(pageHeading(page)));
   assert.equal(new URL(page.url()).hash, '#/console-users');
-  assert.equal(await page.locator(byTestId('nav-console-users')).getAttribute('aria-current'), 'page');
-  const adminRow = rowOf('admin');
+  assert.equal(await nav.getAttribute('aria-current'), 'page');
+  const adminRow = rowOf(consoleUsers, 'System administrator');
   await adminRow.waitFor({ timeout: 10000 });
-  assert.equal(await adminRow.locator(byTestId('console-user-role')).getAttribute('data-role'), 'admin');
-  assert.equal(await adminRow.getAttribute('data-state'), 'active');
-  assert.equal(await page.locator(byTestId('console-users-account')).inputValue(), '');
+  assert.match(await cellText(adminRow, 'Username'), /^admin/);
+  assert.equal(await stateOf(adminRow), 'Active');
+  const show = page.getByLabel('Show');
+  assert.equal(await show.inputValue(), '');
 
   // -- the administrator cannot disable itself: the server's 409, in the dialog ---------------
-  await rowMenu(page, adminRow, 'console-user-actions', 'menu-disable');
-  await confirm.waitFor();
+  await rowMenu(page, adminRow, 'Disable');
+  const confirmSelf = dialogNamed(page, 'Disable admin?');
+  await confirmSelf.waitFor();
   const refused = apiResponse(page, berth, 'PATCH', '/console-users/admin');
-  await confirm.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(confirmSelf, 'Disable').click();
   const refusal = await refused;
   assert.equal(refusal.status(), 409);
   const refusalMessage = (await refusal.json()).error.message;
-  await confirm.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
-  assert.equal(await text(confirm.locator(byTestId('dialog-error'))), refusalMessage);
+  await confirmSelf.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await text(confirmSelf.getByRole('alert')), refusalMessage);
   await page.keyboard.press('Escape');
-  await confirm.waitFor({ state: 'detached' });
-  assert.equal(await adminRow.getAttribute('data-state'), 'active');
+  await confirmSelf.waitFor({ state: 'detached' });
+  assert.equal(await stateOf(adminRow), 'Active');
 
   // -- create a console user of the default account -------------------------------------------
-  await page.locator(byTestId('create-console-user')).click();
-  const create = page.locator(byTestId('create-console-user-dialog'));
+  await buttonNamed(page.locator('.page-header'), 'Create console user').click();
+  const create = dialogNamed(page, 'Create console user');
   await create.waitFor();
-  await create.locator(byTestId('console-user-username')).fill(username);
-  await create.locator(byTestId('console-user-account-select')).selectOption(DEFAULT_ACCOUNT);
-  await create.locator(byTestId('console-user-password')).fill(first);
-  await create.locator(byTestId('console-user-password-repeat')).fill(`${first}-typo`);
-  await create.locator(byTestId('dialog-submit')).click();
-  await create.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
-  assert.match(await text(create.locator(byTestId('dialog-error'))), /differ/, 'two different passwords are caught in the dialog');
-  await create.locator(byTestId('console-user-password-repeat')).fill(first);
+  await create.getByLabel('Username').fill(username);
+  await create.getByLabel('Account').selectOption(DEFAULT_ACCOUNT);
+  await create.getByLabel('Password', { exact: true }).fill(first);
+  const repeat = create.getByLabel('Repeat the password');
+  await repeat.fill(`${first}-typo`);
+  await buttonNamed(create, 'Create').click();
+  await create.getByRole('alert').waitFor({ state: 'visible' });
+  assert.match(await text(create.getByRole('alert')), /differ/, 'two different passwords are caught in the dialog');
+  // The error is tied to the field it is about.
+  assert.equal(await repeat.getAttribute('aria-invalid'), 'true');
+  const alertId = await create.getByRole('alert').getAttribute('id');
+  assert.ok((await repeat.getAttribute('aria-describedby')).split(' ').includes(alertId), 'the repeated password is described by the error');
+  assert.ok(await focused(repeat), 'the focus is on the field in error');
+  await checkA11y(page, 'the create console user dialog with an error');
+  await repeat.fill(first);
   const created = apiResponse(page, berth, 'POST', '/console-users');
-  await create.locator(byTestId('dialog-submit')).click();
+  await buttonNamed(create, 'Create').click();
   assert.equal((await created).status(), 201);
   await create.waitFor({ state: 'detached', timeout: 10000 });
   // The list switched to the new user's account.
-  const userRow = rowOf(username);
+  const userRow = rowOf(consoleUsers, username);
   await userRow.waitFor({ timeout: 10000 });
-  assert.equal(await page.locator(byTestId('console-users-account')).inputValue(), DEFAULT_ACCOUNT);
+  assert.equal(await show.inputValue(), DEFAULT_ACCOUNT);
   assert.equal(new URL(page.url()).hash, `#/console-users?account=${DEFAULT_ACCOUNT}`);
-  assert.equal(await text(userRow.locator(byTestId('console-user-name'))), username);
-  assert.equal(await userRow.locator(byTestId('console-user-role')).getAttribute('data-role'), 'console');
-  assert.equal(await userRow.locator(byTestId('console-user-account')).getAttribute('data-account'), DEFAULT_ACCOUNT);
-  assert.match(await text(userRow.locator(byTestId('console-user-account'))), /default/, 'the account is named');
-  assert.equal(await text(userRow.locator(byTestId('console-user-state'))), 'Active');
-  assert.equal(await adminRow.count(), 0, 'the administrators are not in the account\'s list');
+  assert.equal(await cellText(userRow, 'Username'), username);
+  assert.equal(await cellText(userRow, 'Role'), 'Console user');
+  assert.match(await cellText(userRow, 'Account'), new RegExp(`default.*· ${DEFAULT_ACCOUNT}$`), 'the account is named');
+  assert.equal(await stateOf(userRow), 'Active');
+  assert.equal(await rowOf(consoleUsers, 'System administrator').count(), 0, 'the administrators are not in the account\'s list');
   const before = await apiLogin(berth, username, first);
   assert.equal(before.status, 200, `the new user logs in: ${JSON.stringify(before.body)}`);
+  await checkA11y(page, 'the console users page');
   await screenshot(page, '08-console-users');
 
   // -- reset its password: its session ends, the old password stops working -------------------
-  await rowMenu(page, userRow, 'console-user-actions', 'menu-reset-password');
-  const reset = page.locator(byTestId('reset-password-dialog'));
+  await rowMenu(page, userRow, 'Reset password');
+  const reset = dialogNamed(page, `Reset the password of ${username}`);
   await reset.waitFor();
-  assert.ok((await text(reset)).includes(username), 'the reset dialog names the user');
-  await reset.locator(byTestId('reset-password')).fill(second);
-  await reset.locator(byTestId('reset-password-repeat')).fill(second);
-  await reset.locator(byTestId('dialog-submit')).click();
+  await reset.getByLabel('New password', { exact: true }).fill(second);
+  await reset.getByLabel('Repeat the new password').fill(second);
+  await buttonNamed(reset, 'Reset password').click();
   await reset.waitFor({ state: 'detached', timeout: 10000 });
   assert.equal(await sessionStatus(berth, before.cookie), 401, 'a reset ends the user\'s sessions');
   assert.equal((await apiLogin(berth, username, first)).status, 401, 'the old password no longer works');
 
   // -- disable it: logging in fails with the server's message ---------------------------------
-  await rowMenu(page, userRow, 'console-user-actions', 'menu-disable');
+  await rowMenu(page, userRow, 'Disable');
+  const confirm = dialogNamed(page, `Disable ${username}?`);
   await confirm.waitFor();
-  assert.ok((await text(confirm)).includes(username), 'the confirmation names the user');
-  await confirm.locator(byTestId('confirm-ok')).click();
+  await buttonNamed(confirm, 'Disable').click();
   await confirm.waitFor({ state: 'detached', timeout: 10000 });
-  await rowOf(username, 'disabled').waitFor({ timeout: 10000 });
-  assert.equal(await text(userRow.locator(byTestId('console-user-state'))), 'Disabled');
+  await until('the user disabled', async () => (await stateOf(userRow)) === 'Disabled');
 
   const userPage = await newContextPage();
   const refusedLogin = apiResponse(userPage, berth, 'POST', '/session');
@@ -978,77 +1213,291 @@ test('console_users_lifecycle_and_password_change', async ({ berth, newPage, new
   assert.equal(disabledAnswer.status(), 401);
   const disabledMessage = (await disabledAnswer.json()).error.message;
   assert.match(disabledMessage, /disabled/, `the refusal says why: ${disabledMessage}`);
-  await userPage.locator(byTestId('login-error')).waitFor({ state: 'visible', timeout: 10000 });
-  assert.equal(await text(userPage.locator(byTestId('login-error'))), disabledMessage);
+  await userPage.getByRole('alert').waitFor({ state: 'visible', timeout: 10000 });
+  assert.equal(await text(userPage.getByRole('alert')), disabledMessage);
 
   // -- enable it; it logs in, in another browser: no console users page for it ----------------
-  await rowMenu(page, userRow, 'console-user-actions', 'menu-enable');
-  await rowOf(username, 'active').waitFor({ timeout: 10000 });
+  await rowMenu(page, userRow, 'Enable');
+  await until('the user enabled', async () => (await stateOf(userRow)) === 'Active');
   await login(userPage, berth.url, username, second);
-  await userPage.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
-  assert.equal(await text(userPage.locator(byTestId('session-user'))), username);
-  assert.equal(await userPage.locator(byTestId('nav-console-users')).count(), 0, 'a console user has no console users page in the sidebar');
+  await userMenu(userPage).waitFor({ timeout: 15000 });
+  assert.ok((await text(userMenu(userPage))).includes(username));
+  assert.equal(await userPage.getByRole('navigation', { name: 'Administration' }).count(), 0, 'a console user has no administration pages in the sidebar');
   await userPage.goto(`${berth.url}/#/console-users`);
-  const adminOnly = userPage.locator(byTestId('admin-only'));
+  const adminOnly = userPage.getByRole('heading', { name: /only the system administrator/i });
   await adminOnly.waitFor({ timeout: 10000 });
-  assert.match(await text(adminOnly), /only the system administrator/i);
-  assert.equal(await userPage.locator(byTestId('console-users-table')).count(), 0);
+  assert.equal(await tableNamed(userPage, 'Console users').count(), 0);
+  await userPage.goto(`${berth.url}/#/accounts`);
+  await userPage.getByRole('heading', { name: 'Only the system administrator manages accounts' }).waitFor({ timeout: 10000 });
+  await checkA11y(userPage, 'the accounts page as a console user');
 
   // -- in a second session of its own, it changes its password from the user menu -------------
   const otherPage = await newContextPage();
   await login(otherPage, berth.url, username, second);
-  await otherPage.locator(byTestId('create-repository')).waitFor({ timeout: 15000 });
-  await otherPage.locator(byTestId('user-menu')).click();
-  await otherPage.locator(`${byTestId('menu')} ${byTestId('menu-change-password')}`).click();
-  const change = otherPage.locator(byTestId('change-password-dialog'));
+  await userMenu(otherPage).waitFor({ timeout: 15000 });
+  await userMenu(otherPage).click();
+  await otherPage.getByRole('menuitem', { name: 'Change password' }).click();
+  const change = dialogNamed(otherPage, 'Change password');
   await change.waitFor();
   // A wrong current password: the server's message, in the dialog; still logged in.
-  await change.locator(byTestId('current-password')).fill(`${second}-wrong`);
-  await change.locator(byTestId('new-password')).fill(third);
-  await change.locator(byTestId('new-password-repeat')).fill(third);
+  await change.getByLabel('Current password').fill(`${second}-wrong`);
+  await change.getByLabel('New password', { exact: true }).fill(third);
+  await change.getByLabel('Repeat the new password').fill(third);
   const wrong = apiResponse(otherPage, berth, 'PUT', '/session/password');
-  await change.locator(byTestId('dialog-submit')).click();
+  await buttonNamed(change, 'Change password').click();
   const wrongAnswer = await wrong;
   assert.equal(wrongAnswer.status(), 403);
   const wrongMessage = (await wrongAnswer.json()).error.message;
-  await change.locator(byTestId('dialog-error')).waitFor({ state: 'visible' });
-  assert.equal(await text(change.locator(byTestId('dialog-error'))), wrongMessage);
+  await change.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await text(change.getByRole('alert')), wrongMessage);
+  await checkA11y(otherPage, 'the change password dialog');
   await screenshot(otherPage, '09-change-password-dialog', { fullPage: false });
   assert.equal(await pageSessionStatus(otherPage), 200, 'a wrong current password ends nothing');
   // The right one.
-  await change.locator(byTestId('current-password')).fill(second);
+  await change.getByLabel('Current password').fill(second);
   const changed = apiResponse(otherPage, berth, 'PUT', '/session/password');
-  await change.locator(byTestId('dialog-submit')).click();
+  await buttonNamed(change, 'Change password').click();
   assert.equal((await changed).status(), 204);
   await change.waitFor({ state: 'detached', timeout: 10000 });
-  const notice = otherPage.locator(byTestId('toast'), { hasText: 'other sessions' });
+  const notice = toastWith(otherPage, 'other sessions');
   await notice.waitFor({ timeout: 5000 });
   assert.match(await text(notice), /API tokens were ended/);
+  // The focus went back to the user menu's button, which opened the dialog.
+  assert.ok(await focused(userMenu(otherPage)), 'the focus is back on the user menu');
   // This page stays logged in (the answer set a new cookie) ...
   assert.equal(await pageSessionStatus(otherPage), 200, 'the page that changed the password stays logged in');
   await otherPage.reload();
-  await otherPage.locator(byTestId('session-user')).waitFor({ timeout: 10000 });
-  assert.equal(await text(otherPage.locator(byTestId('session-user'))), username);
+  await userMenu(otherPage).waitFor({ timeout: 10000 });
+  assert.ok((await text(userMenu(otherPage))).includes(username));
   // ... and the first session ended: the API answers 401, a reload shows the login.
   assert.equal(await pageSessionStatus(userPage), 401, 'the other session ended');
   await userPage.reload();
-  await userPage.locator(byTestId('login-form')).waitFor({ timeout: 10000 });
-  assert.equal(await userPage.locator(byTestId('session-user')).count(), 0);
+  await userPage.getByRole('heading', { name: 'Log in to the console' }).waitFor({ timeout: 10000 });
+  assert.equal(await userMenu(userPage).count(), 0);
   assert.equal((await apiLogin(berth, username, second)).status, 401, 'the old password no longer works');
   const after = await apiLogin(berth, username, third);
   assert.equal(after.status, 200, `the new password works: ${JSON.stringify(after.body)}`);
 
   // -- delete it, with a confirmation naming it: its sessions end -----------------------------
   await dismissToasts(page);
-  await rowMenu(page, userRow, 'console-user-actions', 'menu-delete');
-  await confirm.waitFor();
-  assert.equal(await text(confirm.locator(byTestId('confirm-name'))), username);
-  await confirm.locator(byTestId('confirm-ok')).click();
-  await confirm.waitFor({ state: 'detached', timeout: 10000 });
+  await rowMenu(page, userRow, 'Delete');
+  const confirmDelete = dialogNamed(page, `Delete console user ${username}?`);
+  await confirmDelete.waitFor();
+  assert.ok((await text(confirmDelete)).includes(username));
+  await buttonNamed(confirmDelete, 'Delete').click();
+  await confirmDelete.waitFor({ state: 'detached', timeout: 10000 });
   await userRow.waitFor({ state: 'detached', timeout: 10000 });
   assert.equal(await pageSessionStatus(otherPage), 401, 'a deleted user\'s session ends');
   assert.equal(await sessionStatus(berth, after.cookie), 401);
   assert.equal((await apiLogin(berth, username, third)).status, 401, 'a deleted user cannot log in');
+});
+
+test('accounts_and_api_tokens_pages', async ({ berth, newPage }) => {
+  const page = await newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const accountName = `team-${token(3)}`;
+  await loginAsAdmin(page, berth.url);
+
+  // -- accounts: the list, and a new one ------------------------------------------------------
+  const nav = page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Accounts' });
+  await nav.click();
+  await until('the accounts page', async () => (await text(pageHeading(page))) === 'Accounts');
+  await until('the focus on the heading', () => focused(pageHeading(page)));
+  assert.equal(await nav.getAttribute('aria-current'), 'page');
+  const accounts = tableNamed(page, 'Accounts');
+  const defaultRow = rowOf(accounts, DEFAULT_ACCOUNT);
+  await defaultRow.waitFor({ timeout: 10000 });
+  assert.equal(await cellText(defaultRow, 'Name'), 'default');
+  const createButton = buttonNamed(page.locator('.page-header'), 'Create account');
+  await createButton.click();
+  const create = dialogNamed(page, 'Create account');
+  await create.waitFor();
+  // A missing name is caught and tied to its field.
+  await buttonNamed(create, 'Create').click();
+  await create.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await create.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+  await create.getByLabel('Name').fill(accountName);
+  const id = await create.getByLabel('Account ID').inputValue();
+  assert.ok(Number(id) > Number(DEFAULT_ACCOUNT), `the next free id is suggested: ${id}`);
+  const created = apiResponse(page, berth, 'POST', '/accounts');
+  await buttonNamed(create, 'Create').click();
+  assert.equal((await created).status(), 201);
+  await create.waitFor({ state: 'detached', timeout: 10000 });
+  assert.ok(await focused(createButton), 'the focus is back on "Create account"');
+  const row = rowOf(accounts, accountName);
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await cellText(row, 'ID'), id);
+  assert.match(await text(page.locator('.pager-info')), /of 2 accounts$/);
+  await checkA11y(page, 'the accounts page');
+  await dismissToasts(page);
+  await screenshot(page, '11-accounts');
+  // Its console users, from its menu.
+  await rowMenu(page, row, 'Show its console users');
+  await until('the console users of the account', async () => new URL(page.url()).hash === `#/console-users?account=${id}`);
+  await page.getByText(`No console users in ${accountName}`).waitFor({ timeout: 10000 });
+
+  // -- API tokens: create (shown once), use, revoke -------------------------------------------
+  const tokensNav = page.getByRole('navigation', { name: 'Developers' }).getByRole('link', { name: 'API tokens' });
+  await tokensNav.click();
+  await until('the API tokens page', async () => (await text(pageHeading(page))) === 'API tokens');
+  assert.equal(await tokensNav.getAttribute('aria-current'), 'page');
+  await page.getByText('No API tokens').waitFor({ timeout: 10000 });
+  await buttonNamed(page.locator('.page-header'), 'Create API token').click();
+  const createToken = dialogNamed(page, 'Create API token');
+  await createToken.waitFor();
+  await createToken.getByLabel('Description').fill('nightly report script');
+  await createToken.getByRole('checkbox', { name: 'Never expires' }).uncheck();
+  const expiry = isoDate(60);
+  await createToken.getByLabel('Expiration date').fill(expiry);
+  await checkA11y(page, 'the create API token dialog');
+  const madeAnswer = apiResponse(page, berth, 'POST', '/api-tokens');
+  await buttonNamed(createToken, 'Create').click();
+  const made = await madeAnswer;
+  assert.equal(made.status(), 201);
+  assert.equal(JSON.parse(made.request().postData()).expires_at, `${expiry}T00:00:00Z`);
+  const shown = dialogNamed(page, 'API token created');
+  await shown.waitFor({ timeout: 10000 });
+  const secret = await text(shown.getByRole('group', { name: 'Token' }).locator('code'));
+  assert.match(secret, /^berth_/);
+  assert.equal(secret, (await made.json()).token);
+  await checkA11y(page, 'the API token dialog');
+  await dismissToasts(page);
+  await screenshot(page, '13-api-token-created', { fullPage: false });
+  await buttonNamed(shown, 'Copy token').click();
+  await expectCopied(page, secret, 'the API token');
+  await buttonNamed(shown, 'I have saved the token').click();
+  await shown.waitFor({ state: 'detached' });
+  const tokens = tableNamed(page, 'API tokens');
+  const tokenRow = rowOf(tokens, 'nightly report script');
+  await tokenRow.waitFor({ timeout: 10000 });
+  assert.ok(!(await page.locator('body').innerText()).includes(secret), 'the token is shown once');
+  assert.equal(await text(page.locator('.pager-info')), '1–1 of 1 token');
+  const byToken = await fetch(`${berth.url}/api/v1/repositories`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(byToken.status, 200, 'the token calls the API');
+  await checkA11y(page, 'the API tokens page');
+  await screenshot(page, '12-api-tokens');
+  await rowMenu(page, tokenRow, 'Revoke');
+  const revoke = dialogNamed(page, 'Revoke this API token?');
+  await revoke.waitFor();
+  assert.ok((await text(revoke)).includes('nightly report script'));
+  await buttonNamed(revoke, 'Revoke').click();
+  await tokenRow.waitFor({ state: 'detached', timeout: 10000 });
+  const afterRevoke = await fetch(`${berth.url}/api/v1/repositories`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(afterRevoke.status, 401, 'a revoked token is refused');
+});
+
+test('artifact_view_of_an_index_with_platforms_and_referrers', async ({ berth, newPage }) => {
+  const page = await newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const host = berth.host;
+  const repo = `multi${token(3)}`;
+  const image = 'base/os';
+  await loginAsAdmin(page, berth.url);
+  assert.equal((await pageApi(page, 'POST', '/repositories', { name: repo })).status, 201);
+  await page.goto(`${berth.url}/#/repositories/${repo}/images`);
+  await until('the repository page', async () => (await text(pageHeading(page))) === repo);
+  const user = await createPushUser(page, repo);
+
+  // -- an index of two platforms, and a signature of it, pushed over the registry API ---------
+  const client = new RegistryClient(berth, user.name, user.secret);
+  const name = `${repo}/${image}`;
+  const children = [];
+  for (const [architecture, variant] of [['amd64', null], ['arm64', 'v8']]) {
+    const config = await client.blob(name, 'application/vnd.oci.image.config.v1+json', Buffer.from(JSON.stringify({
+      architecture, os: 'linux', ...(variant ? { variant } : {}), created: '2024-05-01T00:00:00Z',
+      config: { Entrypoint: ['/bin/app'], Env: ['PATH=/usr/bin'] }, rootfs: { type: 'layers', diff_ids: [] },
+    })));
+    const layer = await client.blob(name, 'application/vnd.oci.image.layer.v1.tar+gzip', crypto.randomBytes(3000));
+    const manifest = await client.manifest(name, null, { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [layer] });
+    children.push({ ...manifest, platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) } });
+  }
+  const indexDoc = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children };
+  const index = await client.manifest(name, 'v1', indexDoc);
+  const empty = await client.blob(name, 'application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+  const sigLayer = await client.blob(name, 'application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from(`{"signed":"${token(8)}"}`));
+  const signature = await client.manifest(name, null, {
+    schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+    config: empty, layers: [sigLayer], subject: index,
+  });
+
+  // -- the index's page: its platforms with digests and pull commands, its signature ----------
+  await page.goto(`${berth.url}/#/repositories/${repo}/images/${image}`);
+  const artifacts = tableNamed(page, 'Artifacts');
+  const indexRow = rowOf(artifacts, index.digest.slice(7, 19));
+  await indexRow.waitFor({ timeout: 10000 });
+  assert.equal(await cellText(indexRow, 'Type'), 'OCI index');
+  await indexRow.getByRole('link', { name: `Artifact ${index.digest.slice(7, 19)}` }).click();
+  await until('the index page', async () => (await text(pageHeading(page))) === `${image}@sha256:${index.digest.slice(7, 19)}`);
+  await until('the focus on the heading', () => focused(pageHeading(page)));
+  const platforms = tableNamed(page, 'Platforms');
+  await platforms.waitFor();
+  const rows = (await platforms.getByRole('row').all()).slice(1);
+  assert.equal(rows.length, 2);
+  assert.deepEqual(await Promise.all(rows.map((r) => cellText(r, 'Platform'))), ['linux/amd64', 'linux/arm64/v8']);
+  for (const [i, r] of rows.entries()) assert.equal(await cellText(r, 'Digest'), children[i].digest.slice(7, 19));
+  assert.match(await text(page.getByRole('region', { name: 'Platforms' })), /2 entries/);
+  await buttonNamed(rows[1], 'Copy the podman pull command of linux/arm64/v8').click();
+  await expectCopied(page, `podman pull --tls-verify=false ${host}/${name}@${children[1].digest}`, 'a platform\'s podman pull command');
+  const referrers = tableNamed(page, 'Referrers');
+  const sigRow = rowOf(referrers, signature.digest.slice(7, 19));
+  await sigRow.waitFor();
+  assert.equal(await cellText(sigRow, 'Type'), 'application/vnd.dev.cosign.artifact.sig.v1+json');
+  await buttonNamed(sigRow, `Copy the docker pull command of ${signature.digest.slice(7, 19)}`).click();
+  await expectCopied(page, `docker pull ${host}/${name}@${signature.digest}`, 'the signature\'s pull command');
+  assert.deepEqual(JSON.parse(await text(page.getByLabel('Manifest JSON', { exact: true }))), indexDoc, 'the manifest as pushed, pretty-printed');
+  // Tabs with panels, by keyboard.
+  const pull = page.getByRole('region', { name: 'Pull' });
+  await pull.getByRole('tab', { name: 'Docker' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.ok(await focused(pull.getByRole('tab', { name: 'Podman' })));
+  assert.ok(await pull.getByRole('tabpanel', { name: 'Podman' }).isVisible());
+  assert.ok(!(await pull.getByRole('tabpanel', { name: 'Docker', includeHidden: true }).isVisible()));
+  assert.equal(await text(pull.getByRole('tabpanel', { name: 'Podman' }).locator('code', { hasText: ':v1' })), `podman pull --tls-verify=false ${host}/${name}:v1`);
+  await checkA11y(page, 'an index\'s artifact page');
+  await dismissToasts(page);
+  await screenshot(page, '14-artifact-index');
+
+  // -- a platform's page: config, layers with sizes -------------------------------------------
+  await rows[1].getByRole('link', { name: `Artifact ${children[1].digest.slice(7, 19)}` }).click();
+  await until('the platform\'s page', async () => (await text(pageHeading(page))) === `${image}@sha256:${children[1].digest.slice(7, 19)}`);
+  const config = page.getByRole('region', { name: 'Config' });
+  assert.match(await text(config), /linux\/arm64\/v8/);
+  assert.match(await text(config), /\["\/bin\/app"\]/);
+  const layers = tableNamed(page, 'Layers');
+  assert.equal(await cellText(layers.getByRole('row').nth(1), 'Size'), '2.93 KiB');
+  assert.match(await text(page.getByRole('region', { name: 'Layers' })), /1 layer, 2\.93 KiB in all/);
+
+  // -- the signature's page: it refers to the index -------------------------------------------
+  await page.goto(`${berth.url}/#/repositories/${repo}/images/${image}/${signature.digest}`);
+  const refersTo = page.getByRole('region', { name: 'Refers to' });
+  await refersTo.waitFor({ timeout: 10000 });
+  await refersTo.getByRole('link', { name: index.digest }).click();
+  await until('back on the index', async () => (await text(pageHeading(page))) === `${image}@sha256:${index.digest.slice(7, 19)}`);
+
+  // -- a missing artifact: a page that says so ------------------------------------------------
+  await page.goto(`${berth.url}/#/repositories/${repo}/images/${image}/sha256:${'0'.repeat(64)}`);
+  await page.getByRole('heading', { name: 'This artifact does not exist' }).waitFor({ timeout: 10000 });
+});
+
+test('reduced_motion_rule_and_focus_after_a_route_change', async ({ berth, newPage }) => {
+  const page = await newPage();
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await loginAsAdmin(page, berth.url);
+  await page.getByRole('navigation', { name: 'Developers' }).getByRole('link', { name: 'API tokens' }).click();
+  await until('the API tokens page', async () => (await text(pageHeading(page))) === 'API tokens');
+  await until('the focus on the heading', () => focused(pageHeading(page)));
+  // With reduced motion asked for, the spinners do not turn and dialogs do not pop.
+  await buttonNamed(page.locator('.page-header'), 'Create API token').click();
+  const dialog = dialogNamed(page, 'Create API token');
+  await dialog.waitFor();
+  const duration = await dialog.evaluate((el) => getComputedStyle(el).animationDuration);
+  assert.ok(parseFloat(duration) < 0.001, `the dialog's animation lasts ${duration}`);
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  // The unknown page has a heading too, and gets the focus.
+  await page.goto(`${berth.url}/#/no/such/page`);
+  await until('the not-found heading focused', () => focused(page.getByRole('heading', { name: 'This page does not exist' })));
+  await checkA11y(page, 'the not-found page');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1069,7 +1518,9 @@ async function main() {
   const pageErrors = [];
   // A browser context: its own cookies (another person, or the same user in another browser).
   const newContext = async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    // bypassCSP: the console's Content-Security-Policy (default-src 'self') would refuse the
+    // axe-core script the test injects; the console's own code never needs it.
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.url });
     return ctx;
   };
@@ -1138,6 +1589,7 @@ async function main() {
   } else {
     console.log(`\nscreenshots: ${SHOTS}`);
   }
+  console.log(`axe-core (no serious or critical violation) on ${axeChecked.length} pages and dialogs: ${axeChecked.join('; ')}`);
 
   if (context) await context.close().catch(() => {});
   if (browser) await browser.close().catch(() => {});

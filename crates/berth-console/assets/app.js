@@ -17,17 +17,23 @@
 //   #/repositories                                  the account's repositories
 //   #/repositories/<repo>/images                    a repository: images tab
 //   #/repositories/<repo>/images/<image path>       an image's artifacts
+//   #/repositories/<repo>/images/<image path>/<digest>   an artifact whole (manifest, config,
+//                                                   layers, platforms, referrers)
 //   #/repositories/<repo>/users                     a repository: repository users tab
 //   #/repositories/<repo>/history                   a repository: history tab
+//   #/accounts                                      accounts (system administrator only)
 //   #/console-users?account=<id>                    console users (system administrator only;
 //                                                   without account: the administrators)
+//   #/api-tokens                                    the logged-in user's API tokens
+// After each route change the focus goes to the page's heading (once the page has drawn it), so
+// keyboard and screen-reader users start at the top of the new page.
 // List state (page, size, name filter, account) lives in the hash query (?page=2&size=50&name=api)
 // and is updated with history.replaceState, so a reload or a shared link shows the same page.
 
 import { h, append, clear, replace } from './dom.js';
 import { api, errorMessage, onUnauthorized } from './api.js';
-import { toast, toastHost, lastCopiedEl, spinner, emptyState } from './ui.js';
-import { closeDialogs } from './dialogs.js';
+import { toast, toastHost, spinner, emptyState } from './ui.js';
+import { closeDialogs, focusHeading, dialogOpen } from './dialogs.js';
 import { closeMenu } from './menus.js';
 import { parseHash, repoHref, setRouter } from './routes.js';
 import { shellContent, dropShell, setCrumbs } from './shell.js';
@@ -36,6 +42,12 @@ import { renderRepositories } from './pages/repositories.js';
 import { renderRepository } from './pages/repository.js';
 import { renderArtifacts } from './pages/artifacts.js';
 import { renderConsoleUsers } from './pages/console-users.js';
+import { renderAccounts } from './pages/accounts.js';
+import { renderApiTokens } from './pages/api-tokens.js';
+import { renderArtifact } from './pages/artifact.js';
+
+// A digest as the last segment of an artifact's route (image names hold no ':').
+const DIGEST_SEG = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 const root = document.getElementById('app');
 
@@ -50,6 +62,28 @@ function showLogin(notice) {
   });
 }
 
+// Moves the focus to the new page's heading once it is drawn (some pages draw it after an API
+// answer), unless a dialog opened or the person moved into the page meanwhile.
+let headingWatch = null;
+function focusHeadingSoon(content) {
+  if (headingWatch) headingWatch.disconnect();
+  const done = () => {
+    if (headingWatch) headingWatch.disconnect();
+    headingWatch = null;
+  };
+  const tryFocus = () => {
+    if (dialogOpen() || (content.contains(document.activeElement) && document.activeElement !== content)) {
+      done();
+      return;
+    }
+    if (focusHeading()) done();
+  };
+  headingWatch = new MutationObserver(tryFocus);
+  headingWatch.observe(content, { childList: true, subtree: true });
+  setTimeout(done, 10000);
+  tryFocus();
+}
+
 function route() {
   closeMenu();
   closeDialogs();
@@ -61,6 +95,11 @@ function route() {
   const { segs, params } = parseHash();
   clear(content);
   window.scrollTo(0, 0);
+  renderRoute(content, segs, params);
+  focusHeadingSoon(content);
+}
+
+function renderRoute(content, segs, params) {
   if (segs.length === 0 || (segs[0] === 'login' && segs.length === 1)) {
     history.replaceState(null, '', '#/repositories');
     renderRepositories(content, params);
@@ -68,6 +107,14 @@ function route() {
   }
   if (segs[0] === 'console-users' && segs.length === 1) {
     renderConsoleUsers(content, session, params);
+    return;
+  }
+  if (segs[0] === 'accounts' && segs.length === 1) {
+    renderAccounts(content, session, params);
+    return;
+  }
+  if (segs[0] === 'api-tokens' && segs.length === 1) {
+    renderApiTokens(content, session, params);
     return;
   }
   if (segs[0] !== 'repositories') {
@@ -85,6 +132,10 @@ function route() {
     return;
   }
   const tab = segs[2];
+  if (tab === 'images' && segs.length > 4 && DIGEST_SEG.test(segs[segs.length - 1])) {
+    renderArtifact(content, repo, segs.slice(3, -1).join('/'), segs[segs.length - 1]);
+    return;
+  }
   if (tab === 'images' && segs.length > 3) {
     renderArtifacts(content, repo, segs.slice(3).join('/'), params);
     return;
@@ -99,7 +150,7 @@ function route() {
 function renderNotFound(content) {
   setCrumbs([{ label: 'Not found' }]);
   append(content, h('div', { class: 'card' }, emptyState({
-    iconName: 'alert', title: 'This page does not exist', text: 'The address may be mistyped, or the page was moved.',
+    iconName: 'alert', title: 'This page does not exist', text: 'The address may be mistyped, or the page was moved.', heading: true,
     action: h('a', { class: 'btn btn-primary', href: '#/repositories' }, 'Go to repositories'),
   })));
 }
@@ -130,7 +181,7 @@ function sessionLost() {
 // -------------------------------------------------------------------------------------------
 
 async function start() {
-  document.body.append(toastHost, lastCopiedEl);
+  document.body.append(toastHost);
   replace(root, h('div', { class: 'boot' }, spinner(28)));
   try {
     session = await api('GET', '/session', undefined, { noAuthRedirect: true });

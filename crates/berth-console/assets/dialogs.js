@@ -8,13 +8,28 @@ import { closeMenu, menuOpen } from './menus.js';
 
 const openDialogs = [];
 
+// Focuses the page's heading (the first <h1> of the content), made focusable for that; false
+// when the page has none yet. After a route change and when a dialog closes with nothing else
+// to go back to, so a screen reader reads where the person is.
+export function focusHeading() {
+  const heading = document.querySelector('#content h1, .login-page h1');
+  if (!heading) return false;
+  heading.setAttribute('tabindex', '-1');
+  heading.focus({ preventScroll: true });
+  return true;
+}
+
 // A modal dialog. `content` is the body; `footer` the buttons. With `onSubmit`, the dialog is a
 // form: Enter submits, the submit button shows progress, errors appear inside the dialog and
 // the dialog closes when onSubmit resolves to anything but false.
 export function openDialog({ title, subtitle, content, footer, onSubmit, submitLabel = 'Save', submitKind = 'primary',
   cancelLabel = 'Cancel', size = 'md', testid = 'dialog', dismissable = true, onClose, submitTestid = 'dialog-submit' }) {
-  const previousFocus = document.activeElement;
-  const errorBox = h('div', { class: 'alert alert-error', 'data-testid': 'dialog-error', role: 'alert', hidden: true });
+  // Where the focus goes back to when this dialog closes.
+  let previousFocus = document.activeElement;
+  const errorId = `dlg-error-${Math.random().toString(36).slice(2)}`;
+  const errorBox = h('div', { class: 'alert alert-error', id: errorId, 'data-testid': 'dialog-error', role: 'alert', hidden: true });
+  // The field the shown error is about (aria-invalid, and described by the error).
+  let invalidField = null;
   const submitBtn = onSubmit
     ? h('button', { type: 'submit', class: `btn btn-${submitKind}`, 'data-testid': submitTestid }, submitLabel)
     : null;
@@ -43,15 +58,46 @@ export function openDialog({ title, subtitle, content, footer, onSubmit, submitL
     overlay.classList.add('leaving');
     setTimeout(() => overlay.remove(), 150);
     const i = openDialogs.indexOf(dialog);
+    // Dialogs this one opened (a secret shown once after a create) are still open: the first
+    // of them returns the focus where this one would have, and the focus stays where it is.
+    const above = i >= 0 ? openDialogs.slice(i + 1) : [];
     if (i >= 0) openDialogs.splice(i, 1);
     if (!openDialogs.length) document.body.classList.remove('modal-open');
-    if (previousFocus && previousFocus.focus && document.contains(previousFocus)) previousFocus.focus();
     if (onClose) onClose(result);
+    if (above.length) {
+      above[0].inheritFocus(panel, previousFocus);
+      return;
+    }
+    // Back to what opened the dialog (a menu's button, a row's); when that is gone (the list
+    // re-rendered) or was never focused, to the page heading.
+    if (previousFocus && previousFocus !== document.body && previousFocus.focus && document.contains(previousFocus)) previousFocus.focus();
+    else if (!openDialogs.length) focusHeading();
   }
 
-  function setError(message) {
+  // The dialog that opened this one closed: return the focus where that one would have.
+  function inheritFocus(closedPanel, target) {
+    // (Its own target is the other dialog's, or nothing: the body, when the busy submit button
+    // that had the focus was disabled.)
+    if (!previousFocus || previousFocus === document.body || closedPanel.contains(previousFocus) || !document.contains(previousFocus)) previousFocus = target;
+  }
+
+  function setError(message, fieldEl) {
     errorBox.hidden = !message;
     replace(errorBox, message ? [icon('alert', 16), h('span', null, message)] : []);
+    if (invalidField) {
+      invalidField.removeAttribute('aria-invalid');
+      const rest = (invalidField.getAttribute('aria-describedby') || '').split(/\s+/).filter((id) => id && id !== errorId);
+      if (rest.length) invalidField.setAttribute('aria-describedby', rest.join(' '));
+      else invalidField.removeAttribute('aria-describedby');
+      invalidField = null;
+    }
+    if (message && fieldEl) {
+      invalidField = fieldEl;
+      fieldEl.setAttribute('aria-invalid', 'true');
+      const ids = (fieldEl.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+      fieldEl.setAttribute('aria-describedby', [...ids, errorId].join(' '));
+      fieldEl.focus();
+    }
   }
 
   function setBusy(on) {
@@ -75,14 +121,14 @@ export function openDialog({ title, subtitle, content, footer, onSubmit, submitL
         if (result !== false) close(result);
       } catch (e) {
         setBusy(false);
-        setError(errorMessage(e));
+        setError(errorMessage(e), e && e.field);
       }
     });
   }
   overlay.addEventListener('mousedown', (ev) => {
     if (ev.target === overlay && dismissable && !busy) close();
   });
-  const dialog = { overlay, panel, close, setError, setBusy, dismissable, isBusy: () => busy };
+  const dialog = { overlay, panel, close, setError, setBusy, dismissable, isBusy: () => busy, inheritFocus };
   openDialogs.push(dialog);
   document.body.classList.add('modal-open');
   document.body.append(overlay);
@@ -115,6 +161,8 @@ export function confirmDialog({ title, message, confirmLabel = 'Delete', danger 
 }
 
 document.addEventListener('keydown', (ev) => {
+  // A menu handled it (Tab closes a menu and returns to its button).
+  if (ev.defaultPrevented) return;
   const top = openDialogs[openDialogs.length - 1];
   if (ev.key === 'Tab' && top && !menuOpen()) {
     // Keep the focus inside the open dialog.
@@ -136,9 +184,12 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   if (ev.key !== 'Escape') return;
-  if (closeMenu()) return;
+  if (closeMenu({ returnFocus: true })) return;
   if (top && top.dismissable && !top.isBusy()) top.close();
 });
+
+// Whether a dialog is open.
+export const dialogOpen = () => openDialogs.length > 0;
 
 // Closes every open dialog (on a route change, or when the session ends).
 export function closeDialogs() {

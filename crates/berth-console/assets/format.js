@@ -20,6 +20,11 @@ export function formatBytes(n) {
 const numberFormat = new Intl.NumberFormat();
 export const formatNumber = (n) => numberFormat.format(Number(n) || 0);
 
+// A count with its noun: "1 image", "2 images", "0 images"; `plural` when it is not noun + s.
+export function countOf(n, noun, plural = `${noun}s`) {
+  return `${formatNumber(n)} ${Number(n) === 1 ? noun : plural}`;
+}
+
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
   year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
 });
@@ -45,13 +50,16 @@ function relativeTime(d) {
   return relativeFormat.format(Math.round(seconds / (365 * 86400)), 'year');
 }
 
-// A time cell: local date-time, the relative time and the exact instant on hover.
-export function timeCell(iso, empty = 'never', testid) {
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+// A time cell: local date-time (with `dateOnly`, the date: narrow columns), the relative time and
+// the exact instant on hover.
+export function timeCell(iso, empty = 'never', testid, { dateOnly = false } = {}) {
   const d = parseTime(iso);
   if (!d) return h('span', { class: 'muted', 'data-testid': testid }, iso ? String(iso) : empty);
   return h('time', {
-    datetime: d.toISOString(), title: `${relativeTime(d)} · ${d.toISOString()}`, 'data-testid': testid,
-  }, dateTimeFormat.format(d));
+    datetime: d.toISOString(), title: `${dateTimeFormat.format(d)} · ${relativeTime(d)} · ${d.toISOString()}`, 'data-testid': testid,
+  }, (dateOnly ? dateFormat : dateTimeFormat).format(d));
 }
 
 // An expiry set as a date (midnight UTC) reads best as that date; any other instant in local time.

@@ -6,11 +6,16 @@ import { h, icon } from './dom.js';
 
 let activeMenu = null;
 
-export function closeMenu() {
+// Closes the open menu; with `returnFocus`, the focus goes back to its button (Escape, Tab, a
+// chosen item), so the keyboard is where it was before the menu opened.
+export function closeMenu({ returnFocus = false } = {}) {
   if (!activeMenu) return false;
-  activeMenu.menu.remove();
-  activeMenu.button.setAttribute('aria-expanded', 'false');
+  const { menu, button } = activeMenu;
+  const hadFocus = menu.contains(document.activeElement);
+  menu.remove();
+  button.setAttribute('aria-expanded', 'false');
   activeMenu = null;
+  if ((returnFocus || hadFocus) && document.contains(button)) button.focus();
   return true;
 }
 
@@ -38,15 +43,16 @@ export function actionMenu(items, { testid = 'row-actions', label = 'Actions', c
     }
     closeMenu();
     const list = typeof items === 'function' ? items() : items;
-    const menu = h('div', { class: 'menu', role: 'menu', 'data-testid': 'menu' },
+    const menu = h('div', { class: 'menu', role: 'menu', 'aria-label': btn.getAttribute('aria-label') || label, 'data-testid': 'menu' },
       list.map((item) => {
         if (item === 'separator') return h('div', { class: 'menu-sep', role: 'separator' });
-        if (item.header) return h('div', { class: 'menu-header' }, item.header);
+        if (item.header) return h('div', { class: 'menu-header', role: 'presentation' }, item.header);
         const props = {
           type: 'button', role: 'menuitem', class: `menu-item${item.danger ? ' menu-danger' : ''}`, 'data-testid': item.testid,
           onclick: (e) => {
             e.stopPropagation();
-            closeMenu();
+            // The focus is back on the button first, so a dialog the item opens returns it there.
+            closeMenu({ returnFocus: true });
             item.onClick();
           },
         };
@@ -74,10 +80,16 @@ document.addEventListener('mousedown', (ev) => {
 });
 window.addEventListener('resize', () => closeMenu());
 document.addEventListener('keydown', (ev) => {
-  if (!activeMenu || (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp')) return;
+  if (!activeMenu) return;
+  if (ev.key === 'Tab') {
+    closeMenu({ returnFocus: true });
+    ev.preventDefault();
+    return;
+  }
+  if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(ev.key)) return;
   const items = [...activeMenu.menu.querySelectorAll('.menu-item')];
   const i = items.indexOf(document.activeElement);
-  const next = ev.key === 'ArrowDown' ? (i + 1) % items.length : (i - 1 + items.length) % items.length;
+  const next = { ArrowDown: (i + 1) % items.length, ArrowUp: (i - 1 + items.length) % items.length, Home: 0, End: items.length - 1 }[ev.key];
   items[next].focus();
   ev.preventDefault();
 });

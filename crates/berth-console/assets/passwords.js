@@ -4,7 +4,7 @@
 
 import { h } from './dom.js';
 import { api } from './api.js';
-import { toast, field } from './ui.js';
+import { toast, field, fieldFailure } from './ui.js';
 import { openDialog } from './dialogs.js';
 
 // The server's bounds (identity: 8 to 256 characters, counted in characters, not bytes).
@@ -37,8 +37,7 @@ export function newPasswordFields({ label = 'New password', testid = 'new-passwo
     value() {
       const v = password.value;
       const fail = (message, input) => {
-        input.focus();
-        throw new Error(message);
+        throw fieldFailure(input, message);
       };
       if (!v) fail(`Enter the ${label.toLowerCase()}.`, password);
       if (chars(v) < MIN_PASSWORD_CHARS) fail(`A password needs at least ${MIN_PASSWORD_CHARS} characters.`, password);
@@ -69,10 +68,7 @@ export function changePasswordDialog(session) {
       fresh.el,
     ],
     onSubmit: async () => {
-      if (!current.value) {
-        current.focus();
-        throw new Error('Enter your current password.');
-      }
+      if (!current.value) throw fieldFailure(current, 'Enter your current password.');
       const next = fresh.value();
       await api('PUT', '/session/password', { current_password: current.value, new_password: next });
       toast('Password changed. Your other sessions and API tokens were ended; this page stays logged in.', 'success', 8000);

@@ -22,6 +22,7 @@ export function parseHash() {
 
 export const repoHref = (repo, tab = 'images') => `#/repositories/${seg(repo)}/${tab}`;
 export const imageHref = (repo, image) => `#/repositories/${seg(repo)}/images/${String(image).split('/').map(seg).join('/')}`;
+export const artifactHref = (repo, image, digest) => `${imageHref(repo, image)}/${seg(digest)}`;
 
 // Records list state in the hash without a re-render.
 export function setHashParams(params) {

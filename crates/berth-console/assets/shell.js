@@ -1,5 +1,5 @@
-// berth console: the shell around the pages once logged in: sidebar (the console users page only
-// for the system administrator), top bar (breadcrumbs, the user menu: change password, log out)
+// berth console: the shell around the pages once logged in: sidebar (the accounts and console
+// users pages only for the system administrator), top bar (breadcrumbs, the user menu: change password, log out)
 // and the content area; and the header of a page.
 
 import { h, replace, icon } from './dom.js';
@@ -36,8 +36,10 @@ function buildShell(root, session, onLogout) {
     repositories: h('a', { class: 'nav-item', href: '#/repositories', 'data-testid': 'nav-repositories' }, icon('box', 18), h('span', null, 'Repositories')),
   };
   if (session.role === 'admin') {
+    nav.accounts = h('a', { class: 'nav-item', href: '#/accounts', 'data-testid': 'nav-accounts' }, icon('globe', 18), h('span', null, 'Accounts'));
     nav['console-users'] = h('a', { class: 'nav-item', href: '#/console-users', 'data-testid': 'nav-console-users' }, icon('user', 18), h('span', null, 'Console users'));
   }
+  nav['api-tokens'] = h('a', { class: 'nav-item', href: '#/api-tokens', 'data-testid': 'nav-api-tokens' }, icon('key', 18), h('span', null, 'API tokens'));
   const initials = (session.username || '?').slice(0, 2).toUpperCase();
   const sidebar = h('aside', { class: 'sidebar' }, h('div', { class: 'sidebar-inner' },
     h('a', { class: 'brand', href: '#/repositories' }, h('span', { class: 'brand-mark' }, icon('anchor', 20)), h('span', { class: 'brand-name' }, 'berth'), h('span', { class: 'brand-tag' }, 'Registry')),
@@ -45,10 +47,11 @@ function buildShell(root, session, onLogout) {
     h('nav', { class: 'nav', 'aria-label': 'Container registry' }, nav.repositories),
     nav['console-users'] ? [
       h('div', { class: 'nav-section' }, 'Administration'),
-      h('nav', { class: 'nav', 'aria-label': 'Administration' }, nav['console-users']),
+      h('nav', { class: 'nav', 'aria-label': 'Administration' }, nav.accounts, nav['console-users']),
     ] : null,
     h('div', { class: 'nav-section' }, 'Developers'),
     h('nav', { class: 'nav', 'aria-label': 'Developers' },
+      nav['api-tokens'],
       h('a', { class: 'nav-item', href: '/api/v1/openapi.json', target: '_blank', rel: 'noopener' }, icon('book', 18), h('span', null, 'API reference'))),
     h('div', { class: 'sidebar-foot' }, 'OCI Distribution v1.1')));
   const userMenu = actionMenu(() => [
@@ -83,7 +86,8 @@ export function setCrumbs(items) {
   document.title = `${items[items.length - 1].label} · berth`;
 }
 
-// Marks a section of the sidebar ('repositories', 'console-users') as the current one.
+// Marks a section of the sidebar ('repositories', 'accounts', 'console-users', 'api-tokens') as
+// the current one.
 export function activateNav(name) {
   const item = shell.nav[name];
   if (!item) return;
@@ -100,6 +104,6 @@ export function pageHeader({ title, subtitle, actions, iconName, testid }) {
   return h('div', { class: 'page-header' },
     h('div', { class: 'page-heading' },
       iconName ? h('div', { class: 'page-icon' }, icon(iconName, 22)) : null,
-      h('div', null, h('h1', { class: 'page-title', 'data-testid': testid }, title), subtitle ? h('div', { class: 'page-subtitle' }, subtitle) : null)),
+      h('div', null, h('h1', { class: 'page-title', 'data-testid': testid, tabindex: '-1' }, title), subtitle ? h('div', { class: 'page-subtitle' }, subtitle) : null)),
     actions ? h('div', { class: 'page-actions' }, actions) : null);
 }

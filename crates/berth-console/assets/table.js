@@ -1,21 +1,24 @@
 // berth console: tables and server-side pagination.
 
 import { h, clear, replace, icon } from './dom.js';
-import { formatNumber } from './format.js';
+import { formatNumber, countOf } from './format.js';
 import { emptyState, errorState } from './ui.js';
 
 const PAGE_SIZES = [10, 20, 50, 100];
 export const DEFAULT_SIZE = 20;
 
-// columns: [{title, render(item), class, width}]
-export function dataTable({ columns, rowTestid, rowProps, empty, testid }) {
+// columns: [{title, render(item), class, width}]. `label` names the table (for screen readers,
+// and the tests find it by that name); `fixed`: the columns keep their widths and long cells
+// wrap instead of widening the table (a table that must fit 1280 px whatever its text).
+export function dataTable({ columns, rowTestid, rowProps, empty, testid, label, fixed = false }) {
   const thead = h('thead', null, h('tr', null, columns.map((c) => {
-    const th = h('th', { class: c.class, scope: 'col' }, c.title);
+    // A column without a title (the action menus) is still named for screen readers.
+    const th = h('th', { class: c.class, scope: 'col' }, c.title || h('span', { class: 'sr-only' }, 'Actions'));
     if (c.width) th.style.width = c.width;
     return th;
   })));
   const tbody = h('tbody');
-  const table = h('table', { class: 'table', 'data-testid': testid }, thead, tbody);
+  const table = h('table', { class: `table${fixed ? ' table-fixed' : ''}`, 'data-testid': testid, 'aria-label': label }, thead, tbody);
   const below = h('div', { class: 'table-state' });
   const wrap = h('div', { class: 'table-wrap' }, h('div', { class: 'table-scroll' }, table), below);
   let hasRows = false;
@@ -53,7 +56,7 @@ export function dataTable({ columns, rowTestid, rowProps, empty, testid }) {
   return { el: wrap, setLoading, setItems, setError };
 }
 
-function pager(onChange) {
+function pager(onChange, noun) {
   const info = h('span', { class: 'pager-info', 'data-testid': 'page-info' });
   const sizeSelect = h('select', { class: 'select select-sm', 'data-testid': 'page-size', 'aria-label': 'Items per page' },
     PAGE_SIZES.map((s) => h('option', { value: String(s) }, `${s} / page`)));
@@ -78,7 +81,7 @@ function pager(onChange) {
     cur = { page, size, total };
     const first = total === 0 ? 0 : (page - 1) * size + 1;
     const last = Math.min(total, page * size);
-    info.textContent = total === 0 ? 'No items' : `${formatNumber(first)}–${formatNumber(last)} of ${formatNumber(total)}`;
+    info.textContent = total === 0 ? 'No items' : `${formatNumber(first)}–${formatNumber(last)} of ${countOf(total, ...noun)}`;
     if (!PAGE_SIZES.includes(size)) sizeSelect.append(h('option', { value: String(size) }, `${size} / page`));
     sizeSelect.value = String(size);
     pageInput.value = String(page);
@@ -93,11 +96,12 @@ function pager(onChange) {
 }
 
 // Loads pages of a list endpoint into a table and a pager. `load(page, size)` returns the
-// API's {items, page, size, total}. Only the newest request's answer is shown.
-export function pagedList({ table, load, page = 1, size = DEFAULT_SIZE, onState, emptyArgs }) {
+// API's {items, page, size, total}. Only the newest request's answer is shown. `noun`: what the
+// pager counts, [singular, plural] ("1 image", "2 images").
+export function pagedList({ table, load, page = 1, size = DEFAULT_SIZE, onState, emptyArgs, noun = ['item', 'items'] }) {
   let seq = 0;
   let current = { page, size };
-  const pg = pager((p, s) => go(p, s));
+  const pg = pager((p, s) => go(p, s), noun);
 
   async function go(p, s) {
     current = { page: p, size: s };

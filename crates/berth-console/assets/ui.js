@@ -10,7 +10,6 @@ import { errorMessage } from './api.js';
 // -------------------------------------------------------------------------------------------
 
 export const toastHost = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
-export const lastCopiedEl = h('output', { class: 'sr-only', 'data-testid': 'last-copied', 'aria-hidden': 'true' });
 
 // A notice at the bottom right for a few seconds (`ms`; errors stay longer).
 export function toast(message, kind = 'success', ms = kind === 'error' ? 7000 : 3000) {
@@ -43,7 +42,6 @@ function legacyCopy(text) {
 }
 
 export async function copyText(text, what = 'Copied') {
-  lastCopiedEl.textContent = text;
   let ok = false;
   if (navigator.clipboard && window.isSecureContext) {
     try {
@@ -113,10 +111,12 @@ export function spinner(size = 18) {
   return el;
 }
 
-export function emptyState({ iconName = 'inbox', title, text, action, testid = 'empty-state' }) {
+// An empty or missing thing. With `heading`, its title is the page's <h1> (a page that is only
+// this state).
+export function emptyState({ iconName = 'inbox', title, text, action, testid = 'empty-state', heading = false }) {
   return h('div', { class: 'empty', 'data-testid': testid },
     h('div', { class: 'empty-icon' }, icon(iconName, 28)),
-    h('div', { class: 'empty-title' }, title),
+    h(heading ? 'h1' : 'div', { class: 'empty-title', tabindex: heading ? '-1' : null }, title),
     text ? h('div', { class: 'empty-text' }, text) : null,
     action || null);
 }
@@ -143,18 +143,119 @@ export function debounce(fn, ms) {
   };
 }
 
-export function field(label, control, hint, { id, error } = {}) {
-  return h('div', { class: 'field' },
-    h('label', { class: 'label', for: id }, label),
-    control,
-    error || null,
-    hint ? h('div', { class: 'hint' }, hint) : null);
+let fieldSeq = 0;
+export const uniqueId = (prefix) => `${prefix}-${++fieldSeq}`;
+
+// Adds ids to an element's aria-describedby (kept once each).
+export function describedBy(el, ...ids) {
+  const have = (el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+  for (const id of ids) if (id && !have.includes(id)) have.push(id);
+  if (have.length) el.setAttribute('aria-describedby', have.join(' '));
 }
 
-// A dark command line with a copy button; `text` is a string or a function giving the current one.
-export function commandBlock(text, testid, kind) {
+const LABELABLE = new Set(['INPUT', 'SELECT', 'TEXTAREA']);
+
+// A labelled form field. A control that can take a <label> gets one (with `id`, or one made up)
+// and its hint and error through aria-describedby; any other control (a group of radios or
+// checkboxes, a composite) is named by the label through aria-labelledby and becomes a group
+// (`role`, default 'group', unless it has a role already).
+export function field(label, control, hint, { id, error, role = 'group' } = {}) {
+  const hintEl = hint ? h('div', { class: 'hint', id: uniqueId('hint') }, hint) : null;
+  const labelable = control instanceof Element && LABELABLE.has(control.tagName);
+  let labelEl;
+  if (labelable) {
+    const controlId = id || control.id || uniqueId('field');
+    control.id = controlId;
+    labelEl = h('label', { class: 'label', for: controlId }, label);
+  } else {
+    const labelId = uniqueId('label');
+    labelEl = h('div', { class: 'label', id: labelId }, label);
+    if (control instanceof Element) {
+      control.setAttribute('aria-labelledby', labelId);
+      if (!control.getAttribute('role')) control.setAttribute('role', role);
+    }
+  }
+  if (control instanceof Element) {
+    if (hintEl) describedBy(control, hintEl.id);
+    if (error) {
+      if (!error.id) error.id = uniqueId('error');
+      describedBy(control, error.id);
+    }
+  }
+  return h('div', { class: 'field' }, labelEl, control, error || null, hintEl);
+}
+
+// An error of one field, tied to it (aria-describedby, aria-invalid): `show(message)` and
+// `clear()`.
+export function fieldError(input, testid) {
+  const el = h('div', { class: 'field-error', id: uniqueId('error'), 'data-testid': testid, hidden: true });
+  describedBy(input, el.id);
+  return {
+    el,
+    show(message) {
+      el.textContent = message;
+      el.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+    },
+    clear() {
+      el.hidden = true;
+      input.removeAttribute('aria-invalid');
+    },
+  };
+}
+
+// A failure of one field, for a dialog's onSubmit to throw: the dialog shows the message and
+// ties it to the field (aria-describedby, aria-invalid) and focuses the field.
+export function fieldFailure(input, message) {
+  const e = new Error(message);
+  e.field = input;
+  return e;
+}
+
+// A dark command line with a copy button; `text` is a string or a function giving the current
+// one. `label` names the copy button ("Copy the docker login command").
+export function commandBlock(text, testid, kind, label = 'Copy command') {
   const current = () => (typeof text === 'function' ? text() : text);
   return h('div', { class: 'command' },
     h('pre', { class: 'command-text' }, h('code', { 'data-testid': testid, 'data-kind': kind }, current())),
-    copyButton(current, { testid: `copy-${kind}`, label: 'Copy command' }));
+    copyButton(current, { testid: `copy-${kind}`, label }));
+}
+
+// Tabs with tab panels (WAI-ARIA tabs: the arrow keys, Home and End move between tabs; only
+// the selected tab is in the Tab order). items: [{id, label, panel}]; `label` names the tab list.
+export function tabs(items, { label, selected = items[0].id, onSelect } = {}) {
+  const base = uniqueId('tabs');
+  const tabEls = [];
+  const panels = [];
+  const select = (id, focus) => {
+    items.forEach((item, i) => {
+      const on = item.id === id;
+      tabEls[i].setAttribute('aria-selected', String(on));
+      tabEls[i].tabIndex = on ? 0 : -1;
+      tabEls[i].classList.toggle('active', on);
+      panels[i].hidden = !on;
+      if (on && focus) tabEls[i].focus();
+    });
+    if (onSelect) onSelect(id);
+  };
+  items.forEach((item) => {
+    const tab = h('button', {
+      type: 'button', role: 'tab', class: 'tab', id: `${base}-${item.id}-tab`, 'aria-controls': `${base}-${item.id}`,
+      onclick: () => select(item.id, false),
+    }, item.label);
+    tabEls.push(tab);
+    panels.push(h('div', { role: 'tabpanel', class: 'tab-panel', id: `${base}-${item.id}`, 'aria-labelledby': tab.id, tabindex: '0' }, item.panel));
+  });
+  const list = h('div', { class: 'tabs tabs-inline', role: 'tablist', 'aria-label': label }, tabEls);
+  list.addEventListener('keydown', (ev) => {
+    const i = tabEls.indexOf(document.activeElement);
+    if (i < 0) return;
+    const n = tabEls.length;
+    const next = { ArrowRight: (i + 1) % n, ArrowLeft: (i - 1 + n) % n, Home: 0, End: n - 1 }[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    select(items[next].id, true);
+  });
+  select(selected, false);
+  return h('div', { class: 'tabset' }, list, panels);
 }

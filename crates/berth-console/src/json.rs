@@ -1,11 +1,12 @@
 //! Records as the management API shows them (the OpenAPI document's schemas). The `berth admin`
 //! commands print the same objects, so what one creates the other lists alike.
 
+use berth_core::ArtifactContent;
 use berth_meta::{
     Account, ApiToken, Artifact, ConsoleUser, HistoryEvent, Image, Paged, Repository,
     RepositoryUser, Timestamp,
 };
-use berth_model::Name;
+use berth_model::{Descriptor, Name, Platform, RepositoryName};
 use serde_json::{Value, json};
 
 /// A repository (`Repository`).
@@ -39,20 +40,59 @@ const IMAGE_CONFIG_TYPES: [&str; 2] = [
     "application/vnd.docker.container.image.v1+json",
 ];
 
-/// An artifact (`Artifact`), with the pull commands for `host`.
-pub fn artifact(a: &Artifact, host: &str, name: &Name) -> Value {
-    let mut commands = vec![json!({
-        "kind": "digest",
-        "reference": a.digest.to_string(),
-        "command": format!("docker pull {host}/{name}@{}", a.digest),
-    })];
-    commands.extend(a.tags.iter().map(|tag| {
-        json!({
-            "kind": "tag",
-            "reference": tag.as_str(),
-            "command": format!("docker pull {host}/{name}:{tag}"),
-        })
-    }));
+/// Where clients reach the registry, for the commands the API words.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryAddress<'a> {
+    /// Host and port.
+    pub host: &'a str,
+    /// Whether clients reach it over plain HTTP (podman then needs `--tls-verify=false`, and
+    /// docker an `insecure-registries` entry).
+    pub plain_http: bool,
+}
+
+impl RegistryAddress<'_> {
+    /// `podman VERB` with the plain-HTTP flag when it is needed.
+    fn podman(&self, verb: &str) -> String {
+        if self.plain_http {
+            format!("podman {verb} --tls-verify=false")
+        } else {
+            format!("podman {verb}")
+        }
+    }
+}
+
+/// A pull command (`PullCommand`) of `name` at `at` (`@digest` or `:tag`).
+fn pull_command(
+    kind: &str,
+    reference: &str,
+    at: &str,
+    to: RegistryAddress<'_>,
+    name: &Name,
+) -> Value {
+    let host = to.host;
+    json!({
+        "kind": kind,
+        "reference": reference,
+        "command": format!("docker pull {host}/{name}{at}"),
+        "podman": format!("{} {host}/{name}{at}", to.podman("pull")),
+    })
+}
+
+/// An artifact (`Artifact`), with the pull commands for `to`.
+pub fn artifact(a: &Artifact, to: RegistryAddress<'_>, name: &Name) -> Value {
+    let digest = a.digest.to_string();
+    let mut commands = vec![pull_command(
+        "digest",
+        &digest,
+        &format!("@{digest}"),
+        to,
+        name,
+    )];
+    commands.extend(
+        a.tags
+            .iter()
+            .map(|tag| pull_command("tag", tag.as_str(), &format!(":{tag}"), to, name)),
+    );
     // For a plain image the stored artifact type is its config's media type (the referrers
     // API's rule); the console shows an artifact type only for other artifacts.
     let artifact_type = a
@@ -69,6 +109,103 @@ pub fn artifact(a: &Artifact, host: &str, name: &Name) -> Value {
         "pull_time": a.pulled_at.map(Timestamp::rfc3339),
         "pull_count": a.pull_count,
         "pull_commands": commands,
+    })
+}
+
+/// A descriptor of a manifest (`Descriptor`): digest, media type, size, and the title a file
+/// of an OCI artifact carries.
+fn descriptor(d: &Descriptor) -> Value {
+    json!({
+        "digest": d.digest().to_string(),
+        "media_type": d.media_type(),
+        "size": d.size(),
+        "title": d.annotation("org.opencontainers.image.title"),
+    })
+}
+
+/// `os/architecture[/variant]`, the way docker and podman name a platform.
+fn platform_text(p: &Platform) -> String {
+    let mut text = format!("{}/{}", p.os, p.architecture);
+    if let Some(variant) = &p.variant {
+        text.push('/');
+        text.push_str(variant);
+    }
+    text
+}
+
+/// One artifact whole (`ArtifactContent`): the artifact, its manifest as stored (the exact
+/// text), its config (with the blob's JSON when the page may show it), layers, the platforms
+/// of an index, its subject and its referrers, each with its pull commands for `to`.
+pub fn artifact_content(c: &ArtifactContent, to: RegistryAddress<'_>, name: &Name) -> Value {
+    let manifest = &c.manifest;
+    // The exact text (a JSON document, so UTF-8): re-serialised, its keys would be reordered.
+    let document = String::from_utf8_lossy(manifest.bytes());
+    let config = manifest.config().map(|d| {
+        let mut value = descriptor(d);
+        value["content"] = c
+            .config
+            .as_ref()
+            .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok())
+            .filter(Value::is_object)
+            .unwrap_or(Value::Null);
+        value
+    });
+    let platforms: Vec<Value> = manifest
+        .manifests()
+        .iter()
+        .map(|d| {
+            let digest = d.digest().to_string();
+            let mut value = descriptor(d);
+            value["platform"] = d.platform().map(platform_text).into();
+            value["pull_command"] =
+                pull_command("digest", &digest, &format!("@{digest}"), to, name);
+            value
+        })
+        .collect();
+    json!({
+        "artifact": artifact(&c.artifact, to, name),
+        "manifest": document,
+        "config": config,
+        "layers": manifest.layers().iter().map(descriptor).collect::<Vec<_>>(),
+        "platforms": platforms,
+        "subject": manifest.subject().map(|s| s.digest().to_string()),
+        "referrers": c.referrers.iter().map(|r| artifact(r, to, name)).collect::<Vec<_>>(),
+    })
+}
+
+/// The commands to log in, tag, push and pull (`PushCommands`) for `image` of `repository`,
+/// for docker and podman. The secret is read from standard input (`--password-stdin`), never
+/// given on the command line, where `ps` and the shell's history would keep it.
+pub fn push_commands(
+    to: RegistryAddress<'_>,
+    repository: &RepositoryName,
+    image: &str,
+    user: &str,
+) -> Value {
+    let host = to.host;
+    let target = format!("{host}/{repository}/{image}");
+    let stdin = "echo \"$REGISTRY_SECRET\" |";
+    let docker_note = to.plain_http.then(|| {
+        format!(
+            "This registry is served over plain HTTP: docker refuses it until {host} is listed \
+             in \"insecure-registries\" in /etc/docker/daemon.json and the docker daemon is \
+             restarted."
+        )
+    });
+    json!({
+        "host": host,
+        "plain_http": to.plain_http,
+        "login": format!("{stdin} docker login {host} --username {user} --password-stdin"),
+        "tag": format!("docker tag SOURCE_IMAGE[:TAG] {target}[:TAG]"),
+        "push": format!("docker push {target}[:TAG]"),
+        "pull": format!("docker pull {target}[:TAG]"),
+        "docker_note": docker_note,
+        "podman": {
+            "login": format!("{stdin} {} {host} --username {user} --password-stdin", to.podman("login")),
+            "tag": format!("podman tag SOURCE_IMAGE[:TAG] {target}[:TAG]"),
+            "push": format!("{} {target}[:TAG]", to.podman("push")),
+            "pull": format!("{} {target}[:TAG]", to.podman("pull")),
+        },
     })
 }
 

@@ -239,19 +239,59 @@ async fn images_and_artifacts_show_pulls_tags_and_commands() {
         .call(
             &alice(),
             Method::GET,
-            "/api/v1/repositories/team-a/push-commands?image=web",
+            "/api/v1/repositories/team-a/push-commands?image=web&user=10000-ci",
             None,
         )
         .await;
+    let c = &commands.body;
     assert_eq!(
-        commands.body["push"],
+        c["push"],
         "docker push registry.example.com/team-a/web[:TAG]"
     );
+    assert_eq!(
+        c["pull"],
+        "docker pull registry.example.com/team-a/web[:TAG]"
+    );
+    // The secret comes from standard input, never the command line.
+    assert_eq!(
+        c["login"],
+        "echo \"$REGISTRY_SECRET\" | docker login registry.example.com --username 10000-ci --password-stdin"
+    );
+    // The console is configured without TLS: plain HTTP, so podman needs its flag and docker
+    // its daemon setting.
+    assert_eq!(c["plain_http"], true);
     assert!(
-        commands.body["login"]
+        c["docker_note"]
             .as_str()
             .unwrap()
-            .starts_with("docker login registry.example.com")
+            .contains("insecure-registries")
+    );
+    assert_eq!(
+        c["podman"]["login"],
+        "echo \"$REGISTRY_SECRET\" | podman login --tls-verify=false registry.example.com --username 10000-ci --password-stdin"
+    );
+    assert_eq!(
+        c["podman"]["push"],
+        "podman push --tls-verify=false registry.example.com/team-a/web[:TAG]"
+    );
+    assert_eq!(
+        v1["pull_commands"][1]["podman"],
+        "podman pull --tls-verify=false registry.example.com/team-a/backend/api:v1"
+    );
+    // A name that is not one shell word is not filled in.
+    let odd = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/push-commands?user=a;rm%20-rf",
+            None,
+        )
+        .await;
+    assert!(
+        odd.body["login"]
+            .as_str()
+            .unwrap()
+            .contains("--username REPOSITORY_USER --password-stdin")
     );
 
     let a = w
@@ -768,6 +808,8 @@ async fn the_tour_covers_every_documented_operation() {
     )
     .await;
     let uri = format!("/api/v1/repositories/tour/artifacts/{digest}?image=app");
+    let whole = w.call(&admin(), Method::GET, &uri, None).await;
+    assert_eq!(whole.status, StatusCode::OK, "{:?}", whole.body);
     w.call(&admin(), Method::DELETE, &uri, None).await;
     w.push("tour/other/img", "v1", "other").await;
     let deleted = w
@@ -1093,4 +1135,213 @@ async fn the_console_page_and_the_document_are_served() {
         .unwrap();
     let response = w.console.handle(None, request).await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// Puts `bytes` as a blob of `image` and gives its descriptor with `media_type`.
+async fn blob(w: &World, image: &str, media_type: &str, bytes: Vec<u8>) -> Value {
+    let name = Name::parse(image).unwrap();
+    let bytes = Bytes::from(bytes);
+    let digest = berth_model::Digest::sha256(&bytes);
+    let size = bytes.len();
+    let body = Box::pin(futures::stream::once(async move { Ok(bytes) }));
+    w.registry
+        .put_blob(
+            &Principal::SystemAdmin,
+            &name,
+            &digest,
+            berth_core::RequestBody::new(body, None),
+        )
+        .await
+        .unwrap();
+    json!({"mediaType": media_type, "digest": digest.to_string(), "size": size})
+}
+
+/// Puts `manifest` as `image`'s `tag` (none: by its digest) and gives its digest.
+async fn manifest(w: &World, image: &str, tag: Option<&str>, manifest: &Value) -> String {
+    let media_type = manifest["mediaType"].as_str().unwrap();
+    let digest = berth_model::Digest::sha256(manifest.to_string().as_bytes()).to_string();
+    w.registry
+        .put_manifest(
+            &Principal::SystemAdmin,
+            &Name::parse(image).unwrap(),
+            &Reference::parse(tag.unwrap_or(&digest)).unwrap(),
+            berth_core::RequestBody::from_bytes(Bytes::from(manifest.to_string())),
+            Some(media_type),
+        )
+        .await
+        .unwrap()
+        .digest
+        .to_string()
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+#[tokio::test]
+async fn an_artifact_shows_whole_with_layers_config_platforms_and_referrers() {
+    let w = world().await;
+    w.create_repository(&alice(), "team-a", None).await;
+    let image = "team-a/app";
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let config = json!({"architecture": arch, "os": "linux", "config": {"Cmd": ["/app"]}});
+        let config = blob(
+            &w,
+            image,
+            "application/vnd.oci.image.config.v1+json",
+            config.to_string().into_bytes(),
+        )
+        .await;
+        let layer = blob(
+            &w,
+            image,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            vec![arch.len() as u8; 1000],
+        )
+        .await;
+        let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]});
+        let digest = manifest(&w, image, None, &m).await;
+        children.push((arch, digest, m.to_string().len()));
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children.iter().map(|(arch, digest, size)| json!({
+            "mediaType": OCI_MANIFEST, "digest": digest, "size": size,
+            "platform": {"os": "linux", "architecture": arch, "variant": (*arch == "arm64").then_some("v8")},
+        })).collect::<Vec<_>>(),
+    });
+    let index_digest = manifest(&w, image, Some("v1"), &index).await;
+    // A signature of the index: an artifact whose subject it is.
+    let empty = blob(
+        &w,
+        image,
+        "application/vnd.oci.empty.v1+json",
+        b"{}".to_vec(),
+    )
+    .await;
+    let mut sig_layer = blob(
+        &w,
+        image,
+        "application/vnd.example.signature",
+        b"signed".to_vec(),
+    )
+    .await;
+    sig_layer["annotations"] = json!({"org.opencontainers.image.title": "index.sig"});
+    let signature = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.signature",
+        "config": empty, "layers": [sig_layer],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index.to_string().len()},
+    });
+    let signature_digest = manifest(&w, image, None, &signature).await;
+
+    let uri = |d: &str| format!("/api/v1/repositories/team-a/artifacts/{d}?image=app");
+    let whole = w
+        .call(&alice(), Method::GET, &uri(&index_digest), None)
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{:?}", whole.body);
+    let b = &whole.body;
+    assert_eq!(b["artifact"]["digest"], index_digest);
+    assert_eq!(b["artifact"]["tags"], json!(["v1"]));
+    assert_eq!(
+        b["manifest"].as_str().unwrap(),
+        index.to_string(),
+        "the document exactly as stored"
+    );
+    assert_eq!(b["config"], Value::Null, "an index has no config");
+    assert_eq!(b["layers"], json!([]));
+    let platforms: Vec<(&str, &str)> = b["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap(),
+                p["digest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        vec![
+            ("linux/amd64", children[0].1.as_str()),
+            ("linux/arm64/v8", children[1].1.as_str())
+        ]
+    );
+    assert_eq!(
+        b["platforms"][1]["pull_command"]["command"],
+        format!(
+            "docker pull registry.example.com/team-a/app@{}",
+            children[1].1
+        )
+    );
+    let referrers = b["referrers"].as_array().unwrap();
+    assert_eq!(referrers.len(), 1);
+    assert_eq!(referrers[0]["digest"], signature_digest);
+    assert_eq!(
+        referrers[0]["artifact_type"],
+        "application/vnd.example.signature"
+    );
+    assert_eq!(
+        referrers[0]["pull_commands"][0]["podman"],
+        format!(
+            "podman pull --tls-verify=false registry.example.com/team-a/app@{signature_digest}"
+        )
+    );
+
+    // A platform's image: its config (with the blob's JSON) and its layers with sizes.
+    let child = w
+        .call(&alice(), Method::GET, &uri(&children[1].1), None)
+        .await;
+    let c = &child.body;
+    assert_eq!(
+        c["config"]["media_type"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    assert_eq!(c["config"]["content"]["architecture"], "arm64");
+    assert_eq!(c["layers"][0]["size"], 1000);
+    assert_eq!(
+        c["layers"][0]["media_type"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(c["subject"], Value::Null);
+    assert_eq!(c["referrers"], json!([]));
+
+    // The signature names its subject and its file; its config is not an object: no content.
+    let sig = w
+        .call(&alice(), Method::GET, &uri(&signature_digest), None)
+        .await;
+    assert_eq!(sig.body["subject"], index_digest);
+    assert_eq!(sig.body["layers"][0]["title"], "index.sig");
+    assert_eq!(sig.body["config"]["content"], json!({}));
+
+    // Reading an artifact whole is not a pull.
+    w.registry.flush_pulls().await.unwrap();
+    let list = w
+        .call(
+            &alice(),
+            Method::GET,
+            "/api/v1/repositories/team-a/artifacts?image=app&size=100",
+            None,
+        )
+        .await;
+    assert!(
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["pull_count"] == 0)
+    );
+
+    // Another account's artifact, a missing one and a bad digest.
+    let other = w
+        .call(&mallory(), Method::GET, &uri(&index_digest), None)
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let gone = w.call(&alice(), Method::GET, &uri(&missing), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let bad = w
+        .call(&alice(), Method::GET, &uri("sha256:nope"), None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

@@ -47,7 +47,7 @@ pub use blobs::Mount;
 pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Outage, Result, chain as error_chain, unavailable_backend};
 pub use gc::GcReport;
-pub use manage::{ManageError, Manager};
+pub use manage::{ArtifactContent, ManageError, Manager};
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
 /// Engine settings.

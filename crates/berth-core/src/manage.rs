@@ -14,8 +14,11 @@ use berth_meta::{
     Account, ApiToken, Artifact, ConsoleUser, HistoryEvent, Image, NewRepository, Page, Paged,
     Repository, RepositoryUpdate, RepositoryUser, RepositoryUserUpdate,
 };
-use berth_model::{AccountId, Name, RepositoryName, RepositoryUserName, Timestamp};
+use berth_model::{
+    AccountId, Digest, Manifest, Name, RepositoryName, RepositoryUserName, Timestamp,
+};
 use berth_policy::{Action, Denial, Managed, Principal, Target, authorize, authorize_management};
+use bytes::Bytes;
 
 use crate::Registry;
 use crate::identity::{ConsoleUserChange, IdentityError, RepositoryUserSpec, WithSecret};
@@ -48,6 +51,22 @@ pub enum ManageError {
     /// The metadata store answered an error.
     #[error(transparent)]
     Metadata(#[from] berth_meta::Error),
+    /// Reading stored content (a manifest, a config) failed in the engine.
+    #[error(transparent)]
+    Engine(#[from] crate::Error),
+}
+
+/// An artifact with what shows it whole ([`Manager::artifact_content`]).
+#[derive(Debug, Clone)]
+pub struct ArtifactContent {
+    /// The artifact's record.
+    pub artifact: Artifact,
+    /// Its manifest, parsed from the exact bytes stored.
+    pub manifest: Manifest,
+    /// The config blob's bytes, when the manifest has a config of at most the limit asked.
+    pub config: Option<Bytes>,
+    /// The artifacts of the same image whose subject it is (signatures, SBOMs, attestations).
+    pub referrers: Vec<Artifact>,
 }
 
 type Result<T, E = ManageError> = std::result::Result<T, E>;
@@ -218,6 +237,42 @@ impl Manager<'_> {
     pub async fn artifacts(&self, name: &Name, page: Page) -> Result<Paged<Artifact>> {
         self.repository(name.repository()).await?;
         Ok(self.registry.meta.list_artifacts(name, page).await?)
+    }
+
+    /// An artifact of an image by digest, with its manifest, its config blob when that is at
+    /// most `config_limit` bytes, and its referrers. Reading them is not a pull: no pull is
+    /// counted.
+    pub async fn artifact_content(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        config_limit: u64,
+    ) -> Result<ArtifactContent> {
+        self.repository(name.repository()).await?;
+        let meta = &self.registry.meta;
+        let artifact = meta
+            .artifact(name, digest)
+            .await?
+            .ok_or_else(|| ManageError::NotFound {
+                what: "artifact",
+                name: format!("{name}@{digest}"),
+            })?;
+        let bytes = self.registry.manifest_bytes(&artifact.digest).await?;
+        let manifest = Manifest::parse(bytes, Some(&artifact.media_type))
+            .map_err(crate::Error::ManifestInvalid)?;
+        let config = match manifest.config() {
+            Some(config) if config.size() <= config_limit => {
+                Some(self.registry.blob_bytes(config.digest()).await?)
+            }
+            _ => None,
+        };
+        let referrers = meta.referrers(name, &artifact.digest, None).await?;
+        Ok(ArtifactContent {
+            artifact,
+            manifest,
+            config,
+            referrers,
+        })
     }
 
     /// A repository's history, newest first.

@@ -226,22 +226,7 @@ impl Registry {
         self.authorize(principal, Action::Pull, name.repository())
             .await?;
         let artifact = self.find(name, reference).await?;
-        let bytes = match self.manifests.get(&artifact.digest) {
-            Some(bytes) => bytes,
-            None => {
-                let read = self
-                    .blobs
-                    .get(&artifact.digest, None)
-                    .await
-                    .map_err(Error::storage)?;
-                let bytes = berth_storage::collect(read.body)
-                    .await
-                    .map_err(Error::storage)?;
-                self.manifests
-                    .insert(artifact.digest.clone(), bytes.clone());
-                bytes
-            }
-        };
+        let bytes = self.manifest_bytes(&artifact.digest).await?;
         let is_index =
             ManifestKind::from_media_type(&artifact.media_type).is_some_and(ManifestKind::is_index);
         let counts_on_image =
@@ -256,6 +241,24 @@ impl Registry {
             media_type: artifact.media_type,
             bytes,
         })
+    }
+
+    /// A stored manifest's exact bytes, from the cache or the blob store (no pull is counted).
+    pub(crate) async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes> {
+        if let Some(bytes) = self.manifests.get(digest) {
+            return Ok(bytes);
+        }
+        let bytes = self.blob_bytes(digest).await?;
+        self.manifests.insert(digest.clone(), bytes.clone());
+        Ok(bytes)
+    }
+
+    /// A blob's bytes, whole; for small blobs only (manifests, configs).
+    pub(crate) async fn blob_bytes(&self, digest: &Digest) -> Result<Bytes> {
+        let read = self.blobs.get(digest, None).await.map_err(Error::storage)?;
+        berth_storage::collect(read.body)
+            .await
+            .map_err(Error::storage)
     }
 
     /// Deletes by digest (the artifact and its tags; usage drops at once) or by tag (the tag).

@@ -1,15 +1,15 @@
 // berth console: the artifacts of an image, with their pull commands and deletion.
 
 import { h, append, icon } from '../dom.js';
-import { formatBytes, formatNumber, timeCell, shortDigest, mediaTypeLabel } from '../format.js';
+import { formatBytes, formatNumber, countOf, timeCell, shortDigest, mediaTypeLabel } from '../format.js';
 import { api, query, seg, hostCode } from '../api.js';
 import { toast, copyText, copyButton, pill, button } from '../ui.js';
 import { confirmDialog } from '../dialogs.js';
 import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
-import { repoHref, parseHash, setHashParams, intParam, navigate } from '../routes.js';
+import { repoHref, artifactHref, parseHash, setHashParams, intParam, navigate } from '../routes.js';
 import { setCrumbs, activateRepositoriesNav, pageHeader } from '../shell.js';
-import { pushCommandsDialog } from './repository.js';
+import { pushCommandsDialog, pullCommandsDialog } from '../commands.js';
 
 export function renderArtifacts(content, repo, image, params) {
   setCrumbs([
@@ -20,7 +20,7 @@ export function renderArtifacts(content, repo, image, params) {
   activateRepositoriesNav();
   const total = h('span', { class: 'muted' });
   const table = dataTable({
-    testid: 'artifacts-table',
+    testid: 'artifacts-table', label: 'Artifacts', fixed: true,
     rowTestid: 'artifact-row',
     rowProps: (a) => ({ 'data-digest': a.digest }),
     columns: [
@@ -28,7 +28,8 @@ export function renderArtifacts(content, repo, image, params) {
         title: 'Digest',
         width: '190px',
         render: (a) => h('div', { class: 'digest' },
-          h('code', { class: 'digest-text', title: a.digest, 'data-testid': 'artifact-digest' }, shortDigest(a.digest)),
+          h('a', { class: 'link digest-link', href: artifactHref(repo, image, a.digest), title: `Open ${a.digest}`, 'aria-label': `Artifact ${shortDigest(a.digest)}` },
+            h('code', { class: 'digest-text', 'data-testid': 'artifact-digest' }, shortDigest(a.digest))),
           copyButton(() => a.digest, { testid: 'copy-digest', label: 'Copy full digest', toastText: 'Digest copied' })),
       },
       {
@@ -37,12 +38,12 @@ export function renderArtifacts(content, repo, image, params) {
           ? h('div', { class: 'pills' }, a.tags.map((t) => pill([icon('tag', 11), t], 'blue', { 'data-testid': 'tag', 'data-tag': t })))
           : h('span', { class: 'muted' }, 'untagged')),
       },
-      { title: 'Type', width: '140px', render: (a) => h('span', { class: 'muted small', title: a.artifact_type || a.media_type }, mediaTypeLabel(a)) },
+      { title: 'Type', width: '150px', render: (a) => h('span', { class: 'muted small', title: a.artifact_type || a.media_type }, mediaTypeLabel(a)) },
       { title: 'Size', class: 'num', width: '100px', render: (a) => h('span', { 'data-testid': 'artifact-size', title: `${a.size} bytes` }, formatBytes(a.size)) },
-      { title: 'Pushed', width: '190px', render: (a) => timeCell(a.push_time, '—', 'push-time') },
-      { title: 'Last pulled', width: '190px', render: (a) => timeCell(a.pull_time, 'never', 'pull-time') },
+      { title: 'Pushed', width: '130px', render: (a) => timeCell(a.push_time, '—', 'push-time', { dateOnly: true }) },
+      { title: 'Last pulled', width: '130px', render: (a) => timeCell(a.pull_time, 'never', 'pull-time', { dateOnly: true }) },
       { title: 'Pulls', class: 'num', width: '80px', render: (a) => h('span', { 'data-testid': 'pull-count' }, formatNumber(a.pull_count)) },
-      { title: '', class: 'actions', width: '52px', render: (a) => actionMenu(() => artifactMenu(repo, image, a, list), { testid: 'artifact-actions' }) },
+      { title: '', class: 'actions', width: '52px', render: (a) => actionMenu(() => artifactMenu(repo, image, a, list), { testid: 'artifact-actions', label: `Actions for artifact ${shortDigest(a.digest)}` }) },
     ],
     empty: {
       iconName: 'layers', title: 'No artifacts',
@@ -51,12 +52,13 @@ export function renderArtifacts(content, repo, image, params) {
     },
   });
   const list = pagedList({
+    noun: ['artifact', 'artifacts'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),
     load: async (page, size) => {
       const data = await api('GET', `/repositories/${seg(repo)}/artifacts${query({ image, page, size })}`);
-      total.textContent = `${formatNumber(data.total)} artifact${data.total === 1 ? '' : 's'}`;
+      total.textContent = countOf(data.total, 'artifact');
       return data;
     },
     onState: (s) => setHashParams(s),
@@ -69,7 +71,8 @@ export function renderArtifacts(content, repo, image, params) {
       subtitle: [hostCode(repo, (host) => `${host}/${repo}/${image}`), ' · ', total],
       actions: [
         button('Refresh', { iconName: 'refresh', testid: 'refresh', onClick: () => list.reload() }),
-        button('Push command', { iconName: 'terminal', onClick: () => pushCommandsDialog(repo) }),
+        button('Pull commands', { iconName: 'download', testid: 'pull-commands', onClick: () => pullCommandsDialog(repo, image) }),
+        button('Push commands', { iconName: 'terminal', onClick: () => pushCommandsDialog(repo) }),
       ],
     }),
     h('div', { class: 'card card-flush' }, table.el, list.pager));
@@ -78,7 +81,11 @@ export function renderArtifacts(content, repo, image, params) {
 
 function artifactMenu(repo, image, a, list) {
   const cmds = a.pull_commands || [];
-  const items = [{ header: 'Pull command' }];
+  const items = [
+    { label: 'Open', iconName: 'layers', testid: 'menu-open', onClick: () => navigate(artifactHref(repo, image, a.digest)) },
+    'separator',
+    { header: 'Pull command' },
+  ];
   for (const c of cmds) {
     items.push(c.kind === 'digest'
       ? { label: 'Copy pull command (by digest)', iconName: 'download', testid: 'menu-copy-digest', onClick: () => copyText(c.command) }
@@ -95,7 +102,7 @@ function deleteArtifact(repo, image, a, list) {
     title: 'Delete artifact?',
     message: [
       h('p', null, 'The artifact ', h('code', { class: 'inline-code', title: a.digest }, `${a.digest.split(':')[0]}:${shortDigest(a.digest)}`), ' of ', h('strong', null, `${repo}/${image}`),
-        tags.length ? [' and its tag', tags.length > 1 ? 's' : '', ' ', tags.map((t, i) => [i ? ', ' : '', h('strong', null, t)])] : null,
+        tags.length ? [tags.length > 1 ? ' and its tags ' : ' and its tag ', tags.map((t, i) => [i ? ', ' : '', h('strong', null, t)])] : null,
         ' will be deleted.'),
       h('p', { class: 'muted' }, 'Pulls of it will fail. The repository\'s usage drops at once; storage is reclaimed by garbage collection.'),
     ],

@@ -5,7 +5,7 @@
 import { h, append, replace, icon } from '../dom.js';
 import { timeCell } from '../format.js';
 import { api, query, seg, errorMessage } from '../api.js';
-import { toast, pill, button, field, emptyState } from '../ui.js';
+import { toast, pill, button, field, fieldFailure, emptyState } from '../ui.js';
 import { openDialog, confirmDialog } from '../dialogs.js';
 import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
@@ -39,6 +39,7 @@ export function renderConsoleUsers(content, session, params) {
       title: 'Only the system administrator manages console users',
       text: 'Ask the system administrator to create, reset, disable or delete a console user. To change your own password, open the menu under your name at the top right.',
       testid: 'admin-only',
+      heading: true,
       action: h('a', { class: 'btn btn-primary', href: '#/repositories' }, 'Go to repositories'),
     })));
     return;
@@ -73,7 +74,7 @@ export function renderConsoleUsers(content, session, params) {
   });
 
   const table = dataTable({
-    testid: 'console-users-table',
+    testid: 'console-users-table', label: 'Console users',
     rowTestid: 'console-user-row',
     rowProps: (u) => ({ 'data-username': u.username, 'data-state': u.disabled ? 'disabled' : 'active' }),
     columns: [
@@ -119,6 +120,7 @@ export function renderConsoleUsers(content, session, params) {
     }),
   });
   const list = pagedList({
+    noun: ['console user', 'console users'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),
@@ -217,8 +219,7 @@ function createConsoleUserDialog({ accounts, preset, onCreated }) {
     onSubmit: async () => {
       const name = username.value.trim();
       if (!USERNAME_RE.test(name)) {
-        username.focus();
-        throw new Error(name
+        throw fieldFailure(username, name
           ? "A username is 1 to 64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit."
           : 'Enter a username.');
       }

@@ -18,13 +18,13 @@ function actionVariant(action) {
 
 export function renderHistoryTab(body, repo, params) {
   const table = dataTable({
-    testid: 'history-table',
+    testid: 'history-table', label: 'History', fixed: true,
     rowTestid: 'history-row',
     rowProps: (e) => ({ 'data-action': e.action }),
     columns: [
-      { title: 'Time', width: '200px', render: (e) => timeCell(e.at, '—', 'history-time') },
-      { title: 'Actor', width: '180px', render: (e) => h('span', { class: 'mono', 'data-testid': 'history-actor' }, e.actor) },
-      { title: 'Action', width: '170px', render: (e) => pill(String(e.action).replace(/[_.]/g, ' '), actionVariant(e.action), { 'data-testid': 'history-action', title: e.action }) },
+      { title: 'Time', width: '190px', render: (e) => timeCell(e.at, '—', 'history-time') },
+      { title: 'Actor', width: '16%', render: (e) => h('span', { class: 'mono', 'data-testid': 'history-actor' }, e.actor) },
+      { title: 'Action', width: '150px', render: (e) => pill(String(e.action).replace(/[_.]/g, ' '), actionVariant(e.action), { 'data-testid': 'history-action', title: e.action }) },
       { title: 'Image', render: (e) => (e.image ? h('a', { class: 'link', href: imageHref(repo, e.image), 'data-testid': 'history-image' }, e.image) : h('span', { class: 'muted' }, '—')) },
       {
         title: 'Target',
@@ -34,11 +34,12 @@ export function renderHistoryTab(body, repo, params) {
           return h('code', { class: 'mono small', title: e.target, 'data-testid': 'history-target' }, isDigest ? `sha256:${shortDigest(e.target)}` : e.target);
         },
       },
-      { title: 'Detail', render: (e) => (e.detail ? h('span', { class: 'desc', title: e.detail }, e.detail) : h('span', { class: 'muted' }, '—')) },
+      { title: 'Detail', width: '26%', render: (e) => (e.detail ? h('span', { class: 'desc desc-clamp', title: e.detail }, e.detail) : h('span', { class: 'muted' }, '—')) },
     ],
     empty: { iconName: 'clock', title: 'No history yet', text: 'Pushes, deletes and changes to this repository appear here.' },
   });
   const list = pagedList({
+    noun: ['event', 'events'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),

@@ -3,7 +3,7 @@
 import { h, append, icon } from '../dom.js';
 import { formatBytes, formatNumber, timeCell } from '../format.js';
 import { api, query, seg } from '../api.js';
-import { toast, accessPill, usageBar, button, field } from '../ui.js';
+import { toast, accessPill, usageBar, button, field, fieldError } from '../ui.js';
 import { openDialog } from '../dialogs.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
 import { repoHref, setHashParams, intParam } from '../routes.js';
@@ -13,7 +13,7 @@ export function renderRepositories(content, params) {
   setCrumbs([{ label: 'Repositories' }]);
   activateRepositoriesNav();
   const table = dataTable({
-    testid: 'repositories-table',
+    testid: 'repositories-table', label: 'Repositories',
     rowTestid: 'repository-row',
     rowProps: (r) => ({ 'data-name': r.name }),
     columns: [
@@ -34,6 +34,7 @@ export function renderRepositories(content, params) {
     },
   });
   const list = pagedList({
+    noun: ['repository', 'repositories'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),
@@ -83,6 +84,11 @@ function quotaField(initialBytes) {
   const unitSelect = h('select', { class: 'select', 'data-testid': 'quota-unit', 'aria-label': 'Quota unit', value: unit, disabled: unlimitedInitially },
     QUOTA_UNITS.map(([u]) => h('option', { value: u }, u)));
   const unlimited = h('input', { type: 'checkbox', 'data-testid': 'quota-unlimited', checked: unlimitedInitially });
+  const quotaError = () => {
+    const e = new Error('Enter a quota of 0 or more, or choose "No limit".');
+    e.field = number;
+    return e;
+  };
   unlimited.addEventListener('change', () => {
     number.disabled = unlimited.checked;
     unitSelect.disabled = unlimited.checked;
@@ -97,7 +103,7 @@ function quotaField(initialBytes) {
     bytes() {
       if (unlimited.checked) return null;
       const n = Number(number.value);
-      if (number.value.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error('Enter a quota of 0 or more, or choose "No limit".');
+      if (number.value.trim() === '' || !Number.isFinite(n) || n < 0) throw quotaError();
       const mult = QUOTA_UNITS.find(([u]) => u === unitSelect.value)[1];
       return Math.round(n * mult);
     },
@@ -109,8 +115,8 @@ function quotaField(initialBytes) {
 function referrersField(initial) {
   const hintId = `referrers-${Math.random().toString(36).slice(2)}`;
   const input = h('input', { type: 'checkbox', 'data-testid': 'repo-delete-referrers', 'aria-describedby': hintId, checked: initial !== false });
-  const el = h('div', { class: 'field' },
-    h('div', { class: 'label' }, 'Referrers'),
+  const el = h('div', { class: 'field', role: 'group', 'aria-labelledby': `${hintId}-label` },
+    h('div', { class: 'label', id: `${hintId}-label` }, 'Referrers'),
     h('label', { class: 'check' }, input, h('span', null, 'Delete referrers (signatures, SBOMs) with their artifact')),
     h('div', { class: 'hint', id: hintId }, 'When an artifact is deleted, the artifacts whose subject it is (signatures, SBOMs, attestations) go with it. Off, they stay in the image, untagged, until deleted themselves.'));
   return { el, value: () => input.checked };
@@ -118,13 +124,13 @@ function referrersField(initial) {
 
 function createRepositoryDialog(list) {
   const nameInput = h('input', { class: 'input', id: 'repo-name', 'data-testid': 'repo-name', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. team-a', maxlength: '200' });
-  const nameError = h('div', { class: 'field-error', 'data-testid': 'repo-name-error', hidden: true });
+  const nameError = fieldError(nameInput, 'repo-name-error');
   const preview = h('code', { class: 'inline-code' });
   const updatePreview = () => {
     preview.textContent = `${location.host}/${nameInput.value.trim() || '<repository>'}/<image>:<tag>`;
   };
   nameInput.addEventListener('input', () => {
-    nameError.hidden = true;
+    nameError.clear();
     updatePreview();
   });
   updatePreview();
@@ -137,7 +143,7 @@ function createRepositoryDialog(list) {
     testid: 'create-repository-dialog',
     submitLabel: 'Create',
     content: [
-      field('Name', nameInput, ['Lowercase letters and digits, separated by ".", "_" or "-". Images are named ', preview], { id: 'repo-name', error: nameError }),
+      field('Name', nameInput, ['Lowercase letters and digits, separated by ".", "_" or "-". Images are named ', preview], { id: 'repo-name', error: nameError.el }),
       field('Access level', access.el),
       field('Storage quota', quota.el, 'The most storage the repository\'s artifacts may use. Pushes over the limit are refused.'),
       referrers.el,
@@ -145,8 +151,7 @@ function createRepositoryDialog(list) {
     onSubmit: async () => {
       const name = nameInput.value.trim();
       if (!NAME_RE.test(name)) {
-        nameError.textContent = name ? 'Use lowercase letters and digits, separated by ".", "_", "__" or "-".' : 'Enter a name.';
-        nameError.hidden = false;
+        nameError.show(name ? 'Use lowercase letters and digits, separated by ".", "_", "__" or "-".' : 'Enter a name.');
         nameInput.focus();
         return false;
       }

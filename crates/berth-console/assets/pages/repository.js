@@ -1,11 +1,12 @@
-// berth console: a repository: its summary and tabs (the images tab here, repository users in
-// users.js, history in history.js), and the dialog with the push commands.
+// berth console: a repository: its summary and sections (the images tab here, repository users
+// in users.js, history in history.js); the push dialog is in commands.js.
 
 import { h, append, clear, replace, icon } from '../dom.js';
-import { formatBytes, formatNumber, timeCell } from '../format.js';
+import { formatBytes, formatNumber, countOf, timeCell } from '../format.js';
 import { api, query, seg, errorMessage, hostCode } from '../api.js';
-import { toast, accessPill, usageBar, spinner, emptyState, errorState, button, debounce, field, commandBlock } from '../ui.js';
-import { openDialog, confirmDialog } from '../dialogs.js';
+import { toast, accessPill, usageBar, spinner, emptyState, errorState, button, debounce } from '../ui.js';
+import { confirmDialog } from '../dialogs.js';
+import { pushCommandsDialog } from '../commands.js';
 import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
 import { repoHref, imageHref, setHashParams, intParam, navigate } from '../routes.js';
@@ -18,9 +19,11 @@ export function renderRepository(content, repoName, tab, params) {
   setCrumbs([{ label: 'Repositories', href: '#/repositories' }, { label: repoName }]);
   activateRepositoriesNav();
   const summary = h('div', { class: 'card repo-summary' }, h('div', { class: 'summary-loading' }, spinner(20), 'Loading repository…'));
-  const tabs = h('div', { class: 'tabs', role: 'tablist' },
+  // The sections of a repository are pages of their own (each has its address), so they are
+  // links, the current one marked with aria-current, rather than tabs with panels.
+  const tabs = h('nav', { class: 'tabs', 'aria-label': `Repository ${repoName}` },
     [['images', 'Images', 'layers'], ['users', 'Repository users', 'users'], ['history', 'History', 'clock']].map(([id, label, ic]) => h('a', {
-      class: `tab${tab === id ? ' active' : ''}`, role: 'tab', href: repoHref(repoName, id), 'aria-selected': String(tab === id), 'data-testid': `tab-${id}`,
+      class: `tab${tab === id ? ' active' : ''}`, href: repoHref(repoName, id), 'aria-current': tab === id ? 'page' : null, 'data-testid': `tab-${id}`,
     }, icon(ic, 15), label)));
   const body = h('div', { class: 'tab-body' });
   append(content, summary, tabs, body);
@@ -38,7 +41,7 @@ export function renderRepository(content, repoName, tab, params) {
     if (e.status === 404) {
       clear(content);
       append(content, h('div', { class: 'card' }, emptyState({
-        iconName: 'box', title: `Repository ${repoName} does not exist`, text: errorMessage(e), testid: 'not-found',
+        iconName: 'box', title: `Repository ${repoName} does not exist`, text: errorMessage(e), testid: 'not-found', heading: true,
         action: h('a', { class: 'btn btn-primary', href: '#/repositories' }, 'Back to repositories'),
       })));
       return;
@@ -59,7 +62,7 @@ function repositorySummary(r, { onEdit, onDelete }) {
       h('div', { class: 'page-heading' },
         h('div', { class: 'page-icon' }, icon('box', 22)),
         h('div', null,
-          h('div', { class: 'summary-title-row' }, h('h1', { class: 'page-title', 'data-testid': 'repo-title' }, r.name), accessPill(r.access_level)),
+          h('div', { class: 'summary-title-row' }, h('h1', { class: 'page-title', 'data-testid': 'repo-title', tabindex: '-1' }, r.name), accessPill(r.access_level)),
           h('div', { class: 'page-subtitle' }, 'Push to ', hostCode(r.name, (host) => `${host}/${r.name}/<image>:<tag>`)))),
       h('div', { class: 'page-actions' },
         button('Edit', { iconName: 'edit', testid: 'edit-repository', onClick: onEdit }),
@@ -96,7 +99,7 @@ function renderImagesTab(body, repo, params, { onChanged }) {
   });
   let filter = params.get('name') || '';
   const table = dataTable({
-    testid: 'images-table',
+    testid: 'images-table', label: 'Images',
     rowTestid: 'image-row',
     rowProps: (img) => ({ 'data-name': img.name }),
     columns: [
@@ -125,6 +128,7 @@ function renderImagesTab(body, repo, params, { onChanged }) {
       }),
   });
   const list = pagedList({
+    noun: ['image', 'images'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),
@@ -149,7 +153,7 @@ function renderImagesTab(body, repo, params, { onChanged }) {
             onChanged();
           },
         }),
-        button('Push command', { kind: 'primary', iconName: 'terminal', testid: 'push-command', onClick: () => pushCommandsDialog(repo) }))),
+        button('Push commands', { kind: 'primary', iconName: 'terminal', testid: 'push-command', onClick: () => pushCommandsDialog(repo) }))),
     h('div', { class: 'card card-flush' }, table.el, list.pager));
   list.start();
 }
@@ -162,7 +166,7 @@ function deleteImage(repo, img, onDeleted) {
     title: `Delete image ${img.name}?`,
     message: [
       h('p', null, 'The image ', h('strong', { 'data-testid': 'confirm-name' }, `${repo}/${img.name}`), ' is deleted with ',
-        'its ', h('strong', { 'data-testid': 'confirm-artifact-count' }, `${formatNumber(n)} artifact${n === 1 ? '' : 's'}`), ' and all its tags.'),
+        'its ', h('strong', { 'data-testid': 'confirm-artifact-count' }, countOf(n, 'artifact')), ' and all its tags.'),
       h('p', { class: 'muted' }, 'Pulls of it will fail. The repository\'s usage drops at once; storage is reclaimed by garbage collection.'),
     ],
     confirmLabel: 'Delete image',
@@ -173,40 +177,4 @@ function deleteImage(repo, img, onDeleted) {
   }).then((done) => {
     if (done) onDeleted();
   });
-}
-
-export function pushCommandsDialog(repo) {
-  const image = h('input', { class: 'input', 'data-testid': 'push-image-name', placeholder: 'my-app', autocomplete: 'off', spellcheck: 'false' });
-  const steps = h('div', { class: 'steps', 'data-testid': 'push-commands' }, h('div', { class: 'summary-loading' }, spinner(18), 'Loading commands…'));
-  let seq = 0;
-  const load = async () => {
-    const mine = ++seq;
-    try {
-      const c = await api('GET', `/repositories/${seg(repo)}/push-commands${query({ image: image.value.trim() })}`);
-      if (mine !== seq) return;
-      replace(steps,
-        step(1, 'Log in with a repository user', 'Use the name and secret of a repository user with the push_pull permission.', commandBlock(c.login, 'push-command-text', 'login')),
-        step(2, 'Tag a local image for this repository', null, commandBlock(c.tag, 'push-command-text', 'tag')),
-        step(3, 'Push it', null, commandBlock(c.push, 'push-command-text', 'push')));
-    } catch (e) {
-      if (mine !== seq) return;
-      replace(steps, h('div', { class: 'alert alert-error' }, icon('alert', 16), h('span', null, errorMessage(e))));
-    }
-  };
-  const step = (n, title, text, block) => h('div', { class: 'step' },
-    h('div', { class: 'step-num' }, String(n)),
-    h('div', { class: 'step-body' }, h('div', { class: 'step-title' }, title), text ? h('div', { class: 'hint' }, text) : null, block));
-  image.addEventListener('input', debounce(load, 250));
-  const dialog = openDialog({
-    title: 'Push an image',
-    subtitle: ['Commands for repository ', h('strong', null, repo), '. Works the same with podman.'],
-    testid: 'push-commands-dialog',
-    size: 'lg',
-    content: [field('Image name (optional)', image, 'Fills the image name into the commands below.'), steps],
-    footer: [
-      h('a', { class: 'btn btn-ghost', href: repoHref(repo, 'users') }, icon('key', 15), 'Manage repository users'),
-      h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'dialog-close', onclick: () => dialog.close() }, 'Done'),
-    ],
-  });
-  load();
 }

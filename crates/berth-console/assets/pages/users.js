@@ -3,8 +3,9 @@
 
 import { h, append, clear, replace, icon } from '../dom.js';
 import { timeCell, formatExpiry, utcDateInput, PERMISSIONS } from '../format.js';
-import { api, query, seg, registryHost } from '../api.js';
-import { toast, copyButton, pill, button, field, commandBlock } from '../ui.js';
+import { api, query, seg } from '../api.js';
+import { toast, copyButton, pill, button, field, fieldFailure } from '../ui.js';
+import { loginCommands } from '../commands.js';
 import { openDialog, confirmDialog } from '../dialogs.js';
 import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
@@ -12,20 +13,22 @@ import { setHashParams, intParam } from '../routes.js';
 
 export function renderUsersTab(body, repo, params) {
   const table = dataTable({
-    testid: 'users-table',
+    testid: 'users-table', label: 'Repository users', fixed: true,
     rowTestid: 'user-row',
     rowProps: (u) => ({ 'data-name': u.name }),
     columns: [
-      { title: 'Name', render: (u) => h('div', { class: 'user-cell' }, h('span', { class: 'key-icon' }, icon('key', 14)), h('code', { class: 'mono strong', 'data-testid': 'user-name' }, u.name)) },
+      { title: 'Name', width: '20%', render: (u) => h('div', { class: 'user-cell' }, h('span', { class: 'key-icon' }, icon('key', 14)), h('code', { class: 'mono strong', 'data-testid': 'user-name' }, u.name)) },
       {
         title: 'Repositories',
         render: (u) => h('div', { class: 'pills' }, (u.repositories || []).map((p) => h('span', {
           class: `perm-pill${p.repository === repo ? ' perm-current' : ''}`, 'data-testid': 'user-permission', 'data-repository': p.repository, 'data-permission': p.permission,
         }, h('span', { class: 'perm-repo' }, p.repository), h('span', { class: `perm-level perm-${p.permission}` }, PERMISSIONS[p.permission] || p.permission)))),
       },
-      { title: 'Expires', width: '190px', render: (u) => expiryCell(u) },
-      { title: 'Description', render: (u) => (u.description ? h('span', { class: 'desc', title: u.description, 'data-testid': 'user-description' }, u.description) : h('span', { class: 'muted' }, '—')) },
-      { title: 'Created', width: '190px', render: (u) => timeCell(u.created_at) },
+      { title: 'Expires', width: '150px', render: (u) => expiryCell(u) },
+      // Long descriptions wrap and are cut after two lines (the whole text on hover), so the
+      // dates and the action menu stay on screen.
+      { title: 'Description', width: '24%', render: (u) => (u.description ? h('span', { class: 'desc desc-clamp', title: u.description, 'data-testid': 'user-description' }, u.description) : h('span', { class: 'muted' }, '—')) },
+      { title: 'Created', width: '130px', render: (u) => timeCell(u.created_at, 'never', undefined, { dateOnly: true }) },
       {
         title: '', class: 'actions', width: '52px',
         render: (u) => actionMenu(() => [
@@ -33,7 +36,7 @@ export function renderUsersTab(body, repo, params) {
           { label: 'Refresh secret', iconName: 'refresh', testid: 'menu-refresh-secret', onClick: () => refreshSecret(u, list, repo) },
           'separator',
           { label: 'Delete', iconName: 'trash', danger: true, testid: 'menu-delete', onClick: () => deleteUser(u, list) },
-        ], { testid: 'user-actions' }),
+        ], { testid: 'user-actions', label: `Actions for ${u.name}` }),
       },
     ],
     empty: {
@@ -43,6 +46,7 @@ export function renderUsersTab(body, repo, params) {
     },
   });
   const list = pagedList({
+    noun: ['repository user', 'repository users'],
     table,
     page: intParam(params, 'page', 1),
     size: intParam(params, 'size', DEFAULT_SIZE, 100),
@@ -153,17 +157,14 @@ function userDialog({ repo, user, onDone }) {
     editing
       ? h('div', { class: 'field' }, h('div', { class: 'label' }, 'Name'), h('code', { class: 'mono strong' }, user.name))
       : field('Name (optional)', nameInput, 'Left empty, a name is generated. The account prefix is added to the name.', { id: 'user-name-input' }),
-    h('div', { class: 'field' },
-      h('div', { class: 'label' }, 'Expiration'),
-      h('div', { class: 'inline-fields' }, date, h('label', { class: 'check' }, never, h('span', null, 'Never expires'))),
-      h('div', { class: 'hint' }, 'On this date (00:00 UTC) the user is locked, not deleted: extend the date to unlock it.')),
+    field('Expiration', h('div', { class: 'inline-fields' }, date, h('label', { class: 'check' }, never, h('span', null, 'Never expires'))),
+      'On this date (00:00 UTC) the user is locked, not deleted: extend the date to unlock it.'),
     field('Description', description, null, { id: 'user-description' }),
-    h('div', { class: 'field' },
-      h('div', { class: 'label' }, 'Repository permissions'),
+    field('Repository permissions', h('div', null,
       h('div', { class: 'hint hint-top' }, 'push_pull: push and pull images; pull: pull only.'),
       rowsEl,
       h('datalist', { id: datalistId }),
-      addBtn),
+      addBtn)),
     editing ? h('label', { class: 'check' }, disabled, h('span', null, 'Disabled (cannot log in until enabled again)')) : null,
   ];
 
@@ -183,13 +184,14 @@ function userDialog({ repo, user, onDone }) {
     content,
     onSubmit: async () => {
       const repositories = rows.map((r) => ({ repository: r.repoEl.value.trim(), permission: r.permEl.value }));
-      if (repositories.some((p) => !p.repository)) throw new Error('Choose a repository in every permission row.');
+      const emptyRow = rows.find((r) => !r.repoEl.value.trim());
+      if (emptyRow) throw fieldFailure(emptyRow.repoEl, 'Choose a repository in every permission row.');
       const seen = new Set();
-      for (const p of repositories) {
-        if (seen.has(p.repository)) throw new Error(`Repository ${p.repository} is listed twice.`);
+      for (const [i, p] of repositories.entries()) {
+        if (seen.has(p.repository)) throw fieldFailure(rows[i].repoEl, `Repository ${p.repository} is listed twice.`);
         seen.add(p.repository);
       }
-      if (!never.checked && !date.value) throw new Error('Choose an expiration date, or "Never expires".');
+      if (!never.checked && !date.value) throw fieldFailure(date, 'Choose an expiration date, or "Never expires".');
       const expires_at = never.checked ? null : date.value;
       if (editing) {
         const patch = { description: description.value.trim(), expires_at, repositories, disabled: disabled.checked };
@@ -212,14 +214,6 @@ function secretDialog(u, title, repo) {
   const nameText = h('code', { class: 'secret-value', 'data-testid': 'secret-name' }, u.name);
   const secretText = h('code', { class: 'secret-value', 'data-testid': 'secret' }, u.secret);
   let dialog = null;
-  let loginCmd = `docker login ${location.host} -u ${u.name}`;
-  const loginBlock = commandBlock(() => loginCmd, 'login-command', 'docker-login');
-  if (repo) {
-    registryHost(repo).then((host) => {
-      loginCmd = `docker login ${host} -u ${u.name}`;
-      loginBlock.querySelector('code').textContent = loginCmd;
-    });
-  }
   dialog = openDialog({
     title,
     testid: 'secret-dialog',
@@ -227,10 +221,9 @@ function secretDialog(u, title, repo) {
     content: [
       h('div', { class: 'alert alert-warn', 'data-testid': 'secret-warning' }, icon('alert', 16),
         h('span', null, h('strong', null, 'Copy the secret now: it will not be shown again. '), 'If it is lost, refresh the secret to get a new one.')),
-      h('div', { class: 'field' }, h('div', { class: 'label' }, 'Name'), h('div', { class: 'secret-box' }, nameText, copyButton(() => u.name, { testid: 'copy-secret-name', label: 'Copy name', toastText: 'Name copied' }))),
-      h('div', { class: 'field' }, h('div', { class: 'label' }, 'Secret'), h('div', { class: 'secret-box' }, secretText, copyButton(() => u.secret, { testid: 'copy-secret', label: 'Copy secret', toastText: 'Secret copied' }))),
-      h('div', { class: 'field' }, h('div', { class: 'label' }, 'Log in'), loginBlock,
-        h('div', { class: 'hint' }, 'docker asks for the password: paste the secret.')),
+      field('Name', h('div', { class: 'secret-box' }, nameText, copyButton(() => u.name, { testid: 'copy-secret-name', label: 'Copy name', toastText: 'Name copied' }))),
+      field('Secret', h('div', { class: 'secret-box' }, secretText, copyButton(() => u.secret, { testid: 'copy-secret', label: 'Copy secret', toastText: 'Secret copied' }))),
+      field('Log in', repo ? loginCommands(repo, u.name) : h('code', { class: 'inline-code' }, `docker login ${location.host} --username ${u.name} --password-stdin`)),
     ],
     footer: [h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'secret-done', onclick: () => dialog.close() }, 'I have saved the secret')],
   });

@@ -130,6 +130,7 @@ impl ApiError {
             ManageError::Conflict(message) => Self::conflict(message),
             ManageError::Identity(e) => Self::identity(e),
             ManageError::Metadata(e) => Self::meta(e),
+            ManageError::Engine(e) => Self::engine(e),
         }
     }
 
@@ -332,6 +333,15 @@ impl Call<'_> {
         }
     }
 
+    /// The registry's address for commands: `host` (from [`Call::registry_host`]), over plain
+    /// HTTP unless the console is configured for TLS (its own, or an https public URL).
+    pub(crate) fn registry_address<'h>(&self, host: &'h str) -> crate::json::RegistryAddress<'h> {
+        crate::json::RegistryAddress {
+            host,
+            plain_http: !self.console.config.tls,
+        }
+    }
+
     /// Who calls: the session cookie, Basic credentials of a console user, or an API token.
     pub(crate) async fn caller(&self) -> ApiResult<Caller> {
         let identity = self.console.registry.identity();
@@ -508,6 +518,9 @@ impl Console {
                 repositories::delete_image(&call, r).await
             }
             (&M::GET, ["repositories", r, "artifacts"]) => repositories::artifacts(&call, r).await,
+            (&M::GET, ["repositories", r, "artifacts", digest]) => {
+                repositories::artifact(&call, r, digest).await
+            }
             (&M::DELETE, ["repositories", r, "artifacts", digest]) => {
                 repositories::delete_artifact(&call, r, digest).await
             }

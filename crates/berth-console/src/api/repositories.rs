@@ -4,7 +4,7 @@ use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate};
 use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
 use berth_policy::Managed;
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApiError, ApiResult, Call, Caller, ok, repository_name};
 use crate::{Answer, json};
@@ -195,10 +195,11 @@ pub(crate) async fn artifacts(call: &Call<'_>, segment: &str) -> ApiResult {
         .await
         .map_err(ApiError::manage)?;
     let host = call.registry_host();
+    let to = call.registry_address(&host);
     ok(
         StatusCode::OK,
         json::paged(&found, page.page, page.size, |a| {
-            json::artifact(a, &host, &name)
+            json::artifact(a, to, &name)
         }),
     )
 }
@@ -243,6 +244,29 @@ pub(crate) async fn delete_tag(call: &Call<'_>, segment: &str, tag: &str) -> Api
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
+/// The largest config blob an artifact's page shows (read whole into memory).
+const CONFIG_SHOWN_LIMIT: u64 = 256 << 10;
+
+/// One artifact whole: its record, manifest, config, layers, platforms and referrers. Reading it
+/// is not a pull.
+pub(crate) async fn artifact(call: &Call<'_>, segment: &str, digest: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let repository = visible(call, &caller, segment).await?;
+    let name = image_name(call, &repository.name)?;
+    let digest =
+        Digest::parse(digest).map_err(|e| ApiError::invalid(format!("digest {digest:?}: {e}")))?;
+    let content = call
+        .manager(&caller)
+        .artifact_content(&name, &digest, CONFIG_SHOWN_LIMIT)
+        .await
+        .map_err(ApiError::manage)?;
+    let host = call.registry_host();
+    ok(
+        StatusCode::OK,
+        json::artifact_content(&content, call.registry_address(&host), &name),
+    )
+}
+
 pub(crate) async fn push_commands(call: &Call<'_>, segment: &str) -> ApiResult {
     let caller = call.authorized().await?;
     let repository = visible(call, &caller, segment).await?;
@@ -252,15 +276,19 @@ pub(crate) async fn push_commands(call: &Call<'_>, segment: &str) -> ApiResult {
         .get("image")
         .filter(|i| ImageName::parse(i).is_ok())
         .unwrap_or("IMAGE");
-    let target = format!("{host}/{}/{image}", repository.name);
+    // A repository user's name to fill in; only characters a shell takes as one word.
+    let user = call
+        .query
+        .get("user")
+        .filter(|u| {
+            !u.is_empty()
+                && u.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+        })
+        .unwrap_or("REPOSITORY_USER");
     ok(
         StatusCode::OK,
-        json!({
-            "host": host,
-            "login": format!("docker login {host} -u <repository user> -p <secret key>"),
-            "tag": format!("docker tag SOURCE_IMAGE[:TAG] {target}[:TAG]"),
-            "push": format!("docker push {target}[:TAG]"),
-        }),
+        json::push_commands(call.registry_address(&host), &repository.name, image, user),
     )
 }
 
