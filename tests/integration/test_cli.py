@@ -6,7 +6,7 @@ with the one it most likely meant.
 
 import subprocess
 
-from harness import BERTH_BIN, BerthCase, free_port, temp_dir
+from harness import BERTH_BIN, BerthCase, Http, free_port, temp_dir
 
 
 def berth(*args: str, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -75,3 +75,25 @@ class CliManagesWhatTheConsoleManages(BerthCase):
         listed = [r["name"] for r in b.admin("repository", "list")]
         self.assertNotIn("cli-repo", listed)
         self.assertIn("cli-other", listed)
+
+    def test_api_tokens_are_created_listed_and_revoked(self):
+        b = self.berth
+        created = b.admin("api-token", "create", "--user", "admin", "--description", "cli-test")
+        token, token_id = created["token"], created["id"]
+        self.assertTrue(token.startswith("berth_"), created)
+        api = Http(b.host)
+        auth = {"Authorization": f"Bearer {token}"}
+        r = api.send("GET", "/api/v1/api-tokens", headers=auth)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([t["id"] for t in r.json()["items"]], [token_id], "the token acts as admin")
+        listed = b.admin("api-token", "list", "--user", "admin")
+        self.assertEqual([(t["id"], t["description"]) for t in listed], [(token_id, "cli-test")])
+        self.assertNotIn("token", listed[0], "a list never shows the token")
+        self.assertNotEqual(b.admin_run("api-token", "list", "--user", "nobody").returncode, 0)
+        self.assertEqual(b.admin("api-token", "revoke", token_id, "--user", "admin"),
+                         {"deleted": token_id, "user": "admin"})
+        self.assertEqual(api.send("GET", "/api/v1/api-tokens", headers=auth).status, 401)
+        self.assertEqual(b.admin("api-token", "list", "--user", "admin"), [])
+        gone = b.admin_run("api-token", "delete", token_id, "--user", "admin")
+        self.assertNotEqual(gone.returncode, 0)
+        self.assertIn(f"API token {token_id} does not exist", gone.stderr)

@@ -74,6 +74,11 @@ enum Admin {
         #[command(subcommand)]
         command: ConsoleUserCommand,
     },
+    /// API tokens (`berth_...`) of a console user, for scripts calling the management API.
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
     /// Repositories of the account.
     Repository {
         #[command(subcommand)]
@@ -211,6 +216,46 @@ enum ConsoleUserCommand {
     Delete {
         /// Its login name.
         username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiTokenCommand {
+    /// Lists a console user's API tokens, newest first (their ids, never the tokens).
+    List {
+        /// The console user whose tokens these are.
+        #[arg(long)]
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Creates an API token acting as a console user and prints it, once.
+    Create {
+        /// The console user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A label, e.g. what uses it.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// An expiry date YYYY-MM-DD, or never.
+        #[arg(long, value_parser = admin::parse_expiry)]
+        expires: Option<admin::Expiry>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes (deletes) an API token by its id; it stops working at once.
+    #[command(visible_alias = "delete")]
+    Revoke {
+        /// Its id, as `api-token list` shows it.
+        id: String,
+        /// The console user it belongs to.
+        #[arg(long)]
+        user: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -449,6 +494,24 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                     }
                     ConsoleUserCommand::Delete { username, json } => {
                         (admin::delete_console_user(r, &username).await?, json)
+                    }
+                },
+                Admin::ApiToken { command } => match command {
+                    ApiTokenCommand::List { user, json } => {
+                        (admin::list_api_tokens(r, &user).await?, json)
+                    }
+                    ApiTokenCommand::Create {
+                        user,
+                        description,
+                        expires,
+                        json,
+                    } => (
+                        admin::create_api_token(r, &user, &description, expires.and_then(|e| e.0))
+                            .await?,
+                        json,
+                    ),
+                    ApiTokenCommand::Revoke { id, user, json } => {
+                        (admin::revoke_api_token(r, &user, &id).await?, json)
                     }
                 },
                 Admin::Repository { command } => match command {
