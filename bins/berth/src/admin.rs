@@ -2,6 +2,7 @@
 //! `--json` for scripts. The JSON objects are the management API's (`berth_console::json`), so
 //! what one creates the other lists alike.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use berth_console::json;
@@ -15,7 +16,7 @@ use berth_model::{RepositoryName, RepositoryUserName};
 use berth_policy::{Principal, human_bytes};
 use serde_json::Value;
 
-use crate::config::parse_size;
+use crate::config::{Config, parse_size};
 
 /// An expiry as given on the command line: a date, or `never` (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -594,6 +595,38 @@ pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Outp
     Ok(Output {
         json: serde_json::json!({"deleted": name.to_string(), "artifacts_deleted": artifacts}),
         text: format!("deleted image {name} and its {artifacts} artifacts"),
+    })
+}
+
+/// `berth admin backup FILE`: the metadata, copied consistently while the server runs; says
+/// what else a restore needs (the blobs, and the token key when it is not configured).
+pub(crate) async fn backup(config: &Config, dest: &Path) -> Result<Output, String> {
+    let db = crate::backends::backup_metadata(config, dest).await?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    let blobs = match &config.storage.s3 {
+        Some(s3) => format!("the bucket {}", s3.bucket),
+        None => config.data_dir.join("blobs").display().to_string(),
+    };
+    let mut text = format!(
+        "backed up {} to {} ({})\nblobs are not in it: copy {blobs} now, after it",
+        db.display(),
+        dest.display(),
+        human_bytes(bytes)
+    );
+    if config.auth.token_key.is_none() {
+        let key = config.data_dir.join("token.key");
+        text.push_str(&format!(
+            " (and {}, or console sessions end at the restore)",
+            key.display()
+        ));
+    }
+    Ok(Output {
+        json: serde_json::json!({
+            "backup": dest.display().to_string(),
+            "database": db.display().to_string(),
+            "bytes": bytes,
+        }),
+        text,
     })
 }
 

@@ -94,6 +94,16 @@ enum Admin {
         #[command(subcommand)]
         command: ImageCommand,
     },
+    /// Writes a consistent copy of the embedded SQLite store to FILE, also while `berth serve`
+    /// runs. Blobs are not in it (copy the blob directory or bucket after it); PostgreSQL is
+    /// backed up with pg_dump.
+    Backup {
+        /// Where to write it; must not exist.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -426,6 +436,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             let registry = backends::registry(&config).await?;
             (admin::gc(&registry).await?, json)
         }
+        Command::Admin {
+            what: Admin::Backup { file, json },
+        } => (admin::backup(&config, &file).await?, json),
         Command::Admin { what } => {
             backends::require_store(&config)?;
             let registry = backends::registry(&config).await?;
@@ -545,6 +558,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         (admin::delete_repository(r, &name).await?, json)
                     }
                 },
+                Admin::Backup { .. } => unreachable!("handled above"),
                 Admin::Image { command } => match command {
                     ImageCommand::Delete { name, json } => {
                         (admin::delete_image(r, &name).await?, json)
