@@ -44,6 +44,7 @@ class ReadmeQuickStart(unittest.TestCase):
         blocks = quickstart_blocks(readme)
         self.assertGreaterEqual(len(blocks), 5, "the marked quick-start blocks")
         self.assertEqual(readme.count(MARK), len(blocks), "every mark is followed by a bash fence")
+        self.assertEqual(readme.count("```bash\n"), len(blocks), "every bash block is marked (the README says so)")
         script = "\n".join(blocks)
         self.assertEqual(script.count(REGISTRY_LINE), 1, "the README defines the address once")
 
