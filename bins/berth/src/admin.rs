@@ -2,6 +2,7 @@
 //! `--json` for scripts. The JSON objects are the management API's (`berth_console::json`), so
 //! what one creates the other lists alike.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use berth_console::json;
@@ -15,7 +16,7 @@ use berth_model::{RepositoryName, RepositoryUserName};
 use berth_policy::{Principal, human_bytes};
 use serde_json::Value;
 
-use crate::config::parse_size;
+use crate::config::{Config, parse_size};
 
 /// An expiry as given on the command line: a date, or `never` (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,6 +510,80 @@ pub(crate) async fn delete_console_user(
     })
 }
 
+fn api_token_line(value: &Value) -> String {
+    let expiry = match value["expires_at"].as_str() {
+        Some(at) => format!("expires {at}"),
+        None => "never expires".into(),
+    };
+    format!(
+        "{}\tcreated {}\t{expiry}\t{}",
+        value["id"].as_str().unwrap_or_default(),
+        value["created_at"].as_str().unwrap_or_default(),
+        value["description"].as_str().unwrap_or_default(),
+    )
+}
+
+/// The API tokens of console user `username`, newest first (ids and labels, never the tokens).
+pub(crate) async fn list_api_tokens(registry: &Registry, username: &str) -> Result<Output, String> {
+    let tokens = admin(registry)
+        .api_tokens_of(username)
+        .await
+        .map_err(|e| format!("cannot list the API tokens of {username}: {e}"))?;
+    let items: Vec<Value> = tokens.iter().map(|t| json::api_token(t, None)).collect();
+    let text = if items.is_empty() {
+        format!("no API tokens for {username}")
+    } else {
+        items
+            .iter()
+            .map(api_token_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Output {
+        json: Value::Array(items),
+        text,
+    })
+}
+
+/// Creates an API token acting as console user `username`; the token is printed once.
+pub(crate) async fn create_api_token(
+    registry: &Registry,
+    username: &str,
+    description: &str,
+    expires: Option<Timestamp>,
+) -> Result<Output, String> {
+    let created = admin(registry)
+        .create_api_token_for(username, description, expires)
+        .await
+        .map_err(|e| format!("cannot create an API token for {username}: {e}"))?;
+    let value = json::api_token(&created.record, Some(&created.secret));
+    Ok(Output {
+        text: format!(
+            "created API token {} for console user {username}\ntoken: {}\n(the token is shown \
+             once; keep it now)",
+            api_token_line(&value),
+            created.secret
+        ),
+        json: value,
+    })
+}
+
+/// Revokes console user `username`'s API token `id`.
+pub(crate) async fn revoke_api_token(
+    registry: &Registry,
+    username: &str,
+    id: &str,
+) -> Result<Output, String> {
+    admin(registry)
+        .delete_api_token_of(username, id)
+        .await
+        .map_err(|e| format!("cannot revoke API token {id} of {username}: {e}"))?;
+    Ok(Output {
+        json: serde_json::json!({"deleted": id, "user": username}),
+        text: format!("revoked API token {id} of console user {username}"),
+    })
+}
+
 /// Deletes an image (`REPOSITORY/IMAGE`) with every artifact and tag of it.
 pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Output, String> {
     let name = berth_model::Name::parse(name)
@@ -520,6 +595,38 @@ pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Outp
     Ok(Output {
         json: serde_json::json!({"deleted": name.to_string(), "artifacts_deleted": artifacts}),
         text: format!("deleted image {name} and its {artifacts} artifacts"),
+    })
+}
+
+/// `berth admin backup FILE`: the metadata, copied consistently while the server runs; says
+/// what else a restore needs (the blobs, and the token key when it is not configured).
+pub(crate) async fn backup(config: &Config, dest: &Path) -> Result<Output, String> {
+    let db = crate::backends::backup_metadata(config, dest).await?;
+    let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    let blobs = match &config.storage.s3 {
+        Some(s3) => format!("the bucket {}", s3.bucket),
+        None => config.data_dir.join("blobs").display().to_string(),
+    };
+    let mut text = format!(
+        "backed up {} to {} ({})\nblobs are not in it: copy {blobs} now, after it",
+        db.display(),
+        dest.display(),
+        human_bytes(bytes)
+    );
+    if config.auth.token_key.is_none() {
+        let key = config.data_dir.join("token.key");
+        text.push_str(&format!(
+            " (and {}, or console sessions end at the restore)",
+            key.display()
+        ));
+    }
+    Ok(Output {
+        json: serde_json::json!({
+            "backup": dest.display().to_string(),
+            "database": db.display().to_string(),
+            "bytes": bytes,
+        }),
+        text,
     })
 }
 
@@ -565,6 +672,43 @@ mod tests {
         );
         assert_eq!(parse_quota("none").unwrap(), Quota(None));
         assert_eq!(parse_quota("1KiB").unwrap(), Quota(Some(1024)));
+    }
+
+    /// An API token is created for a console user by name, printed once, listed by id only,
+    /// and revoked by that id.
+    #[tokio::test]
+    async fn api_tokens_are_created_listed_and_revoked_by_user_name() {
+        let registry = Registry::in_memory(&[]).await.unwrap();
+        admin(&registry)
+            .create_console_user(None, "ops", "a long enough password")
+            .await
+            .unwrap();
+        let created = create_api_token(&registry, "ops", "deploy", None)
+            .await
+            .unwrap();
+        let token = created.json["token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("berth_"), "{token}");
+        assert!(created.text.contains(&token), "{}", created.text);
+        let id = created.json["id"].as_str().unwrap().to_owned();
+
+        let listed = list_api_tokens(&registry, "ops").await.unwrap();
+        assert_eq!(listed.json[0]["id"], id.as_str());
+        assert_eq!(listed.json[0]["description"], "deploy");
+        assert!(listed.json[0].get("token").is_none());
+        assert!(!listed.text.contains(&token));
+
+        let missing = list_api_tokens(&registry, "nobody").await.unwrap_err();
+        assert!(
+            missing.contains("console user nobody does not exist"),
+            "{missing}"
+        );
+        revoke_api_token(&registry, "ops", &id).await.unwrap();
+        let again = revoke_api_token(&registry, "ops", &id).await.unwrap_err();
+        assert!(again.contains("does not exist"), "{again}");
+        assert_eq!(
+            list_api_tokens(&registry, "ops").await.unwrap().json,
+            Value::Array(vec![])
+        );
     }
 
     /// A user created as `ci` is updated and refreshed as `ci` or by its full name, in the

@@ -1,6 +1,6 @@
 //! The concrete backends a configuration names: the only place that does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_core::{Registry, RegistryConfig};
@@ -85,6 +85,30 @@ pub(crate) fn require_store(config: &Config) -> Result<(), String> {
          --data-dir or BERTH_DATA_DIR; `berth serve` creates one",
         config.data_dir.display()
     ))
+}
+
+/// `berth admin backup`: a consistent copy of the embedded SQLite store at `dest`, taken while
+/// a server may be using it (`SqliteMetadata::backup_to`); returns the database it copied.
+/// PostgreSQL is refused: pg_dump is its online backup.
+pub(crate) async fn backup_metadata(config: &Config, dest: &Path) -> Result<PathBuf, String> {
+    if config.metadata.postgres_url.is_some() {
+        return Err(
+            "the metadata store is PostgreSQL, which `berth admin backup` does not copy: \
+                    back it up with pg_dump (e.g. `pg_dump --format=custom --file=berth.dump \
+                    \"$BERTH_POSTGRES_URL\"`), as the README's \"Backups\" says"
+                .into(),
+        );
+    }
+    require_store(config)?;
+    let db = config.data_dir.join("berth.db");
+    let store = SqliteMetadata::open(&db)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    store
+        .backup_to(dest)
+        .await
+        .map_err(|e| format!("cannot back up {} to {}: {e}", db.display(), dest.display()))?;
+    Ok(db)
 }
 
 /// Holds the data directory for one `serve`: a second one on the same directory (whose store

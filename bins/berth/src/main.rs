@@ -24,7 +24,7 @@ use crate::config::{Config, LogFormat, Overrides};
 
 /// A multi-tenant OCI container registry.
 #[derive(Parser)]
-#[command(name = "berth", version, about)]
+#[command(name = "berth", version, about, after_help = examples::BERTH)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -45,18 +45,21 @@ struct Common {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the registry.
+    #[command(after_help = examples::SERVE)]
     Serve {
         /// Address to listen on [default: 127.0.0.1:5000].
         #[arg(long)]
         listen: Option<String>,
     },
     /// Deletes unreferenced blobs and idle uploads now.
+    #[command(after_help = examples::GC)]
     Gc {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Manages repositories and repository users.
+    /// Manages accounts, repositories, users, console users and API tokens; backs up.
+    #[command(after_help = examples::ADMIN)]
     Admin {
         #[command(subcommand)]
         what: Admin,
@@ -66,29 +69,51 @@ enum Command {
 #[derive(Subcommand)]
 enum Admin {
     /// Accounts (tenants).
+    #[command(after_help = examples::ACCOUNT)]
     Account {
         #[command(subcommand)]
         command: AccountCommand,
     },
     /// Console users: people who manage an account in the web console.
+    #[command(after_help = examples::CONSOLE_USER)]
     ConsoleUser {
         #[command(subcommand)]
         command: ConsoleUserCommand,
     },
+    /// API tokens (`berth_...`) of a console user, for scripts calling the management API.
+    #[command(after_help = examples::API_TOKEN)]
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
     /// Repositories of the account.
+    #[command(after_help = examples::REPOSITORY)]
     Repository {
         #[command(subcommand)]
         command: RepositoryCommand,
     },
     /// Repository users (robot credentials) of the account.
+    #[command(after_help = examples::USER)]
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
     /// Images of a repository.
+    #[command(after_help = examples::IMAGE)]
     Image {
         #[command(subcommand)]
         command: ImageCommand,
+    },
+    /// Writes a consistent copy of the embedded SQLite store to FILE, also while `berth serve`
+    /// runs. Blobs are not in it (copy the blob directory or bucket after it); PostgreSQL is
+    /// backed up with pg_dump.
+    #[command(after_help = examples::BACKUP)]
+    Backup {
+        /// Where to write it; must not exist.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -219,6 +244,46 @@ enum ConsoleUserCommand {
 }
 
 #[derive(Subcommand)]
+enum ApiTokenCommand {
+    /// Lists a console user's API tokens, newest first (their ids, never the tokens).
+    List {
+        /// The console user whose tokens these are.
+        #[arg(long)]
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Creates an API token acting as a console user and prints it, once.
+    Create {
+        /// The console user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A label, e.g. what uses it.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// An expiry date YYYY-MM-DD, or never.
+        #[arg(long, value_parser = admin::parse_expiry)]
+        expires: Option<admin::Expiry>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revokes (deletes) an API token by its id; it stops working at once.
+    #[command(visible_alias = "delete")]
+    Revoke {
+        /// Its id, as `api-token list` shows it.
+        id: String,
+        /// The console user it belongs to.
+        #[arg(long)]
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum RepositoryCommand {
     /// Creates a repository.
     Create {
@@ -322,6 +387,86 @@ enum UserCommand {
     },
 }
 
+/// The examples `--help` shows under each main command (a test parses each `berth ...` line).
+mod examples {
+    pub(crate) const BERTH: &str = "\
+Examples:
+  berth serve                                    # ./berth-data, 127.0.0.1:5000
+  berth admin repository create team-a --quota 10GiB
+  berth admin user create --name ci --repository team-a=push_pull
+  berth admin backup /backup/berth.db
+  berth --data-dir /var/lib/berth admin user list";
+
+    pub(crate) const SERVE: &str = "\
+Examples:
+  berth serve                                    # SQLite and blobs in ./berth-data
+  berth serve --listen 0.0.0.0:5000 --data-dir /var/lib/berth
+  BERTH_ADMIN_PASSWORD=... berth serve           # the first administrator's password
+  berth --config /etc/berth/berth.toml serve     # PostgreSQL, S3, TLS: see the README";
+
+    pub(crate) const GC: &str = "\
+Examples:
+  berth gc
+  berth gc --json --data-dir /var/lib/berth";
+
+    pub(crate) const ADMIN: &str = "\
+Examples:
+  berth admin repository create team-a --quota 10GiB
+  berth admin user create --name ci --repository team-a=push_pull
+  printf '%s\\n' \"$NEW_PASSWORD\" | berth admin console-user set-password admin
+  berth admin api-token create --user admin --description deploy
+  berth admin backup /backup/berth.db
+
+The commands work on the server's data directory (--data-dir or BERTH_DATA_DIR), also while
+it runs; every command takes --json.";
+
+    pub(crate) const ACCOUNT: &str = "\
+Examples:
+  berth admin account create 10042 --name team-b
+  berth admin account list --json";
+
+    pub(crate) const CONSOLE_USER: &str = "\
+Examples:
+  printf '%s\\n' \"$PASSWORD\" | berth admin console-user create alice --account 10000
+  printf '%s\\n' \"$NEW_PASSWORD\" | berth admin console-user set-password admin
+  berth admin console-user disable alice
+  berth admin console-user list --admins";
+
+    pub(crate) const API_TOKEN: &str = "\
+Examples:
+  berth admin api-token create --user admin --description deploy --expires 2027-01-31
+  berth admin api-token list --user admin
+  berth admin api-token revoke 0123456789abcdef --user admin
+  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:5000/api/v1/repositories";
+
+    pub(crate) const REPOSITORY: &str = "\
+Examples:
+  berth admin repository create team-a --quota 10GiB
+  berth admin repository create public-images --access public
+  berth admin repository update team-a --quota none
+  berth admin repository list --json
+  berth admin repository delete team-a";
+
+    pub(crate) const USER: &str = "\
+Examples:
+  berth admin user create --name ci --repository team-a=push_pull --expires 2027-01-31
+  berth admin user update ci --repository team-a=pull --repository team-b=pull
+  berth admin user refresh-secret ci             # or 10000-ci, with the account prefix
+  berth admin user list --repository team-a
+  berth admin user delete ci";
+
+    pub(crate) const IMAGE: &str = "\
+Examples:
+  berth admin image delete team-a/backend/api";
+
+    pub(crate) const BACKUP: &str = "\
+Examples:
+  berth admin backup /backup/berth.db
+  rsync -a berth-data/blobs/ /backup/blobs/      # then the blobs
+
+PostgreSQL: pg_dump --format=custom --file=berth.dump \"$BERTH_POSTGRES_URL\"";
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let listen = match &cli.command {
@@ -382,6 +527,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             let registry = backends::registry(&config).await?;
             (admin::gc(&registry).await?, json)
         }
+        Command::Admin {
+            what: Admin::Backup { file, json },
+        } => (admin::backup(&config, &file).await?, json),
         Command::Admin { what } => {
             backends::require_store(&config)?;
             let registry = backends::registry(&config).await?;
@@ -452,6 +600,24 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         (admin::delete_console_user(r, &username).await?, json)
                     }
                 },
+                Admin::ApiToken { command } => match command {
+                    ApiTokenCommand::List { user, json } => {
+                        (admin::list_api_tokens(r, &user).await?, json)
+                    }
+                    ApiTokenCommand::Create {
+                        user,
+                        description,
+                        expires,
+                        json,
+                    } => (
+                        admin::create_api_token(r, &user, &description, expires.and_then(|e| e.0))
+                            .await?,
+                        json,
+                    ),
+                    ApiTokenCommand::Revoke { id, user, json } => {
+                        (admin::revoke_api_token(r, &user, &id).await?, json)
+                    }
+                },
                 Admin::Repository { command } => match command {
                     RepositoryCommand::Create {
                         name,
@@ -483,6 +649,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         (admin::delete_repository(r, &name).await?, json)
                     }
                 },
+                Admin::Backup { .. } => unreachable!("handled above"),
                 Admin::Image { command } => match command {
                     ImageCommand::Delete { name, json } => {
                         (admin::delete_image(r, &name).await?, json)
@@ -584,6 +751,42 @@ mod tests {
                     },
             } => Ok(name.given()),
             _ => unreachable!("parsed as another command"),
+        }
+    }
+
+    /// `--help` of every main command ends with examples, and each `berth ...` line of them
+    /// parses as written.
+    #[test]
+    fn help_shows_examples_that_parse() {
+        use clap::CommandFactory as _;
+        let mut cli = Cli::command();
+        cli.build();
+        let mut commands = vec![(vec!["berth"], cli.clone())];
+        for sub in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+            commands.push((vec!["berth", sub.get_name()], sub.clone()));
+            if sub.get_name() == "admin" {
+                for inner in sub.get_subcommands().filter(|c| c.get_name() != "help") {
+                    commands.push((vec!["berth", "admin", inner.get_name()], inner.clone()));
+                }
+            }
+        }
+        for (path, mut command) in commands {
+            let help = command.render_long_help().to_string();
+            let (_, examples) = help
+                .split_once("Examples:")
+                .unwrap_or_else(|| panic!("{path:?} --help has no examples:\n{help}"));
+            for line in examples.lines() {
+                let Some((_, rest)) = line.split_once("berth ") else {
+                    continue;
+                };
+                let command_line = rest.split(" # ").next().unwrap_or_default();
+                let argv: Vec<&str> = std::iter::once("berth")
+                    .chain(command_line.split_whitespace())
+                    .collect();
+                if let Err(e) = Cli::try_parse_from(&argv) {
+                    panic!("the example {argv:?} of {path:?} does not parse: {e}");
+                }
+            }
         }
     }
 

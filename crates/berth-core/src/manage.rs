@@ -5,8 +5,9 @@
 //! repositories, their images, artifacts and history, its repository users) are managed by its
 //! console users and the system administrator ([`Managed::Account`], and [`Action::Manage`] on a
 //! repository); accounts and console users by the administrator alone ([`Managed::System`]); a
-//! console user's API tokens by that user. What another account owns is "not found", exactly
-//! like what does not exist, so names cannot be probed across tenants. Each operation keeps the
+//! console user's API tokens by that user, and by the administrator naming the user (the admin
+//! CLI). What another account owns is "not found", exactly like what does not exist, so names
+//! cannot be probed across tenants. Each operation keeps the
 //! engine's caches true (repository records, identity records) and records history where the
 //! metadata keeps it (repositories).
 
@@ -524,7 +525,45 @@ impl Manager<'_> {
     /// Deletes the caller's API token with this [`ApiToken::id`]; another user's is "not
     /// found".
     pub async fn delete_api_token(&self, id: &str) -> Result<()> {
-        let tokens = self.api_tokens().await?;
+        let user = self.own_user()?;
+        self.delete_token_of(user, id).await
+    }
+
+    // --- any console user's API tokens (the administrator, e.g. the admin CLI) ---
+
+    /// The API tokens of console user `username`, newest first.
+    pub async fn api_tokens_of(&self, username: &str) -> Result<Vec<ApiToken>> {
+        let user = self.console_user(username).await?;
+        Ok(self.registry.meta.list_api_tokens(user.id).await?)
+    }
+
+    /// Creates an API token for console user `username`, with its secret (shown once); the
+    /// token acts as that user.
+    pub async fn create_api_token_for(
+        &self,
+        username: &str,
+        description: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<WithSecret<ApiToken>> {
+        let user = self.console_user(username).await?;
+        let created = self
+            .registry
+            .identity()
+            .create_api_token(&user, description, expires)
+            .await?;
+        tracing::info!(user = %user.username, token = %created.record.id(), actor = %self.actor, "API token created");
+        Ok(created)
+    }
+
+    /// Deletes (revokes) the API token with this [`ApiToken::id`] of console user `username`;
+    /// a token of another user is "not found".
+    pub async fn delete_api_token_of(&self, username: &str, id: &str) -> Result<()> {
+        let user = self.console_user(username).await?;
+        self.delete_token_of(&user, id).await
+    }
+
+    async fn delete_token_of(&self, user: &ConsoleUser, id: &str) -> Result<()> {
+        let tokens = self.registry.meta.list_api_tokens(user.id).await?;
         let token = tokens
             .iter()
             .find(|t| t.id() == id)
@@ -536,7 +575,7 @@ impl Manager<'_> {
             .meta
             .delete_api_token(&token.token_hash)
             .await?;
-        tracing::info!(user = %self.actor, token = %id, "API token deleted");
+        tracing::info!(user = %user.username, token = %id, actor = %self.actor, "API token deleted");
         Ok(())
     }
 }

@@ -307,6 +307,65 @@ async fn api_tokens_belong_to_their_user() {
     ));
 }
 
+/// The administrator (the admin CLI) manages any console user's API tokens by its name; the
+/// token it creates logs in as that user; a console user cannot reach another's this way.
+#[tokio::test]
+async fn the_administrator_manages_any_users_api_tokens() {
+    let (registry, mine, theirs) = setup().await;
+    let system = registry.manage(Principal::SystemAdmin, None);
+    let created = system
+        .create_api_token_for("alice", "deploy", None)
+        .await
+        .unwrap();
+    assert_eq!(created.record.user, mine.id);
+    let (principal, user) = registry
+        .identity()
+        .login_with_api_token(None, &created.secret)
+        .await
+        .unwrap();
+    assert_eq!(
+        (principal, user.username.as_str()),
+        (console(&mine), "alice")
+    );
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    assert_eq!(alice.api_tokens().await.unwrap().len(), 1);
+    let id = created.record.id();
+    assert_eq!(system.api_tokens_of("alice").await.unwrap().len(), 1);
+    assert!(system.api_tokens_of("mallory").await.unwrap().is_empty());
+    assert!(is_not_found(
+        &system
+            .delete_api_token_of("mallory", &id)
+            .await
+            .unwrap_err()
+    ));
+    assert!(is_not_found(
+        &system.api_tokens_of("nobody").await.unwrap_err()
+    ));
+
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    assert!(matches!(
+        mallory.api_tokens_of("alice").await.unwrap_err(),
+        ManageError::Denied(_)
+    ));
+    assert!(matches!(
+        mallory
+            .create_api_token_for("alice", "x", None)
+            .await
+            .unwrap_err(),
+        ManageError::Denied(_)
+    ));
+
+    system.delete_api_token_of("alice", &id).await.unwrap();
+    assert!(alice.api_tokens().await.unwrap().is_empty());
+    assert!(
+        registry
+            .identity()
+            .login_with_api_token(None, &created.secret)
+            .await
+            .is_err()
+    );
+}
+
 /// A repository user's grant, change and removal show in the history of the repositories it
 /// concerns, under the name of the console user who made them.
 #[tokio::test]

@@ -129,6 +129,26 @@ impl SqliteMetadata {
         &self.inner.path
     }
 
+    /// Writes a consistent copy of the whole database to `dest` while the store stays in use,
+    /// by this handle, other handles and other processes (a running `berth serve`).
+    ///
+    /// It is SQLite's `VACUUM INTO`, run on a reader: one read transaction, so the copy holds
+    /// exactly the transactions committed when it began, and in WAL mode writers go on
+    /// meanwhile. The copy is compact (no free pages), in rollback-journal mode, and keeps the
+    /// schema version; [`SqliteMetadata::open`] on it (or on a copy of it) makes it a store
+    /// again.
+    ///
+    /// `dest` must not exist: a backup never overwrites one. The copy is written beside it as
+    /// `DEST.partial` (created readable by its owner only: it holds password hashes), synced,
+    /// and linked to `dest` only when complete, so a failed backup leaves nothing at `dest`.
+    pub async fn backup_to(&self, dest: impl AsRef<Path>) -> Result<()> {
+        let dest = dest.as_ref().to_owned();
+        self.inner
+            .readers
+            .run(move |conn| backup_blocking(conn, &dest))
+            .await
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits if it succeeds.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
@@ -178,6 +198,54 @@ fn open_blocking(path: &Path, options: &SqliteOptions) -> Result<(Connection, Ve
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
     Ok((writer, readers))
+}
+
+/// [`SqliteMetadata::backup_to`] on a reader connection (`VACUUM INTO` runs outside any
+/// transaction: it is its own).
+fn backup_blocking(conn: &Connection, dest: &Path) -> Res<()> {
+    let fail = |what: String| error::Fail::Meta(Error::backend(error::STORE, what));
+    if dest.symlink_metadata().is_ok() {
+        return Err(fail(format!(
+            "{} exists already; a backup never overwrites",
+            dest.display()
+        )));
+    }
+    let mut partial = dest.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let text = partial
+        .to_str()
+        .ok_or_else(|| fail(format!("{} is not UTF-8", partial.display())))?
+        .to_owned();
+    // VACUUM INTO writes into an empty file as into a new one; making it here sets the mode,
+    // and `create_new` keeps two backups from sharing it.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&partial)
+        .map_err(|e| fail(format!("cannot create {}: {e}", partial.display())))?;
+    let written = conn
+        .execute("VACUUM INTO ?1", [&text])
+        .map_err(error::Fail::from)
+        .and_then(|_| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| fail(format!("cannot sync {}: {e}", partial.display())))
+        })
+        .and_then(|()| {
+            // A link, unlike a rename, fails when `dest` appeared meanwhile.
+            std::fs::hard_link(&partial, dest)
+                .map_err(|e| fail(format!("cannot create {}: {e}", dest.display())))
+        });
+    let _ = std::fs::remove_file(&partial);
+    written?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The new name is durable only once its directory is.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
 }
 
 #[async_trait]
