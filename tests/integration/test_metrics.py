@@ -92,6 +92,8 @@ class Metrics(unittest.TestCase):
         self.assertGreaterEqual(delta("berth_login_failures_total"), 1)
         self.assertGreaterEqual(delta('berth_cache_lookups_total{cache="manifest",result="hit"}'), 2)
         self.assertEqual(after["berth_uploads_in_flight"], 0)
+        # The refused chunk's session is still open (until committed, cancelled or idle).
+        self.assertGreaterEqual(delta("berth_upload_sessions_open"), 1)
         for family in ("berth_gc_runs_total", "berth_gc_last_success_timestamp_seconds",
                        "berth_gc_reclaimed_bytes_total", "berth_pull_flush_failures_total",
                        "berth_pull_flush_lag_seconds", "berth_logins_throttled_total",

@@ -243,6 +243,8 @@ pub(crate) struct Sources<'a> {
     pub(crate) engine: Snapshot,
     /// Families rendered elsewhere (the connection gate's, the body budget's), whole.
     pub(crate) extra: &'a str,
+    /// Upload sessions open, when the metadata store answered in time.
+    pub(crate) upload_sessions: Option<u64>,
     pub(crate) uptime: Duration,
 }
 
@@ -386,10 +388,25 @@ pub(crate) fn render(s: &Sources<'_>) -> String {
         http.uploads_in_flight.load(Relaxed)
     );
 
+    if let Some(n) = s.upload_sessions {
+        family(
+            &mut out,
+            "berth_upload_sessions_open",
+            "gauge",
+            "Upload sessions open in every repository (all nodes'), from the metadata store.",
+        );
+        let _ = writeln!(out, "berth_upload_sessions_open {n}");
+    }
     out.push_str(s.extra);
 
     let e = &s.engine;
     job(&mut out, "gc", "garbage collection", &e.gc);
+    job(
+        &mut out,
+        "upload_expiry",
+        "idle-upload removal",
+        &e.upload_expiry,
+    );
     family(
         &mut out,
         "berth_gc_reclaimed_blobs_total",
@@ -655,6 +672,7 @@ mod tests {
             http: &http,
             engine: Snapshot::default(),
             extra: "",
+            upload_sessions: Some(0),
             uptime: Duration::from_secs(1),
         });
         let line = |needle: &str| {

@@ -408,7 +408,7 @@ impl App {
             match path.as_str() {
                 "/healthz" => text(StatusCode::OK, "ok\n"),
                 "/readyz" => self.ready().await,
-                "/metrics" => self.metrics(),
+                "/metrics" => self.metrics().await,
                 p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
                 p if Console::owns(p) => self.console.handle(Some(peer), request).await,
                 _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
@@ -460,7 +460,7 @@ impl App {
         }
     }
 
-    fn metrics(&self) -> Response<Body> {
+    async fn metrics(&self) -> Response<Body> {
         // The connection gate's and the body budget's families, then everything else.
         let mut out = String::new();
         out.push_str("# HELP berth_connections_open Connections open now.\n");
@@ -507,7 +507,14 @@ impl App {
             "berth_buffered_body_refused_total {}\n",
             budget.refused()
         ));
+        // A scrape must not hang on a metadata store that is down: the gauge is left out then.
+        let upload_sessions =
+            tokio::time::timeout(Duration::from_secs(2), self.registry.open_uploads())
+                .await
+                .ok()
+                .and_then(Result::ok);
         let text_out = crate::metrics::render(&crate::metrics::Sources {
+            upload_sessions,
             http: &self.metrics,
             engine: self.registry.counters(),
             extra: &out,

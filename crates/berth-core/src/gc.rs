@@ -163,6 +163,16 @@ impl Registry {
         }
     }
 
+    /// [`Registry::expire_uploads`], counted for metrics.
+    async fn timed_expiry(&self) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let removed = self.expire_uploads().await;
+        self.counters
+            .upload_expiry
+            .finished(removed.is_ok(), started.elapsed(), self.now());
+        removed
+    }
+
     /// Collects every [`gc_interval`](crate::RegistryConfig::gc_interval), and removes idle
     /// upload sessions every quarter of the idle limit (between one and fifteen minutes), until
     /// `shutdown` resolves. A failed run is logged with its cause and retried at the next tick.
@@ -184,7 +194,7 @@ impl Registry {
                     Ok(_) => {}
                     Err(e) => error!(error = %crate::error::chain(&e), "garbage collection failed; retrying at the next interval"),
                 },
-                _ = expire.tick() => match self.expire_uploads().await {
+                _ = expire.tick() => match self.timed_expiry().await {
                     Ok(0) => {}
                     Ok(n) => info!(uploads = n, "removed idle upload sessions"),
                     Err(e) => error!(error = %crate::error::chain(&e), "removing idle uploads failed; retrying later"),

@@ -78,6 +78,7 @@ pub(crate) struct Counters {
     pub(crate) gc_blobs: AtomicU64,
     pub(crate) gc_bytes: AtomicU64,
     pub(crate) pull_flush: Job,
+    pub(crate) upload_expiry: Job,
 }
 
 /// A background job's runs, as read.
@@ -110,6 +111,8 @@ pub struct Snapshot {
     pub pull_flush: JobRuns,
     /// Pulls counted in memory, not yet written.
     pub pending_pulls: u64,
+    /// Sweeps removing idle upload sessions.
+    pub upload_expiry: JobRuns,
     /// Pushes and uploads refused for the quota (process-wide).
     pub quota_refusals: u64,
     /// Logins refused for their credentials, expiry or a disabled user (process-wide).
@@ -154,6 +157,14 @@ pub fn note_backend_failure(error: &(dyn std::error::Error + 'static)) {
 }
 
 impl crate::Registry {
+    /// Upload sessions open in every repository (all nodes'), from the metadata store.
+    pub async fn open_uploads(&self) -> crate::Result<u64> {
+        self.meta
+            .open_uploads()
+            .await
+            .map_err(crate::Error::metadata)
+    }
+
     /// What the engine has counted so far, for metrics.
     pub fn counters(&self) -> Snapshot {
         let backend_failures = BACKEND_FAILURES
@@ -170,6 +181,7 @@ impl crate::Registry {
             gc_bytes_reclaimed: self.counters.gc_bytes.load(Relaxed),
             pull_flush: self.counters.pull_flush.read(),
             pending_pulls: self.pending_pulls(),
+            upload_expiry: self.counters.upload_expiry.read(),
             quota_refusals: QUOTA_REFUSALS.load(Relaxed),
             login_failures: LOGIN_FAILURES.load(Relaxed),
             logins_throttled: LOGINS_THROTTLED.load(Relaxed),

@@ -216,6 +216,12 @@ pub(crate) async fn create_upload(
     tx.commit().await.map_err(pg)
 }
 
+pub(crate) async fn open_uploads(pool: &Pool) -> Result<u64> {
+    let client = db::conn(pool).await?;
+    let row = one(&client, "SELECT count(*) AS n FROM uploads", &[]).await?;
+    db::get_u64(&row, "n")
+}
+
 pub(crate) async fn upload_usage(pool: &Pool, repository: RepositoryId) -> Result<UploadUsage> {
     let client = db::conn(pool).await?;
     let row = one(

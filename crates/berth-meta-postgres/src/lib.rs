@@ -459,6 +459,10 @@ impl RegistryStore for PostgresMetadata {
         blobs::touch_upload(&self.pool, id, received, short_chunk, at).await
     }
 
+    async fn open_uploads(&self) -> Result<u64> {
+        blobs::open_uploads(&self.pool).await
+    }
+
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
         blobs::upload_usage(&self.pool, repository).await
     }

@@ -135,6 +135,11 @@ pub(crate) fn create_upload(c: &Connection, session: &UploadSession, max_open: u
     Ok(())
 }
 
+pub(crate) fn open_uploads(c: &Connection) -> Res<u64> {
+    Ok(c.prepare_cached("SELECT count(*) FROM uploads")?
+        .query_row([], |r| r.get(0))?)
+}
+
 pub(crate) fn upload_usage(c: &Connection, repository: RepositoryId) -> Res<UploadUsage> {
     let (sessions, bytes) = c
         .prepare_cached(

@@ -629,6 +629,10 @@ impl RegistryStore for SqliteMetadata {
             .await
     }
 
+    async fn open_uploads(&self) -> Result<u64> {
+        self.read(blobs::open_uploads).await
+    }
+
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
         self.read(move |c| blobs::upload_usage(c, repository)).await
     }

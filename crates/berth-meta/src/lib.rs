@@ -514,6 +514,8 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// A repository's open upload sessions and the bytes they hold.
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage>;
+    /// Upload sessions open in every repository, for metrics.
+    async fn open_uploads(&self) -> Result<u64>;
     /// Forgets an upload session (committed or aborted). Succeeds when there is none.
     async fn delete_upload(&self, id: &UploadId) -> Result<()>;
     /// Upload sessions idle since before `before`.

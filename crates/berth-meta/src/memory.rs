@@ -1159,6 +1159,10 @@ impl RegistryStore for MemoryMetadata {
         Ok(())
     }
 
+    async fn open_uploads(&self) -> Result<u64> {
+        Ok(self.lock().uploads.len() as u64)
+    }
+
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
         let s = self.lock();
         Ok(s.uploads

@@ -311,6 +311,9 @@ impl RegistryStore for WatchedMeta {
     ) -> Result<Vec<RepositoryName>> {
         self.inner.linked_repositories(account, digest, limit).await
     }
+    async fn open_uploads(&self) -> Result<u64> {
+        self.inner.open_uploads().await
+    }
     async fn upload_usage(&self, repository: RepositoryId) -> Result<UploadUsage> {
         self.inner.upload_usage(repository).await
     }

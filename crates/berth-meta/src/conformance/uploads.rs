@@ -66,6 +66,7 @@ pub async fn upload_sessions(h: &Harness) {
 /// repository; other repositories are not affected.
 pub async fn upload_sessions_are_capped_and_counted(h: &Harness) {
     let s = &*h.store;
+    let open_before = s.open_uploads().await.expect("open uploads");
     let team = setup(s, 10042, "team", None).await;
     let other = setup(s, 10042, "other", None).await;
     for i in 0..3 {
@@ -88,6 +89,11 @@ pub async fn upload_sessions_are_capped_and_counted(h: &Harness) {
     s.create_upload(session(10, &other, "app"), 3)
         .await
         .expect("another repository has its own cap");
+    assert_eq!(
+        s.open_uploads().await.expect("open uploads"),
+        open_before + 4,
+        "every repository's sessions count"
+    );
 
     s.touch_upload(&session(0, &team, "app").id, 100, false, at(1))
         .await
