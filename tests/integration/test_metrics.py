@@ -18,6 +18,11 @@ from harness import (
     sha256_digest,
 )
 
+def http_client_from(host: str, source: str) -> http.client.HTTPConnection:
+    """A connection to `host` from the loopback address `source`."""
+    return http.client.HTTPConnection(host, timeout=30, source_address=(source, 0))
+
+
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 
 
@@ -134,6 +139,34 @@ class Metrics(unittest.TestCase):
         self.assertIn("status=404", line)
         self.assertIn("bytes_out=", line)
         self.assertIn("elapsed_us=", line)
+
+    def test_behind_a_trusted_proxy_logins_are_throttled_per_forwarded_client(self):
+        user = f"10000-guess{random_token(3)}"
+        http = Http(self.node.host)
+        _, challenge = http.challenge()
+        url = "/token?service=" + challenge.get("service", "")
+        bad = {"Authorization": http._basic((user, "wrong"))}
+
+        def login(forwarded: str, source: str | None = None) -> int:
+            headers = {**bad, "X-Forwarded-For": forwarded}
+            if source is None:
+                return http.send("GET", url, headers=headers).status
+            conn = http_client_from(self.node.host, source)
+            try:
+                conn.request("GET", url, headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                return answer.status
+            finally:
+                conn.close()
+
+        statuses = [login("203.0.113.7") for _ in range(10)]
+        self.assertEqual(statuses, [401] * 10)
+        self.assertEqual(login("203.0.113.7"), 429, "the forwarded client is throttled")
+        self.assertEqual(login("203.0.113.8"), 401, "another forwarded client is not")
+        # From a peer that is not a trusted proxy the header means nothing: 127.0.0.2 has not
+        # failed yet, whatever it claims.
+        self.assertEqual(login("203.0.113.7", source="127.0.0.2"), 401)
 
     def test_a_trusted_proxys_request_id_is_kept_and_anyone_elses_replaced(self):
         ours = "proxy-" + random_token(6)

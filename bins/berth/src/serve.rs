@@ -351,6 +351,33 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The client a request comes from: the peer, or, when the peer is a trusted proxy, the
+/// right-most address of `X-Forwarded-For` (all its headers, in order) that is not itself a
+/// trusted proxy. An entry that is not an address ends the walk (what lies left of it was
+/// written by the client and proves nothing).
+fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(address) = hop.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !trusted.contains(&address) {
+            break;
+        }
+    }
+    client
+}
+
 /// An incoming `X-Request-Id` fit to log and to send back: 1 to 64 characters of letters,
 /// digits, `-`, `_`, `.` and `:`.
 fn incoming_request_id(headers: &http::HeaderMap) -> Option<String> {
@@ -393,6 +420,9 @@ impl App {
         let operation = crate::metrics::Operation::of(&method, &path);
         let _uploading = self.metrics.start(operation);
         let bytes_in = content_length(request.headers());
+        // Behind a trusted proxy, the client is the one `X-Forwarded-For` names (for login
+        // throttling and the log); anyone else's header is ignored.
+        let client = client_address(peer, request.headers(), &self.trusted_proxies);
         // Every line logged while answering carries the request's id (the span), and the client
         // gets the same id in `X-Request-Id`, so a report can be matched to its cause. A trusted
         // proxy's id is kept, so that its log and berth's name the same request. The caller is
@@ -409,8 +439,8 @@ impl App {
                 "/healthz" => text(StatusCode::OK, "ok\n"),
                 "/readyz" => self.ready().await,
                 "/metrics" => self.metrics().await,
-                p if Gateway::owns(p) => self.gateway.handle(Some(peer), request).await,
-                p if Console::owns(p) => self.console.handle(Some(peer), request).await,
+                p if Gateway::owns(p) => self.gateway.handle(Some(client), request).await,
+                p if Console::owns(p) => self.console.handle(Some(client), request).await,
                 _ => json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such page"),
             }
         }
@@ -428,9 +458,9 @@ impl App {
         let bytes_out = content_length(response.headers())
             .or_else(|| http_body::Body::size_hint(response.body()).exact());
         if status.is_server_error() {
-            error!(%method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, "request failed");
+            error!(%method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, %client, "request failed");
         } else {
-            debug!(target: "berth::access", %method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, "request");
+            debug!(target: "berth::access", %method, path, status = status.as_u16(), bytes_in, bytes_out, elapsed_us, %peer, %client, "request");
         }
         response
     }
@@ -551,4 +581,37 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
         http::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_read_from_x_forwarded_for_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy, ip("10.0.0.3")];
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        headers.append("x-forwarded-for", "10.0.0.3".parse().unwrap());
+        assert_eq!(client_address(proxy, &headers, &trusted), ip("203.0.113.7"));
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_address(ip("198.51.100.1"), &headers, &trusted),
+            ip("198.51.100.1")
+        );
+        // Garbage ends the walk at the last address read; no header: the proxy itself.
+        let mut garbage = http::HeaderMap::new();
+        garbage.append("x-forwarded-for", "203.0.113.9, nonsense".parse().unwrap());
+        assert_eq!(client_address(proxy, &garbage, &trusted), proxy);
+        assert_eq!(
+            client_address(proxy, &http::HeaderMap::new(), &trusted),
+            proxy
+        );
+        // Only proxies in the chain: the left-most of them.
+        let mut proxies = http::HeaderMap::new();
+        proxies.append("x-forwarded-for", "10.0.0.3".parse().unwrap());
+        assert_eq!(client_address(proxy, &proxies, &trusted), ip("10.0.0.3"));
+    }
 }
