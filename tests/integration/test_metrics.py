@@ -168,6 +168,29 @@ class Metrics(unittest.TestCase):
         # failed yet, whatever it claims.
         self.assertEqual(login("203.0.113.7", source="127.0.0.2"), 401)
 
+    def test_a_trusted_proxy_that_terminates_tls_gets_https_urls(self):
+        def realm(source: str) -> str:
+            conn = http_client_from(self.node.host, source)
+            try:
+                conn.request("GET", "/v2/", headers={"X-Forwarded-Proto": "https"})
+                answer = conn.getresponse()
+                answer.read()
+                return answer.getheader("WWW-Authenticate")
+            finally:
+                conn.close()
+
+        self.assertIn(f'realm="https://{self.node.host}/token"', realm("127.0.0.1"))
+        # Anyone else's header is dropped: the realm stays plain HTTP.
+        self.assertIn(f'realm="http://{self.node.host}/token"', realm("127.0.0.2"))
+        # The console's commands drop the plain-HTTP flags too.
+        admin = {"Authorization": Http(self.node.host)._basic(("admin", self.node.admin_password))}
+        path = "/api/v1/repositories/obs/push-commands"
+        behind = Http(self.node.host).send("GET", path, headers={**admin, "X-Forwarded-Proto": "https"})
+        self.assertEqual(behind.status, 200, behind)
+        self.assertIs(behind.json()["plain_http"], False)
+        direct = Http(self.node.host).send("GET", path, headers=admin)
+        self.assertIs(direct.json()["plain_http"], True)
+
     def test_a_trusted_proxys_request_id_is_kept_and_anyone_elses_replaced(self):
         ours = "proxy-" + random_token(6)
         r = Http(self.node.host).send("GET", "/healthz", headers={"X-Request-Id": ours})

@@ -423,6 +423,11 @@ impl App {
         // Behind a trusted proxy, the client is the one `X-Forwarded-For` names (for login
         // throttling and the log); anyone else's header is ignored.
         let client = client_address(peer, request.headers(), &self.trusted_proxies);
+        let mut request = request;
+        if !self.trusted_proxies.contains(&peer) {
+            // Only a trusted proxy says how the client reached it.
+            request.headers_mut().remove("x-forwarded-proto");
+        }
         // Every line logged while answering carries the request's id (the span), and the client
         // gets the same id in `X-Request-Id`, so a report can be matched to its cause. A trusted
         // proxy's id is kept, so that its log and berth's name the same request. The caller is

@@ -56,6 +56,16 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a proxy in front says the client came over HTTPS: an `X-Forwarded-Proto` value
+/// whose first entry is `https`. Only a host that drops the header from untrusted peers may rely
+/// on it (`berth serve` keeps it from its `trusted_proxies` alone); it only chooses the scheme of
+/// URLs shown back to the same client (the token realm, console commands).
+pub fn forwarded_https(x_forwarded_proto: Option<&str>) -> bool {
+    x_forwarded_proto
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
 /// The rest of an `Authorization` value after `scheme` (compared without case) and a space.
 pub fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
     let (s, rest) = value.split_once(' ')?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use berth_core::identity::IdentityError;
 use berth_core::{Error as EngineError, Registry};
-use berth_model::http_text::{basic_credentials, query_pairs, strip_scheme};
+use berth_model::http_text::{basic_credentials, forwarded_https, query_pairs, strip_scheme};
 use berth_model::{AccountId, Name};
 use berth_policy::{Action, Denial, Principal};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
@@ -111,16 +111,16 @@ impl Gateway {
                 .await;
         }
         let (method, uri) = (request.method().clone(), request.uri().clone());
-        let host = host(request.headers());
+        let origin = origin(request.headers(), self.config.tls);
         let (principal, claims) = match self.principal(source, request.headers()).await {
             Ok(found) => found,
-            Err(refusal) => return self.challenge(*refusal, &method, &uri, &host, None),
+            Err(refusal) => return self.challenge(*refusal, &method, &uri, &origin, None),
         };
         note_caller(&caller_name(&principal, request.headers()).0);
         let is_base = path == "/v2" || path == "/v2/";
         if is_base && principal == Principal::Anonymous {
             let e = OciError::new(ErrorCode::Unauthorized, "authentication required");
-            return self.challenge(error_response(&e), &method, &uri, &host, None);
+            return self.challenge(error_response(&e), &method, &uri, &origin, None);
         }
         let principal = match (&claims, path == "/v2/_catalog") {
             // A token for the catalog lists what its subject may see now.
@@ -135,7 +135,7 @@ impl Gateway {
         let response = self.v2.handle(&principal, request).await;
         if response.status() == StatusCode::UNAUTHORIZED {
             let error = claims.is_some().then_some("insufficient_scope");
-            return self.challenge(response, &method, &uri, &host, error);
+            return self.challenge(response, &method, &uri, &origin, error);
         }
         response
     }
@@ -191,7 +191,7 @@ impl Gateway {
         mut response: Response<Body>,
         method: &Method,
         uri: &Uri,
-        host: &str,
+        origin: &str,
         error: Option<&str>,
     ) -> Response<Body> {
         if response.status() != StatusCode::UNAUTHORIZED {
@@ -202,7 +202,7 @@ impl Gateway {
             AuthMode::Token => {
                 let mut c = format!(
                     "Bearer realm=\"{}\",service=\"{}\"",
-                    self.realm(host),
+                    self.realm(origin),
                     self.config.service
                 );
                 let scopes = scopes(method, uri);
@@ -223,13 +223,11 @@ impl Gateway {
         response
     }
 
-    fn realm(&self, host: &str) -> String {
+    /// The token endpoint's URL: under the public URL, else under the request's origin.
+    fn realm(&self, origin: &str) -> String {
         match &self.config.public_url {
             Some(url) => format!("{}/token", url.trim_end_matches('/')),
-            None => {
-                let scheme = if self.config.tls { "https" } else { "http" };
-                format!("{scheme}://{host}/token")
-            }
+            None => format!("{origin}/token"),
         }
     }
 
@@ -445,12 +443,22 @@ fn login_name(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-fn host(headers: &HeaderMap) -> String {
-    headers
+/// `scheme://host` the client reached: https with berth's own TLS or when a proxy in front says
+/// so (`X-Forwarded-Proto`), the `Host` it asked for.
+fn origin(headers: &HeaderMap, tls: bool) -> String {
+    let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned()
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok());
+    let scheme = if tls || forwarded_https(proto) {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// The scopes a request needs, for the challenge.

@@ -334,11 +334,16 @@ impl Call<'_> {
     }
 
     /// The registry's address for commands: `host` (from [`Call::registry_host`]), over plain
-    /// HTTP unless the console is configured for TLS (its own, or an https public URL).
+    /// HTTP unless the console is configured for TLS (its own, or an https public URL) or a
+    /// proxy in front says the client came over HTTPS (`X-Forwarded-Proto`).
     pub(crate) fn registry_address<'h>(&self, host: &'h str) -> crate::json::RegistryAddress<'h> {
+        let proto = self
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok());
         crate::json::RegistryAddress {
             host,
-            plain_http: !self.console.config.tls,
+            plain_http: !self.console.config.tls && !berth_model::http_text::forwarded_https(proto),
         }
     }
 
