@@ -571,13 +571,14 @@ test('console_end_to_end_push_pull_copy_delete', async ({ berth, newPage }) => {
   await until('the repository page', async () => (await text(pageHeading(page))) === repo);
   await until('the focus on the repository\'s heading', () => focused(pageHeading(page)));
   assert.equal(new URL(page.url()).hash, `#/repositories/${repo}/images`);
-  assert.equal(await section(page, 'Images').getAttribute('aria-current'), 'page');
+  await until('the Images section marked current', async () => (await section(page, 'Images').getAttribute('aria-current')) === 'page');
   const quota = page.locator('.stat').filter({ hasText: 'Quota' }).locator('.stat-value');
   assert.equal(await text(quota), '1 GiB');
 
   // -- a repository user with push_pull; the secret is shown once -----------------------------
   await section(page, 'Repository users').click();
-  assert.equal(await section(page, 'Repository users').getAttribute('aria-current'), 'page');
+  // The click changes the route; the sections are drawn again once the page has its data.
+  await until('the Repository users section marked current', async () => (await section(page, 'Repository users').getAttribute('aria-current')) === 'page');
   const createUserButton = buttonNamed(page.locator('#content .toolbar'), 'Create user');
   await createUserButton.click();
   const createUser = dialogNamed(page, 'Create repository user');
@@ -1126,7 +1127,7 @@ test('console_users_lifecycle_and_password_change', async ({ berth, newPage, new
   await until('the console users page', async () => (await text(pageHeading(page))) === 'Console users');
   await until('the focus on the heading', () => focused(pageHeading(page)));
   assert.equal(new URL(page.url()).hash, '#/console-users');
-  assert.equal(await nav.getAttribute('aria-current'), 'page');
+  await until('the sidebar link marked current', async () => (await nav.getAttribute('aria-current')) === 'page');
   const adminRow = rowOf(consoleUsers, 'System administrator');
   await adminRow.waitFor({ timeout: 10000 });
   assert.match(await cellText(adminRow, 'Username'), /^admin/);
@@ -1303,7 +1304,7 @@ test('accounts_and_api_tokens_pages', async ({ berth, newPage }) => {
   await nav.click();
   await until('the accounts page', async () => (await text(pageHeading(page))) === 'Accounts');
   await until('the focus on the heading', () => focused(pageHeading(page)));
-  assert.equal(await nav.getAttribute('aria-current'), 'page');
+  await until('the sidebar link marked current', async () => (await nav.getAttribute('aria-current')) === 'page');
   const accounts = tableNamed(page, 'Accounts');
   const defaultRow = rowOf(accounts, DEFAULT_ACCOUNT);
   await defaultRow.waitFor({ timeout: 10000 });
@@ -1340,7 +1341,7 @@ test('accounts_and_api_tokens_pages', async ({ berth, newPage }) => {
   const tokensNav = page.getByRole('navigation', { name: 'Developers' }).getByRole('link', { name: 'API tokens' });
   await tokensNav.click();
   await until('the API tokens page', async () => (await text(pageHeading(page))) === 'API tokens');
-  assert.equal(await tokensNav.getAttribute('aria-current'), 'page');
+  await until('the sidebar link marked current', async () => (await tokensNav.getAttribute('aria-current')) === 'page');
   await page.getByText('No API tokens').waitFor({ timeout: 10000 });
   await buttonNamed(page.locator('.page-header'), 'Create API token').click();
   const createToken = dialogNamed(page, 'Create API token');
