@@ -98,6 +98,7 @@ pub(crate) async fn create_repository(
         access,
         quota,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     let repository = admin(registry)
         .create_repository(new)

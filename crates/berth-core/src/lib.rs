@@ -32,6 +32,7 @@ mod manage;
 mod manifests;
 pub mod metrics;
 mod room;
+pub mod sealing;
 mod stats;
 mod ttl;
 
@@ -72,6 +73,10 @@ pub struct RegistryConfig {
     /// Bytes of request bodies read whole into memory (manifests, management-API JSON) that all
     /// requests together may hold at once (default 64 MiB; at least the largest manifest).
     pub max_buffered_bytes: usize,
+    /// The key that seals remote registries' passwords in the metadata store (default: a random
+    /// key for this process, right for an in-memory registry only; `berth serve` configures one,
+    /// and nodes sharing a store must share it).
+    pub sealing_key: sealing::SealingKey,
     /// The engine's time (default the system's): every timestamp it records and every deadline
     /// it checks (GC grace, idle uploads, expiry, throttling, sessions) reads this clock.
     pub clock: Arc<dyn clock::Clock>,
@@ -88,6 +93,7 @@ impl Default for RegistryConfig {
             gc_interval: Duration::from_secs(3600),
             max_open_uploads: 100,
             max_buffered_bytes: 64 << 20,
+            sealing_key: sealing::SealingKey::ephemeral(),
             clock: Arc::new(clock::SystemClock),
         }
     }
@@ -159,6 +165,7 @@ impl Registry {
                 access: berth_meta::Access::Public,
                 quota: None,
                 delete_orphan_referrers: true,
+                proxy: None,
             };
             meta.create_repository(new, "embedder", now)
                 .await

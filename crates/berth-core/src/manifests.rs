@@ -174,6 +174,7 @@ impl Registry {
             tag: reference.tag().cloned(),
             actor: actor(principal),
             at: now,
+            cached: false,
         };
         self.meta.record_push(push).await.map_err(meta_push_error)?;
         // Usage changed: this node's next early quota check sees it.

@@ -255,6 +255,7 @@ async fn a_recreated_repository_cannot_continue_an_old_session(
         access: Access::Private,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     admin.create_repository(new).await.unwrap();
     for result in [
@@ -327,6 +328,7 @@ async fn anothers_private_repository_looks_missing() {
             access,
             quota: None,
             delete_orphan_referrers: true,
+            proxy: None,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await
@@ -419,6 +421,7 @@ async fn a_mount_without_from_finds_the_blob_in_the_account_only() {
             access: Access::Private,
             quota: None,
             delete_orphan_referrers: true,
+            proxy: None,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await

@@ -53,6 +53,7 @@ fn new_repository(account: AccountId, name: &str) -> NewRepository {
         access: Access::Private,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     }
 }
 

@@ -100,6 +100,7 @@ fn entity_of_constraint(constraint: &str) -> Option<Entity> {
         "repository_users_name_key" => Entity::RepositoryUser,
         "uploads_pkey" => Entity::Upload,
         "console_sessions_pkey" => Entity::ConsoleSession,
+        "remote_registries_name_key" => Entity::RemoteRegistry,
         _ => return None,
     })
 }

@@ -61,6 +61,7 @@ mod blobs;
 mod db;
 mod migrate;
 mod push;
+mod remotes;
 mod repositories;
 mod rows;
 
@@ -68,7 +69,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_meta::*;
-use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, Name, RegistryName, RepositoryName, Tag, UploadId};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
@@ -477,6 +478,39 @@ impl RegistryStore for PostgresMetadata {
 
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
         blobs::record_pulls(&self.pool, images, artifacts).await
+    }
+
+    async fn create_remote_registry(
+        &self,
+        new: NewRemoteRegistry,
+        at: Timestamp,
+    ) -> Result<RemoteRegistry> {
+        remotes::create(&self.pool, new, at).await
+    }
+
+    async fn remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+    ) -> Result<Option<RemoteRegistry>> {
+        remotes::get_one(&self.pool, account, name).await
+    }
+
+    async fn list_remote_registries(&self, account: AccountId) -> Result<Vec<RemoteRegistry>> {
+        remotes::list(&self.pool, account).await
+    }
+
+    async fn update_remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+        update: RemoteRegistryUpdate,
+    ) -> Result<RemoteRegistry> {
+        remotes::update(&self.pool, account, name, update).await
+    }
+
+    async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
+        remotes::delete(&self.pool, account, name).await
     }
 
     async fn history(

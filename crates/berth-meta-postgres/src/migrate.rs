@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
         7,
         include_str!("../migrations/0007_images_and_referrers.sql"),
     ),
+    (8, include_str!("../migrations/0008_remote_registries.sql")),
 ];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is

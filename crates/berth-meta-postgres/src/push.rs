@@ -75,7 +75,7 @@ pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> 
     if let Some(missing) = push
         .blobs
         .iter()
-        .find(|b| !known.contains(b.digest.as_str()))
+        .find(|b| !push.cached && !known.contains(b.digest.as_str()))
     {
         return Err(Error::BlobUnknown(missing.digest.clone()));
     }
@@ -90,7 +90,7 @@ pub(crate) async fn record_push(pool: &Pool, push: Push) -> Result<PushOutcome> 
     .await?
     .map(|row| get(&row, "id"))
     .transpose()?;
-    if !push.children.is_empty() {
+    if !push.children.is_empty() && !push.cached {
         let present: HashSet<String> = match image_id {
             Some(image) => {
                 let children: Vec<&str> = push.children.iter().map(Digest::as_str).collect();

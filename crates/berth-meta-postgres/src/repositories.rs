@@ -57,12 +57,31 @@ pub(crate) async fn create_repository(
     {
         return Err(Error::not_found(Entity::Account, new.account));
     }
+    let proxy_registry: Option<i64> = match &new.proxy {
+        Some(proxy) => Some(
+            opt(
+                &tx,
+                "SELECT id FROM remote_registries WHERE account = $1 AND name = $2 FOR KEY SHARE",
+                &[&new.account.0, &proxy.registry.as_str()],
+            )
+            .await?
+            .ok_or_else(|| Error::not_found(Entity::RemoteRegistry, &proxy.registry))?
+            .try_get("id")
+            .map_err(pg)?,
+        ),
+        None => None,
+    };
+    let namespace = new
+        .proxy
+        .as_ref()
+        .and_then(|p| p.namespace.as_ref())
+        .map(|n| n.as_str());
     let row = tx
         .query_one(
             concat!(
                 "INSERT INTO repositories AS r (account, name, access, quota, created,
-                   delete_orphan_referrers)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                   delete_orphan_referrers, proxy_registry, proxy_namespace)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
                 repository_columns!()
             ),
             &[
@@ -72,6 +91,8 @@ pub(crate) async fn create_repository(
                 &db::quota(new.quota),
                 &at.unix_millis(),
                 &new.delete_orphan_referrers,
+                &proxy_registry,
+                &namespace,
             ],
         )
         .await

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use berth_meta::*;
-use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, ImageName, Name, RegistryName, RepositoryName, Tag, UploadId};
 use tokio_postgres::Row;
 
 use crate::db::{self, corrupt, get, get_opt_time, get_time, get_u64};
@@ -12,7 +12,15 @@ use crate::db::{self, corrupt, get, get_opt_time, get_time, get_u64};
 macro_rules! repository_columns {
     () => {
         "r.id, r.account, r.name, r.access, r.quota, r.used, r.image_count, r.created, \
-         r.delete_orphan_referrers"
+         r.delete_orphan_referrers, r.proxy_namespace, \
+         (SELECT g.name FROM remote_registries g WHERE g.id = r.proxy_registry) AS proxy_registry"
+    };
+}
+
+/// The columns [`remote_registry`] decodes, from `remote_registries g`.
+macro_rules! remote_registry_columns {
+    () => {
+        "g.id, g.account, g.name, g.url, g.username, g.password, g.insecure, g.created"
     };
 }
 
@@ -54,7 +62,8 @@ macro_rules! user_columns {
 }
 
 pub(crate) use {
-    artifact_columns, blob_columns, image_columns, repository_columns, upload_columns, user_columns,
+    artifact_columns, blob_columns, image_columns, remote_registry_columns, repository_columns,
+    upload_columns, user_columns,
 };
 
 pub(crate) fn repository_name(s: &str) -> Result<RepositoryName> {
@@ -94,6 +103,32 @@ pub(crate) fn repository(row: &Row) -> Result<Repository> {
         used: get_u64(row, "used")?,
         image_count: get_u64(row, "image_count")?,
         delete_orphan_referrers: get(row, "delete_orphan_referrers")?,
+        proxy: match get::<Option<&str>>(row, "proxy_registry")? {
+            Some(registry) => Some(Proxy {
+                registry: registry_name(registry)?,
+                namespace: get::<Option<&str>>(row, "proxy_namespace")?
+                    .map(|n| ImageName::parse(n).map_err(|_| corrupt(format!("namespace {n:?}"))))
+                    .transpose()?,
+            }),
+            None => None,
+        },
+        created: get_time(row, "created")?,
+    })
+}
+
+pub(crate) fn registry_name(s: &str) -> Result<RegistryName> {
+    RegistryName::parse(s).map_err(|_| corrupt(format!("registry name {s:?}")))
+}
+
+pub(crate) fn remote_registry(row: &Row) -> Result<RemoteRegistry> {
+    Ok(RemoteRegistry {
+        id: RemoteRegistryId(get(row, "id")?),
+        account: AccountId(get(row, "account")?),
+        name: registry_name(get(row, "name")?)?,
+        url: get(row, "url")?,
+        username: get(row, "username")?,
+        sealed_password: get(row, "password")?,
+        insecure: get(row, "insecure")?,
         created: get_time(row, "created")?,
     })
 }

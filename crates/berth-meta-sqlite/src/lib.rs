@@ -52,6 +52,7 @@ mod blobs;
 mod error;
 mod pool;
 mod registry;
+mod remotes;
 mod rows;
 mod schema;
 
@@ -61,7 +62,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use berth_meta::*;
-use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, Name, RegistryName, RepositoryName, Tag, UploadId};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::Res;
@@ -649,6 +650,44 @@ impl RegistryStore for SqliteMetadata {
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
         let (images, artifacts) = (images.to_vec(), artifacts.to_vec());
         self.write(move |c| blobs::record_pulls(c, &images, &artifacts))
+            .await
+    }
+
+    async fn create_remote_registry(
+        &self,
+        new: NewRemoteRegistry,
+        at: Timestamp,
+    ) -> Result<RemoteRegistry> {
+        self.write(move |c| remotes::create(c, &new, at)).await
+    }
+
+    async fn remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+    ) -> Result<Option<RemoteRegistry>> {
+        let name = name.clone();
+        self.read(move |c| remotes::get(c, account, &name)).await
+    }
+
+    async fn list_remote_registries(&self, account: AccountId) -> Result<Vec<RemoteRegistry>> {
+        self.read(move |c| remotes::list(c, account)).await
+    }
+
+    async fn update_remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+        update: RemoteRegistryUpdate,
+    ) -> Result<RemoteRegistry> {
+        let name = name.clone();
+        self.write(move |c| remotes::update(c, account, &name, &update))
+            .await
+    }
+
+    async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
+        let name = name.clone();
+        self.write(move |c| remotes::delete(c, account, &name))
             .await
     }
 

@@ -33,10 +33,22 @@ pub(crate) fn create_repository(
     if !account_exists {
         return Err(Error::not_found(Entity::Account, new.account).into());
     }
+    let proxy_registry: Option<i64> = match &new.proxy {
+        Some(proxy) => Some(
+            c.prepare_cached("SELECT id FROM remote_registries WHERE account = ?1 AND name = ?2")?
+                .query_row(params![new.account.0, proxy.registry.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| Error::not_found(Entity::RemoteRegistry, &proxy.registry))?,
+        ),
+        None => None,
+    };
     let id: i64 = c
         .prepare_cached(
             "INSERT INTO repositories (account, name, access, quota, used, created, \
-             delete_orphan_referrers) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6) RETURNING id",
+             delete_orphan_referrers, proxy_registry, proxy_namespace) \
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -46,6 +58,11 @@ pub(crate) fn create_repository(
                 new.quota,
                 at.unix_millis(),
                 new.delete_orphan_referrers,
+                proxy_registry,
+                new.proxy
+                    .as_ref()
+                    .and_then(|p| p.namespace.as_ref())
+                    .map(|n| n.as_str()),
             ],
             |r| r.get(0),
         )
@@ -73,6 +90,7 @@ pub(crate) fn create_repository(
         used: 0,
         image_count: 0,
         delete_orphan_referrers: new.delete_orphan_referrers,
+        proxy: new.proxy.clone(),
         created: at,
     })
 }
@@ -307,7 +325,7 @@ fn repository_refs(c: &Connection, repository: RepositoryId, digest: &str) -> Re
 pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
     // Everything is checked before the first change, in the reference backend's order.
     let repository = existing_repository(c, push.name.repository())?;
-    {
+    if !push.cached {
         let mut known = c.prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?;
         for blob in &push.blobs {
             if !known.exists([blob.digest.as_str()])? {
@@ -316,7 +334,7 @@ pub(crate) fn record_push(c: &Connection, push: &Push) -> Res<PushOutcome> {
         }
     }
     let image = image_id(c, &push.name)?;
-    for child in &push.children {
+    for child in push.children.iter().filter(|_| !push.cached) {
         let found = match image {
             Some(image) => artifact_id(c, image, child)?.is_some(),
             None => false,

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use berth_meta::{
     Access, Account, ApiToken, Artifact, ArtifactId, ConsoleSession, ConsoleUser, ConsoleUserId,
-    HistoryAction, HistoryEvent, Image, ImageId, Page, Permission, Repository, RepositoryId,
-    RepositoryUser, RepositoryUserId, Timestamp,
+    HistoryAction, HistoryEvent, Image, ImageId, Page, Permission, Proxy, RemoteRegistry,
+    RemoteRegistryId, Repository, RepositoryId, RepositoryUser, RepositoryUserId, Timestamp,
 };
 use berth_meta::{AccountId, Blob, UploadSession};
-use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, ImageName, Name, RegistryName, RepositoryName, Tag, UploadId};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
@@ -138,7 +138,8 @@ pub(crate) fn api_token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 
 /// Columns of `repositories r`.
 pub(crate) const REPOSITORY: &str = "r.id, r.account, r.name, r.access, r.quota, r.used, \
-     r.created, r.image_count, r.delete_orphan_referrers";
+     r.created, r.image_count, r.delete_orphan_referrers, \
+     (SELECT g.name FROM remote_registries g WHERE g.id = r.proxy_registry), r.proxy_namespace";
 
 pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
     Ok(Repository {
@@ -150,7 +151,31 @@ pub(crate) fn repository(row: &Row<'_>) -> rusqlite::Result<Repository> {
         used: row.get(5)?,
         image_count: row.get(7)?,
         delete_orphan_referrers: row.get(8)?,
+        proxy: match parsed_opt(row, 9, RegistryName::parse)? {
+            Some(registry) => Some(Proxy {
+                registry,
+                namespace: parsed_opt(row, 10, ImageName::parse)?,
+            }),
+            None => None,
+        },
         created: time(row, 6)?,
+    })
+}
+
+/// Columns of `remote_registries g`.
+pub(crate) const REMOTE_REGISTRY: &str =
+    "g.id, g.account, g.name, g.url, g.username, g.password, g.insecure, g.created";
+
+pub(crate) fn remote_registry(row: &Row<'_>) -> rusqlite::Result<RemoteRegistry> {
+    Ok(RemoteRegistry {
+        id: RemoteRegistryId(row.get(0)?),
+        account: AccountId(row.get(1)?),
+        name: parsed(row, 2, RegistryName::parse)?,
+        url: row.get(3)?,
+        username: row.get(4)?,
+        sealed_password: row.get(5)?,
+        insecure: row.get(6)?,
+        created: time(row, 7)?,
     })
 }
 

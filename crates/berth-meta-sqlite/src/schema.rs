@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_images_and_referrers.sql",
         sql: include_str!("../migrations/0007_images_and_referrers.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_remote_registries.sql",
+        sql: include_str!("../migrations/0008_remote_registries.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

@@ -174,6 +174,7 @@ mod tests {
             tag: None,
             actor: String::new(),
             at: berth_model::Timestamp::from_unix_millis(0),
+            cached: false,
         }
     }
 

@@ -59,7 +59,7 @@ mod memory;
 pub mod conformance;
 
 use async_trait::async_trait;
-use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, Name, RegistryName, RepositoryName, Tag, UploadId};
 
 pub use memory::MemoryMetadata;
 pub use types::*;
@@ -105,6 +105,8 @@ pub enum Entity {
     Upload,
     /// A console session.
     ConsoleSession,
+    /// A remote registry.
+    RemoteRegistry,
 }
 
 /// What went wrong, one variant per decision a caller makes.
@@ -167,6 +169,14 @@ pub enum Error {
         name: RepositoryName,
         /// How many of its images hold artifacts.
         images: u64,
+    },
+    /// A remote registry is the upstream of a proxy repository; nothing was deleted.
+    #[error("registry {registry} is used by proxy repository {repository}; delete that first")]
+    RegistryInUse {
+        /// The registry.
+        registry: RegistryName,
+        /// A repository that uses it.
+        repository: RepositoryName,
     },
     /// The backend cannot be reached at the moment (connection refused or lost, shutting down,
     /// no connection free in time): nothing was recorded, and the same request may succeed once
@@ -526,6 +536,34 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug {
     /// Adds pull counts (and keeps the latest pull time) for images and artifacts. Additive:
     /// concurrent flushes from several nodes lose nothing. Unknown ids are skipped.
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()>;
+    // --- remote registries ---
+
+    /// Creates a remote registry; [`Error::AlreadyExists`] when its account has one of that
+    /// name, [`Error::NotFound`] for an unknown account.
+    async fn create_remote_registry(
+        &self,
+        new: NewRemoteRegistry,
+        at: Timestamp,
+    ) -> Result<RemoteRegistry>;
+    /// A remote registry of `account`.
+    async fn remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+    ) -> Result<Option<RemoteRegistry>>;
+    /// The remote registries of `account`, by name.
+    async fn list_remote_registries(&self, account: AccountId) -> Result<Vec<RemoteRegistry>>;
+    /// Changes a remote registry; [`Error::NotFound`] when there is none.
+    async fn update_remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+        update: RemoteRegistryUpdate,
+    ) -> Result<RemoteRegistry>;
+    /// Deletes a remote registry; [`Error::NotFound`] when there is none,
+    /// [`Error::RegistryInUse`] while a proxy repository uses it.
+    async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()>;
+
     /// A repository's history, newest first.
     async fn history(&self, repository: &RepositoryName, page: Page)
     -> Result<Paged<HistoryEvent>>;

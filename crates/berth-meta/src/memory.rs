@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, ImageName, Name, RegistryName, RepositoryName, Tag, UploadId};
 
 use crate::types::*;
 use crate::{AccountStore, Entity, Error, RegistryStore, Result, accounting};
@@ -44,6 +44,7 @@ struct State {
     uploads: HashMap<UploadId, UploadSession>,
     users: BTreeMap<String, RepositoryUser>,
     history: Vec<HistoryEvent>,
+    registries: BTreeMap<(AccountId, RegistryName), RemoteRegistry>,
 }
 
 impl MemoryMetadata {
@@ -530,6 +531,13 @@ impl RegistryStore for MemoryMetadata {
         if s.repositories.contains_key(&new.name) {
             return Err(Error::already_exists(Entity::Repository, &new.name));
         }
+        if let Some(proxy) = &new.proxy
+            && !s
+                .registries
+                .contains_key(&(new.account, proxy.registry.clone()))
+        {
+            return Err(Error::not_found(Entity::RemoteRegistry, &proxy.registry));
+        }
         let repository = Repository {
             id: RepositoryId(s.id()),
             account: new.account,
@@ -539,6 +547,7 @@ impl RegistryStore for MemoryMetadata {
             used: 0,
             image_count: 0,
             delete_orphan_referrers: new.delete_orphan_referrers,
+            proxy: new.proxy.clone(),
             created: at,
         };
         s.repositories.insert(new.name.clone(), repository.clone());
@@ -694,11 +703,15 @@ impl RegistryStore for MemoryMetadata {
     async fn record_push(&self, push: Push) -> Result<PushOutcome> {
         let mut s = self.lock();
         let repository = s.repository(push.name.repository())?.clone();
-        if let Some(missing) = push.blobs.iter().find(|b| !s.blobs.contains_key(&b.digest)) {
+        if let Some(missing) = push
+            .blobs
+            .iter()
+            .find(|b| !push.cached && !s.blobs.contains_key(&b.digest))
+        {
             return Err(Error::BlobUnknown(missing.digest.clone()));
         }
         let image = s.image(&push.name).cloned();
-        for child in &push.children {
+        for child in push.children.iter().filter(|_| !push.cached) {
             if image
                 .as_ref()
                 .and_then(|i| s.artifact_id(i.id, child))
@@ -1211,6 +1224,100 @@ impl RegistryStore for MemoryMetadata {
                 );
             }
         }
+        Ok(())
+    }
+
+    async fn create_remote_registry(
+        &self,
+        new: NewRemoteRegistry,
+        at: Timestamp,
+    ) -> Result<RemoteRegistry> {
+        let mut s = self.lock();
+        if !s.accounts.contains_key(&new.account) {
+            return Err(Error::not_found(Entity::Account, new.account));
+        }
+        let key = (new.account, new.name.clone());
+        if s.registries.contains_key(&key) {
+            return Err(Error::already_exists(Entity::RemoteRegistry, &new.name));
+        }
+        let registry = RemoteRegistry {
+            id: RemoteRegistryId(s.id()),
+            account: new.account,
+            name: new.name,
+            url: new.url,
+            username: new.username,
+            sealed_password: new.sealed_password,
+            insecure: new.insecure,
+            created: at,
+        };
+        s.registries.insert(key, registry.clone());
+        Ok(registry)
+    }
+
+    async fn remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+    ) -> Result<Option<RemoteRegistry>> {
+        Ok(self
+            .lock()
+            .registries
+            .get(&(account, name.clone()))
+            .cloned())
+    }
+
+    async fn list_remote_registries(&self, account: AccountId) -> Result<Vec<RemoteRegistry>> {
+        let s = self.lock();
+        Ok(s.registries
+            .range((account, RegistryName::parse("0").expect("a name"))..)
+            .take_while(|((a, _), _)| *a == account)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn update_remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+        update: RemoteRegistryUpdate,
+    ) -> Result<RemoteRegistry> {
+        let mut s = self.lock();
+        let registry = s
+            .registries
+            .get_mut(&(account, name.clone()))
+            .ok_or_else(|| Error::not_found(Entity::RemoteRegistry, name))?;
+        if let Some(url) = update.url {
+            registry.url = url;
+        }
+        if let Some(username) = update.username {
+            registry.username = username;
+        }
+        if let Some(password) = update.sealed_password {
+            registry.sealed_password = password;
+        }
+        if let Some(insecure) = update.insecure {
+            registry.insecure = insecure;
+        }
+        Ok(registry.clone())
+    }
+
+    async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
+        let mut s = self.lock();
+        let key = (account, name.clone());
+        if !s.registries.contains_key(&key) {
+            return Err(Error::not_found(Entity::RemoteRegistry, name));
+        }
+        if let Some(user) = s
+            .repositories
+            .values()
+            .find(|r| r.account == account && r.proxy.as_ref().is_some_and(|p| p.registry == *name))
+        {
+            return Err(Error::RegistryInUse {
+                registry: name.clone(),
+                repository: user.name.clone(),
+            });
+        }
+        s.registries.remove(&key);
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 // The tenancy words are berth-model's, shared with berth-policy; re-exported here so that
 // `berth_meta::types::*` is the whole vocabulary of a metadata backend.
 pub use berth_model::{Access, AccountId, Permission, Timestamp};
-use berth_model::{Digest, ImageName, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, ImageName, Name, RegistryName, RepositoryName, Tag, UploadId};
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -41,6 +41,10 @@ id!(
 id!(
     /// A console user.
     ConsoleUserId
+);
+id!(
+    /// A remote registry.
+    RemoteRegistryId
 );
 
 /// A tenant.
@@ -140,8 +144,112 @@ pub struct Repository {
     /// Whether deleting an artifact deletes its referrers too (signatures, SBOMs,
     /// attestations whose subject it is), so they neither linger nor hold quota. On by default.
     pub delete_orphan_referrers: bool,
+    /// Set for a proxy repository: read-only, its images fetched from a remote registry.
+    pub proxy: Option<Proxy>,
     /// When it was created.
     pub created: Timestamp,
+}
+
+/// What makes a repository a pull-through cache of a remote registry: `<repository>/<image>`
+/// is fetched as `<namespace>/<image>` there. Set at creation, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// The remote registry, of the repository's account.
+    pub registry: RegistryName,
+    /// The upstream prefix, if any.
+    pub namespace: Option<ImageName>,
+}
+
+/// An endpoint berth talks to as a client (a pull-through cache's upstream, a replication
+/// peer), owned by an account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteRegistry {
+    /// Its id.
+    pub id: RemoteRegistryId,
+    /// The owning account.
+    pub account: AccountId,
+    /// Its name, unique in the account.
+    pub name: RegistryName,
+    /// Its base URL (`https://registry-1.docker.io`).
+    pub url: String,
+    /// The user berth logs in as, if any.
+    pub username: Option<String>,
+    /// The password, sealed by the engine (never stored or shown in clear).
+    pub sealed_password: Option<Vec<u8>>,
+    /// Whether TLS certificates that do not verify are accepted.
+    pub insecure: bool,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+impl fmt::Debug for RemoteRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteRegistry")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field(
+                "sealed_password",
+                &self.sealed_password.as_ref().map(|_| "…"),
+            )
+            .field("insecure", &self.insecure)
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// What creating a remote registry takes.
+#[derive(Clone)]
+pub struct NewRemoteRegistry {
+    /// The owning account.
+    pub account: AccountId,
+    /// The name, unique in the account.
+    pub name: RegistryName,
+    /// Its base URL.
+    pub url: String,
+    /// The user berth logs in as, if any.
+    pub username: Option<String>,
+    /// The sealed password, if any.
+    pub sealed_password: Option<Vec<u8>>,
+    /// Whether TLS certificates that do not verify are accepted.
+    pub insecure: bool,
+}
+
+impl fmt::Debug for NewRemoteRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRemoteRegistry")
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes to a remote registry; `None` leaves a field as it is.
+#[derive(Clone, Default)]
+pub struct RemoteRegistryUpdate {
+    /// A new URL.
+    pub url: Option<String>,
+    /// A new user (`Some(None)` removes it).
+    pub username: Option<Option<String>>,
+    /// A new sealed password (`Some(None)` removes it).
+    pub sealed_password: Option<Option<Vec<u8>>>,
+    /// Whether TLS certificates that do not verify are accepted.
+    pub insecure: Option<bool>,
+}
+
+impl fmt::Debug for RemoteRegistryUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteRegistryUpdate")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What creating a repository takes.
@@ -157,6 +265,8 @@ pub struct NewRepository {
     pub quota: Option<u64>,
     /// See [`Repository::delete_orphan_referrers`].
     pub delete_orphan_referrers: bool,
+    /// Makes it a proxy repository of a remote registry of the same account.
+    pub proxy: Option<Proxy>,
 }
 
 /// Changes to a repository; `None` leaves a field as it is.
@@ -255,10 +365,15 @@ pub struct Push {
     pub subject: Option<Digest>,
     /// The manifest's annotations.
     pub annotations: BTreeMap<String, String>,
-    /// The blobs it references (config, layers); each must be a known blob.
+    /// The blobs it references (config, layers); each must be a known blob, unless `cached`.
     pub blobs: Vec<BlobRef>,
-    /// The child manifests it lists (an index); each must be an artifact of the same image.
+    /// The child manifests it lists (an index); each must be an artifact of the same image,
+    /// unless `cached`.
     pub children: Vec<Digest>,
+    /// A proxy repository's cache records a manifest it fetched: its blobs and children are
+    /// fetched when first pulled, so they need not be known yet (they count at the sizes the
+    /// manifest gives, as for any push).
+    pub cached: bool,
     /// The tag to point at it, if pushed by tag.
     pub tag: Option<Tag>,
     /// Who pushed (for history).

@@ -29,6 +29,7 @@ pub mod manifest;
 mod name;
 pub mod range;
 mod reference;
+mod remote;
 mod tenancy;
 mod upload;
 
@@ -40,6 +41,7 @@ pub use manifest::{Descriptor, DescriptorError, Manifest, ManifestError, Manifes
 pub use name::{ImageName, Name, NameError, RepositoryName, Tag, TagError};
 pub use range::{ByteRange, RangeError, RangeNotSatisfiable, UploadRange};
 pub use reference::{Reference, ReferenceError};
+pub use remote::{RegistryName, RegistryNameError};
 pub use tenancy::{
     Access, AccountId, Permission, RepositoryUserName, RepositoryUserNameError, Timestamp,
 };

@@ -59,6 +59,7 @@ async fn fixture(config: RegistryConfig) -> Fixture {
         access: Access::Private,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     meta.create_repository(new, "admin", Timestamp::now())
         .await

@@ -27,6 +27,7 @@ async fn v2() -> V2 {
         access: Access::Private,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     meta.create_repository(new, "admin", Timestamp::now())
         .await

@@ -118,6 +118,7 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
             Some(v) => flag(v, "delete_orphan_referrers")?,
             None => true,
         },
+        proxy: None,
     };
     let created = call
         .manager(&caller)

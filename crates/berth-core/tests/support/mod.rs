@@ -119,6 +119,7 @@ pub async fn registry_with(
             access,
             quota,
             delete_orphan_referrers: true,
+            proxy: None,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use berth_meta::*;
-use berth_model::{Digest, Name, RepositoryName, Tag, UploadId};
+use berth_model::{Digest, Name, RegistryName, RepositoryName, Tag, UploadId};
 
 /// Delegates to `inner`, counting every call that can change data.
 #[derive(Debug)]
@@ -327,6 +327,36 @@ impl RegistryStore for WatchedMeta {
     async fn record_pulls(&self, images: &[ImagePulls], artifacts: &[ArtifactPulls]) -> Result<()> {
         self.write();
         self.inner.record_pulls(images, artifacts).await
+    }
+    async fn create_remote_registry(
+        &self,
+        new: NewRemoteRegistry,
+        at: Timestamp,
+    ) -> Result<RemoteRegistry> {
+        self.inner.create_remote_registry(new, at).await
+    }
+    async fn remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+    ) -> Result<Option<RemoteRegistry>> {
+        self.inner.remote_registry(account, name).await
+    }
+    async fn list_remote_registries(&self, account: AccountId) -> Result<Vec<RemoteRegistry>> {
+        self.inner.list_remote_registries(account).await
+    }
+    async fn update_remote_registry(
+        &self,
+        account: AccountId,
+        name: &RegistryName,
+        update: RemoteRegistryUpdate,
+    ) -> Result<RemoteRegistry> {
+        self.inner
+            .update_remote_registry(account, name, update)
+            .await
+    }
+    async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
+        self.inner.delete_remote_registry(account, name).await
     }
     async fn history(
         &self,

@@ -92,6 +92,7 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         access: Access::Public,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     assert!(matches!(
         s.create_repository(taken, "admin", T0).await,
@@ -106,6 +107,7 @@ pub async fn repositories_are_unique_and_paged(h: &Harness) {
         access: Access::Public,
         quota: None,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     assert!(matches!(
         s.create_repository(missing_account, "admin", T0).await,

@@ -25,6 +25,7 @@ mod credentials;
 mod deletes;
 mod property;
 mod registry;
+mod remotes;
 mod uploads;
 
 pub use accounts::*;
@@ -33,6 +34,7 @@ pub use credentials::*;
 pub use deletes::*;
 pub use property::*;
 pub use registry::*;
+pub use remotes::*;
 pub use uploads::*;
 
 /// What the suite needs of a backend.
@@ -78,7 +80,9 @@ macro_rules! meta_conformance_tests {
                 concurrent_upload_starts_cannot_pass_the_cap,
                 deleting_a_repository_removes_its_upload_sessions,
                 linked_repositories_are_listed_per_account,
-                deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject);
+                deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject,
+                remote_registries_are_kept_per_account, proxy_repositories_hold_their_registry,
+                cached_pushes_need_no_blobs_yet);
         }
         /// What spans the two halves of a [`MetadataStore`](berth_meta::MetadataStore) in one
         /// transaction: a repository's deletion takes the permissions on it and refuses writes
@@ -148,6 +152,7 @@ async fn setup(
         access: Access::Private,
         quota,
         delete_orphan_referrers: true,
+        proxy: None,
     };
     store
         .create_repository(new, "admin", T0)
@@ -184,6 +189,7 @@ fn push(
         annotations: BTreeMap::new(),
         blobs: refs,
         children: Vec::new(),
+        cached: false,
         tag: tag_name.map(tag),
         actor: "robot".to_owned(),
         at: when,

@@ -98,6 +98,7 @@ pub async fn usage_matches_recomputation_after_random_operations(h: &Harness) {
             access: Access::Private,
             quota,
             delete_orphan_referrers: true,
+            proxy: None,
         };
         store
             .create_repository(new, "test", T0)

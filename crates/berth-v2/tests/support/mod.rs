@@ -55,6 +55,7 @@ pub async fn fixture_on(mode: AuthMode, blobs: Arc<dyn berth_storage::BlobStore>
             access,
             quota: None,
             delete_orphan_referrers: true,
+            proxy: None,
         };
         meta.create_repository(new, "admin", Timestamp::now())
             .await
