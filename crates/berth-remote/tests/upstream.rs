@@ -54,6 +54,7 @@ impl Upstream {
                 access,
                 quota: None,
                 delete_orphan_referrers: true,
+                proxy: None,
             };
             meta.create_repository(new, "admin", Timestamp::now())
                 .await
