@@ -62,13 +62,13 @@ pub(crate) struct ProxyState {
 struct Flight {
     /// The spool, unnamed; read with positional reads, so handles share it safely.
     spool: Arc<File>,
-    /// The blob's size, as the upstream declared it.
-    size: Option<u64>,
     progress: watch::Receiver<Progress>,
 }
 
 #[derive(Debug, Clone)]
 struct Progress {
+    /// The blob's size, once the upstream answered (when it declared one).
+    size: Option<u64>,
     /// Bytes in the spool.
     written: u64,
     state: FlightState,
@@ -76,6 +76,10 @@ struct Progress {
 
 #[derive(Debug, Clone)]
 enum FlightState {
+    /// Asking the upstream.
+    Starting,
+    /// The upstream does not have it.
+    Missing,
     Running,
     /// Verified and published in the blob store.
     Stored,
@@ -144,7 +148,7 @@ impl Registry {
     fn upstream_failed(proxy: &Proxy, e: &berth_remote::Error) -> Error {
         Error::Upstream {
             registry: proxy.registry.clone(),
-            message: e.to_string(),
+            message: crate::error_chain(e),
         }
     }
 
@@ -333,8 +337,20 @@ impl Registry {
             return self.read_stored(digest, range).await;
         }
         let flight = self.flight(repository, proxy, name, digest).await?;
-        match (flight.size, range) {
-            (Some(size), None) => Ok(BlobRead {
+        let failed = |message: &str| Error::Upstream {
+            registry: proxy.registry.clone(),
+            message: message.to_owned(),
+        };
+        let mut progress = flight.progress.clone();
+        let started = progress
+            .wait_for(|p| !matches!(p.state, FlightState::Starting))
+            .await
+            .map(|p| p.clone())
+            .map_err(|_| failed("the fetch stopped"))?;
+        match (&started.state, started.size, range) {
+            (FlightState::Missing, ..) => Err(Error::BlobUnknown(digest.clone())),
+            (FlightState::Failed(message), ..) => Err(failed(message)),
+            (FlightState::Running | FlightState::Stored, Some(size), None) => Ok(BlobRead {
                 size,
                 range: 0..size,
                 body: follow(flight, digest.clone()),
@@ -342,21 +358,15 @@ impl Registry {
             // A range, or a size the upstream did not declare: answered from the store once
             // the blob is there.
             _ => {
-                let mut progress = flight.progress.clone();
                 let done = progress
                     .wait_for(|p| !matches!(p.state, FlightState::Running))
                     .await
                     .map(|p| p.state.clone());
                 match done {
                     Ok(FlightState::Stored) => self.read_stored(digest, range).await,
-                    Ok(FlightState::Failed(message)) => Err(Error::Upstream {
-                        registry: proxy.registry.clone(),
-                        message: message.to_string(),
-                    }),
-                    _ => Err(Error::Upstream {
-                        registry: proxy.registry.clone(),
-                        message: "the fetch stopped".to_owned(),
-                    }),
+                    Ok(FlightState::Failed(message)) => Err(failed(&message)),
+                    Ok(FlightState::Missing) => Err(Error::BlobUnknown(digest.clone())),
+                    _ => Err(failed("the fetch stopped")),
                 }
             }
         }
@@ -381,36 +391,31 @@ impl Registry {
         if let Some(flight) = self.proxy.flights.lock().expect("proxy lock").get(&key) {
             return Ok(flight.clone());
         }
-        if self.proxy.flights.lock().expect("proxy lock").len() >= self.config.max_proxy_fetches {
-            return Err(Error::Busy);
-        }
         let (client, remote) = self.upstream(repository, proxy, name).await?;
-        let blob = match client.get_blob(&remote, digest).await {
-            Ok(Some(blob)) => blob,
-            Ok(None) => return Err(Error::BlobUnknown(digest.clone())),
-            Err(e) => return Err(Self::upstream_failed(proxy, &e)),
-        };
         let spool = match &self.config.spool_dir {
             Some(dir) => tempfile::tempfile_in(dir),
             None => tempfile::tempfile(),
         }
-        .map_err(|e| Error::storage(spool_error(e)))?;
+        .map_err(|e| Error::storage(berth_storage::Error::backend("proxy spool", e)))?;
         let spool = Arc::new(spool);
         let (progress, watcher) = watch::channel(Progress {
+            size: None,
             written: 0,
-            state: FlightState::Running,
+            state: FlightState::Starting,
         });
         let flight = Arc::new(Flight {
             spool: spool.clone(),
-            size: blob.size,
             progress: watcher,
         });
         {
+            // Decided under one lock: a fetch of this blob in progress is followed, so the
+            // upstream is asked once however many clients arrive together.
             let mut flights = self.proxy.flights.lock().expect("proxy lock");
-            // Another request started the same fetch meanwhile: follow that one (this
-            // response's body is dropped unread).
             if let Some(existing) = flights.get(&key) {
                 return Ok(existing.clone());
+            }
+            if flights.len() >= self.config.max_proxy_fetches {
+                return Err(Error::Busy);
             }
             flights.insert(key.clone(), flight.clone());
         }
@@ -425,7 +430,7 @@ impl Registry {
             spool,
             progress,
         };
-        tokio::spawn(task.run(blob));
+        tokio::spawn(task.run(client, remote));
         Ok(flight)
     }
 
@@ -465,10 +470,21 @@ struct Fetch {
 }
 
 impl Fetch {
-    async fn run(self, blob: RemoteBlob) {
-        let outcome = self.copy(blob).await;
+    async fn run(self, client: Client, remote: RemoteName) {
+        let outcome = match client.get_blob(&remote, &self.digest).await {
+            Ok(Some(blob)) => {
+                self.progress.send_modify(|p| {
+                    p.size = blob.size;
+                    p.state = FlightState::Running;
+                });
+                self.copy(blob).await.map(Some)
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(crate::error_chain(&e)),
+        };
         let state = match outcome {
-            Ok(size) => {
+            Ok(None) => FlightState::Missing,
+            Ok(Some(size)) => {
                 info!(name = %self.name, digest = %self.digest, size, "cached a blob from the upstream");
                 FlightState::Stored
             }
@@ -573,6 +589,7 @@ fn follow(flight: Arc<Flight>, digest: Digest) -> BlobStream {
                 (p.written, p.state.clone())
             };
             let allowed = match &state {
+                FlightState::Starting | FlightState::Missing => 0,
                 FlightState::Running => written.saturating_sub(1),
                 FlightState::Stored => written,
                 FlightState::Failed(message) => {
@@ -601,7 +618,7 @@ fn follow(flight: Arc<Flight>, digest: Digest) -> BlobStream {
                     Err(e) => Some((Err(spool_error(e)), None)),
                 };
             }
-            if matches!(state, FlightState::Stored) {
+            if matches!(state, FlightState::Stored | FlightState::Missing) {
                 return None;
             }
             if reader.progress.changed().await.is_err() {

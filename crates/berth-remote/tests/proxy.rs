@@ -429,3 +429,69 @@ async fn a_fetch_outlives_the_client_that_started_it() {
     assert!(stored, "a fetch outlives the client that started it");
     assert_eq!(up.counts.blob_gets.load(Ordering::SeqCst), 1);
 }
+
+/// What nobody pulled for the configured time is evicted by the collector, quota and blobs
+/// included; a later pull fetches it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_evicts_what_nobody_pulled() {
+    let up = upstream().await;
+    let clock = Arc::new(berth_core::clock::ManualClock::new());
+    let config = RegistryConfig {
+        clock: clock.clone(),
+        ..RegistryConfig::default()
+    };
+    let cache = downstream(&up, config, None).await;
+    let admin = Principal::SystemAdmin;
+    cache
+        .get_manifest(&admin, &app(), &v1())
+        .await
+        .expect("pull");
+    read_all(&cache, &up.layer_digest).await;
+    cache.flush_pulls().await.expect("flush");
+    let used = |cache: Arc<Registry>| async move {
+        cache
+            .metadata()
+            .repository(&RepositoryName::parse("cache").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .used
+    };
+    assert!(used(cache.clone()).await > LAYER_SIZE as u64);
+
+    // Six days on, a pull keeps it; eight days after that pull, it goes.
+    clock.advance(std::time::Duration::from_secs(6 * 24 * 3600));
+    assert_eq!(cache.collect_garbage().await.expect("gc").evicted, 0);
+    let by_digest = Reference::from(up.manifest_digest.clone());
+    cache
+        .get_manifest(&admin, &app(), &by_digest)
+        .await
+        .expect("pull");
+    cache.flush_pulls().await.expect("flush");
+    clock.advance(std::time::Duration::from_secs(6 * 24 * 3600));
+    assert_eq!(
+        cache.collect_garbage().await.expect("gc").evicted,
+        0,
+        "pulled 6 days ago"
+    );
+    clock.advance(std::time::Duration::from_secs(2 * 24 * 3600));
+    let report = cache.collect_garbage().await.expect("gc");
+    assert_eq!(report.evicted, 1);
+    assert!(
+        report.bytes >= LAYER_SIZE as u64,
+        "its blobs go too: {report:?}"
+    );
+    assert_eq!(used(cache.clone()).await, 0, "the quota is freed");
+    assert!(cache.blob_store().stat(&up.layer_digest).await.is_err());
+
+    cache
+        .get_manifest(&admin, &app(), &v1())
+        .await
+        .expect("pull again");
+    assert_eq!(read_all(&cache, &up.layer_digest).await, up.layer);
+    assert_eq!(
+        up.counts.blob_gets.load(Ordering::SeqCst),
+        2,
+        "fetched again"
+    );
+}
