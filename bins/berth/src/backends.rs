@@ -167,9 +167,25 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
         upload_idle_limit: config.limits.upload_idle_timeout.get(),
         max_open_uploads: config.limits.max_open_uploads,
         max_buffered_bytes: usize::try_from(config.limits.max_buffered_bytes).unwrap_or(usize::MAX),
+        proxy_tag_check: config.proxy.tag_check.get(),
+        proxy_keep_unpulled: config.proxy.keep_unpulled.get(),
+        spool_dir: spool_dir(config)?,
         ..RegistryConfig::default()
     };
     Ok(Arc::new(Registry::new(blobs, meta, engine)))
+}
+
+/// Where blobs on their way from a proxy repository's upstream are spooled: unnamed files (they
+/// vanish with the process, crash included) in `spool/` of the data directory when there is one
+/// (on the same disk as the store rather than a small `/tmp`), else the system's temporary
+/// directory (a node on PostgreSQL and S3 may have no data directory).
+fn spool_dir(config: &Config) -> Result<Option<std::path::PathBuf>, String> {
+    if !config.data_dir.is_dir() {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("spool");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(Some(dir))
 }
 
 /// The token signing key: configured, or kept in `token.key` in the data directory (made on

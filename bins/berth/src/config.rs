@@ -43,6 +43,8 @@ pub(crate) struct Config {
     pub(crate) tls: Option<TlsConfig>,
     /// Garbage collection.
     pub(crate) gc: GcConfig,
+    /// Proxy repositories (the pull-through cache).
+    pub(crate) proxy: ProxyConfig,
     /// Pull statistics.
     pub(crate) stats: StatsConfig,
     /// Request limits.
@@ -135,6 +137,26 @@ pub(crate) struct GcConfig {
     /// How long an unreferenced blob is kept (`1h`).
     #[serde(deserialize_with = "setting::gc_grace")]
     pub(crate) grace: Period,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ProxyConfig {
+    /// How often a proxy repository asks its upstream what a tag names (`60s`).
+    #[serde(deserialize_with = "setting::proxy_tag_check")]
+    pub(crate) tag_check: Period,
+    /// Cached artifacts nobody pulled for this long are removed by the collector (`7d`).
+    #[serde(deserialize_with = "setting::proxy_keep_unpulled")]
+    pub(crate) keep_unpulled: Period,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            tag_check: Period::secs(60),
+            keep_unpulled: Period::secs(7 * 86_400),
+        }
+    }
 }
 
 impl Default for GcConfig {
@@ -319,6 +341,7 @@ impl Default for Config {
             auth: AuthSection::default(),
             tls: None,
             gc: GcConfig::default(),
+            proxy: ProxyConfig::default(),
             stats: StatsConfig::default(),
             limits: LimitsConfig::default(),
         }
@@ -456,6 +479,18 @@ impl Config {
         Period::from_env(&get, "BERTH_GC_GRACE", "gc.grace", &mut self.gc.grace)?;
         Period::from_env(
             &get,
+            "BERTH_PROXY_TAG_CHECK",
+            "proxy.tag_check",
+            &mut self.proxy.tag_check,
+        )?;
+        Period::from_env(
+            &get,
+            "BERTH_PROXY_KEEP_UNPULLED",
+            "proxy.keep_unpulled",
+            &mut self.proxy.keep_unpulled,
+        )?;
+        Period::from_env(
+            &get,
             "BERTH_STATS_FLUSH_INTERVAL",
             "stats.flush_interval",
             &mut self.stats.flush_interval,
@@ -577,6 +612,8 @@ mod setting {
         auth_token_ttl = "auth.token_ttl",
         gc_interval = "gc.interval",
         gc_grace = "gc.grace",
+        proxy_tag_check = "proxy.tag_check",
+        proxy_keep_unpulled = "proxy.keep_unpulled",
         stats_flush_interval = "stats.flush_interval",
         limits_upload_idle_timeout = "limits.upload_idle_timeout",
         limits_head_timeout = "limits.head_timeout",
@@ -664,6 +701,8 @@ pub(crate) const VARIABLES: &[&str] = &[
     "BERTH_LOG",
     "BERTH_LOG_FORMAT",
     "BERTH_POSTGRES_URL",
+    "BERTH_PROXY_KEEP_UNPULLED",
+    "BERTH_PROXY_TAG_CHECK",
     "BERTH_PUBLIC_URL",
     "BERTH_S3_ACCESS_KEY",
     "BERTH_S3_BUCKET",
