@@ -676,12 +676,14 @@ pub(crate) async fn gc(registry: &Arc<Registry>) -> Result<Output, String> {
             "blobs_deleted": report.blobs,
             "bytes_freed": report.bytes,
             "uploads_removed": report.uploads,
+            "cached_artifacts_evicted": report.evicted,
         }),
         text: format!(
-            "deleted {} blobs ({}), removed {} idle uploads",
+            "deleted {} blobs ({}), removed {} idle uploads and {} unpulled cached artifacts",
             report.blobs,
             human_bytes(report.bytes),
-            report.uploads
+            report.uploads,
+            report.evicted
         ),
     })
 }

@@ -75,7 +75,7 @@ pub enum Mount {
     Started(UploadId),
 }
 
-fn storage_error(e: berth_storage::Error) -> Error {
+pub(crate) fn storage_error(e: berth_storage::Error) -> Error {
     match e {
         berth_storage::Error::BlobNotFound(d) => Error::BlobUnknown(d),
         berth_storage::Error::UploadNotFound(id) => Error::UploadUnknown(id),
@@ -103,9 +103,16 @@ impl Registry {
         name: &Name,
         digest: &Digest,
     ) -> Result<u64> {
-        self.authorize(principal, Action::Pull, name.repository())
+        let repository = self
+            .authorize(principal, Action::Pull, name.repository())
             .await?;
-        self.linked(name, digest).await
+        match (self.linked(name, digest).await, &repository.proxy) {
+            (Err(Error::BlobUnknown(_)), Some(proxy)) => {
+                self.proxied_blob_size(&repository, proxy, name, digest)
+                    .await
+            }
+            (found, _) => found,
+        }
     }
 
     /// The size of a blob readable through `name`'s repository: blobs are stored once, but each
@@ -126,9 +133,17 @@ impl Registry {
         digest: &Digest,
         range: Option<ByteRange>,
     ) -> Result<BlobRead> {
-        self.authorize(principal, Action::Pull, name.repository())
+        let repository = self
+            .authorize(principal, Action::Pull, name.repository())
             .await?;
-        self.linked(name, digest).await?;
+        match (self.linked(name, digest).await, &repository.proxy) {
+            (Err(Error::BlobUnknown(_)), Some(proxy)) => {
+                return self
+                    .proxied_blob(&repository, proxy, name, digest, range)
+                    .await;
+            }
+            (found, _) => found?,
+        };
         self.blobs.get(digest, range).await.map_err(storage_error)
     }
 
@@ -145,6 +160,7 @@ impl Registry {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
+        Self::refuse_proxy(&repository)?;
         self.start_session(&repository, name, algorithm).await
     }
 
@@ -480,6 +496,7 @@ impl Registry {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
+        Self::refuse_proxy(&repository)?;
         let allowance = self.allowance_for(&repository, name, digest, None).await?;
         let (stream, cut) = self.admit_stream(&repository, allowance, body).await?;
         let size = self.blobs.put(digest, stream).await.map_err(|e| {
@@ -498,8 +515,10 @@ impl Registry {
         name: &Name,
         digest: &Digest,
     ) -> Result<()> {
-        self.authorize(principal, Action::Delete, name.repository())
+        let repository = self
+            .authorize(principal, Action::Delete, name.repository())
             .await?;
+        Self::refuse_proxy_delete(principal, &repository)?;
         if self
             .meta
             .unlink_blob(name.repository(), digest)
@@ -526,6 +545,7 @@ impl Registry {
         let repository = self
             .authorize(principal, Action::Push, name.repository())
             .await?;
+        Self::refuse_proxy(&repository)?;
         if let Some(size) = self.mountable(principal, &repository, digest, from).await? {
             match self.meta.link_blob(name.repository(), digest).await {
                 Ok(()) => return Ok(Mount::Mounted(size)),

@@ -104,6 +104,19 @@ pub enum Error {
     /// condition, rare: it needs a re-upload of exactly the blob being collected).
     #[error("blob {0} is being garbage-collected; upload it again")]
     BlobBeingCollected(Digest),
+    /// The repository is a proxy repository: its content is its remote registry's, so pushes,
+    /// uploads and deletes over the registry protocol are refused.
+    #[error("proxy repository {0} is read-only: it caches the images of its remote registry")]
+    ReadOnly(RepositoryName),
+    /// A proxy repository's remote registry failed or could not be reached, and nothing is
+    /// cached to answer with.
+    #[error("the remote registry {registry} of this proxy repository failed: {message}")]
+    Upstream {
+        /// The remote registry.
+        registry: berth_model::RegistryName,
+        /// What went wrong (never a credential).
+        message: String,
+    },
     /// The request body failed part-way; nothing was recorded.
     #[error("the request body failed: {0}")]
     Body(#[source] std::io::Error),

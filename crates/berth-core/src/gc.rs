@@ -16,10 +16,17 @@
 //!
 //! Upload sessions idle past the limit are aborted, in metadata and in storage (including
 //! sessions storage holds that metadata never learned of, from a crash).
+//!
+//! First of all, proxy repositories drop the artifacts they cached that nobody pulled (or the
+//! cache fetched) within [`proxy_keep_unpulled`](crate::RegistryConfig): their usage drops at
+//! once, and the blobs no artifact references any more go in the same run.
 
 use std::time::Duration;
 
 use tracing::{error, info, warn};
+
+use berth_meta::Page;
+use berth_model::Name;
 
 use crate::{Error, Registry, Result};
 
@@ -32,6 +39,8 @@ pub struct GcReport {
     pub bytes: u64,
     /// Upload sessions removed.
     pub uploads: u64,
+    /// Cached artifacts of proxy repositories removed for want of pulls.
+    pub evicted: u64,
 }
 
 /// Blobs looked at per metadata query.
@@ -54,7 +63,10 @@ impl Registry {
     }
 
     async fn collect(&self) -> Result<GcReport> {
-        let mut report = GcReport::default();
+        let mut report = GcReport {
+            evicted: self.evict_unpulled().await?,
+            ..GcReport::default()
+        };
         for digest in self.meta.tombstones().await.map_err(Error::metadata)? {
             self.blobs.delete(&digest).await.map_err(Error::storage)?;
             self.meta
@@ -99,6 +111,98 @@ impl Registry {
 
         report.uploads = self.expire_uploads().await?;
         Ok(report)
+    }
+
+    /// Removes the artifacts of proxy repositories last pulled (or fetched) before
+    /// [`proxy_keep_unpulled`](crate::RegistryConfig) ago; how many.
+    pub async fn evict_unpulled(&self) -> Result<u64> {
+        const PAGE: u32 = 200;
+        let before = self.now().minus(self.config.proxy_keep_unpulled);
+        let mut evicted = 0;
+        let mut proxies = Vec::new();
+        for page in 1.. {
+            let accounts = self
+                .meta
+                .list_accounts(Page { page, size: PAGE })
+                .await
+                .map_err(Error::metadata)?;
+            for account in &accounts.items {
+                for page in 1.. {
+                    let repositories = self
+                        .meta
+                        .list_repositories(account.id, Page { page, size: PAGE })
+                        .await
+                        .map_err(Error::metadata)?;
+                    proxies.extend(
+                        repositories
+                            .items
+                            .iter()
+                            .filter(|r| r.proxy.is_some())
+                            .map(|r| r.name.clone()),
+                    );
+                    if repositories.items.len() < PAGE as usize {
+                        break;
+                    }
+                }
+            }
+            if accounts.items.len() < PAGE as usize {
+                break;
+            }
+        }
+        for repository in proxies {
+            let mut stale = Vec::new();
+            for page in 1.. {
+                let images = self
+                    .meta
+                    .list_images(&repository, None, Page { page, size: PAGE })
+                    .await
+                    .map_err(Error::metadata)?;
+                for image in &images.items {
+                    let Ok(name) = Name::new(repository.clone(), image.name.clone()) else {
+                        continue; // a stored image name always fits; nothing to evict if not
+                    };
+                    for page in 1.. {
+                        let artifacts = self
+                            .meta
+                            .list_artifacts(&name, Page { page, size: PAGE })
+                            .await
+                            .map_err(Error::metadata)?;
+                        stale.extend(
+                            artifacts
+                                .items
+                                .iter()
+                                .filter(|a| {
+                                    a.pulled_at.map_or(a.pushed_at, |p| p.max(a.pushed_at)) < before
+                                })
+                                .map(|a| (name.clone(), a.digest.clone())),
+                        );
+                        if artifacts.items.len() < PAGE as usize {
+                            break;
+                        }
+                    }
+                }
+                if images.items.len() < PAGE as usize {
+                    break;
+                }
+            }
+            for (name, digest) in stale {
+                match self
+                    .meta
+                    .delete_artifact(&name, &digest, "proxy cache eviction", self.now())
+                    .await
+                {
+                    Ok(_) => evicted += 1,
+                    // Gone already (a referrer deleted with its subject, or a console delete).
+                    Err(berth_meta::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(Error::metadata(e)),
+                }
+            }
+            self.forget_repository(&repository);
+        }
+        if evicted > 0 {
+            info!(evicted, "removed cached artifacts nobody pulled");
+        }
+        Ok(evicted)
     }
 
     /// Removes upload sessions idle past [`upload_idle_limit`](crate::RegistryConfig), in

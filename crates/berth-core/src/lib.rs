@@ -32,6 +32,8 @@ pub mod identity;
 mod manage;
 mod manifests;
 pub mod metrics;
+mod proxy;
+mod remotes;
 mod room;
 pub mod sealing;
 mod stats;
@@ -77,6 +79,18 @@ pub struct RegistryConfig {
     /// Bytes of request bodies read whole into memory (manifests, management-API JSON) that all
     /// requests together may hold at once (default 64 MiB; at least the largest manifest).
     pub max_buffered_bytes: usize,
+    /// How often a proxy repository asks its upstream what a tag names (default 60 s); between
+    /// checks the cached artifact is served.
+    pub proxy_tag_check: Duration,
+    /// Cached artifacts of proxy repositories not pulled for this long are removed by the
+    /// collector (default 7 days).
+    pub proxy_keep_unpulled: Duration,
+    /// Blob fetches from upstreams in progress at once on this node (default 64); beyond, a
+    /// pull is asked to retry.
+    pub max_proxy_fetches: usize,
+    /// Where blobs on their way from an upstream are spooled (unnamed files; default the
+    /// system's temporary directory).
+    pub spool_dir: Option<std::path::PathBuf>,
     /// The key that seals remote registries' passwords in the metadata store (default: a random
     /// key for this process, right for an in-memory registry only; `berth serve` configures one,
     /// and nodes sharing a store must share it).
@@ -97,6 +111,10 @@ impl Default for RegistryConfig {
             gc_interval: Duration::from_secs(3600),
             max_open_uploads: 100,
             max_buffered_bytes: 64 << 20,
+            proxy_tag_check: Duration::from_secs(60),
+            proxy_keep_unpulled: Duration::from_secs(7 * 24 * 3600),
+            max_proxy_fetches: 64,
+            spool_dir: None,
             sealing_key: sealing::SealingKey::ephemeral(),
             clock: Arc::new(clock::SystemClock),
         }
@@ -116,6 +134,8 @@ pub struct Registry {
     budget: MemoryBudget,
     in_flight: Arc<room::InFlight>,
     counters: metrics::Counters,
+    proxy: Arc<proxy::ProxyState>,
+    remotes: remotes::Remotes,
 }
 
 /// Names the caller of the request being answered, as the `principal` field of the span the
@@ -147,6 +167,8 @@ impl Registry {
             budget: MemoryBudget::new(budget_bytes),
             in_flight: Arc::default(),
             counters: metrics::Counters::default(),
+            proxy: Arc::default(),
+            remotes: remotes::Remotes::new(),
             config,
             pulls: stats::PullCounter::default(),
         }
@@ -379,42 +401,61 @@ impl Registry {
 
 impl Registry {
     /// Records a blob whose bytes were just committed to storage, and checks the bytes are still
-    /// there: a collector that forgot the digest may have deleted them in between (see
-    /// [`berth_meta::RegistryStore::forget_blob`]); the client then uploads again.
+    /// there: see [`record_stored`].
     pub(crate) async fn record_stored_blob(
         &self,
         digest: &berth_model::Digest,
         size: u64,
     ) -> Result<()> {
-        match self.meta.record_blob(digest, size, self.now()).await {
-            Ok(_) => {}
-            Err(berth_meta::Error::BlobBeingDeleted(d)) => {
-                return Err(Error::BlobBeingCollected(d));
-            }
-            Err(e) => return Err(Error::metadata(e)),
-        }
-        match self.blobs.stat(digest).await {
-            Ok(_) => Ok(()),
-            Err(berth_storage::Error::BlobNotFound(d)) => Err(Error::BlobBeingCollected(d)),
-            Err(e) => Err(Error::storage(e)),
-        }
+        record_stored(&*self.meta, &*self.blobs, digest, size, self.now()).await
     }
-}
 
-impl Registry {
-    /// Links a blob just recorded into `name`'s repository. A collector may forget the blob
-    /// between the record and the link (it was already known, unreferenced and past its grace):
-    /// the client then uploads again, as when the bytes went before the record.
+    /// Links a blob just recorded into `name`'s repository: see [`link_stored`].
     pub(crate) async fn link_stored_blob(
         &self,
         name: &berth_model::Name,
         digest: &berth_model::Digest,
     ) -> Result<()> {
-        match self.meta.link_blob(name.repository(), digest).await {
-            Ok(()) => Ok(()),
-            Err(berth_meta::Error::BlobUnknown(d)) => Err(Error::BlobBeingCollected(d)),
-            Err(e) => Err(Error::metadata(e)),
+        link_stored(&*self.meta, name, digest).await
+    }
+}
+
+/// Records a blob whose bytes were just committed to storage, and checks the bytes are still
+/// there: a collector that forgot the digest may have deleted them in between (see
+/// [`berth_meta::RegistryStore::forget_blob`]); the client then uploads again.
+pub(crate) async fn record_stored(
+    meta: &dyn MetadataStore,
+    blobs: &dyn BlobStore,
+    digest: &berth_model::Digest,
+    size: u64,
+    now: berth_model::Timestamp,
+) -> Result<()> {
+    match meta.record_blob(digest, size, now).await {
+        Ok(_) => {}
+        Err(berth_meta::Error::BlobBeingDeleted(d)) => {
+            return Err(Error::BlobBeingCollected(d));
         }
+        Err(e) => return Err(Error::metadata(e)),
+    }
+    match blobs.stat(digest).await {
+        Ok(_) => Ok(()),
+        Err(berth_storage::Error::BlobNotFound(d)) => Err(Error::BlobBeingCollected(d)),
+        Err(e) => Err(Error::storage(e)),
+    }
+}
+
+/// Links a blob just recorded into `name`'s repository. A collector may forget the blob
+/// between the record and the link (it was already known, unreferenced and past its grace):
+/// the client then uploads again, as when the bytes went before the record.
+pub(crate) async fn link_stored(
+    meta: &dyn MetadataStore,
+    name: &berth_model::Name,
+    digest: &berth_model::Digest,
+) -> Result<()> {
+    match meta.link_blob(name.repository(), digest).await {
+        Ok(()) => Ok(()),
+        Err(berth_meta::Error::BlobUnknown(d)) => Err(Error::BlobBeingCollected(d)),
+        Err(e) => Err(Error::metadata(e)),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Manifests, tags, the catalog and referrers.
 
-use berth_meta::{Artifact, BlobRef, Push};
+use berth_meta::{Artifact, BlobRef, Push, Repository};
 use berth_model::{Digest, Manifest, ManifestKind, Name, Reference, Tag};
 use berth_policy::{Action, Principal, QuotaExceeded};
 use bytes::Bytes;
@@ -25,6 +25,8 @@ pub struct ManifestHead {
     pub media_type: String,
     /// Its size.
     pub size: u64,
+    /// Set when a proxy repository serves its cached copy because the upstream failed.
+    pub warning: Option<String>,
 }
 
 /// A manifest read: its exact bytes.
@@ -36,9 +38,58 @@ pub struct ManifestRead {
     pub media_type: String,
     /// The bytes as pushed.
     pub bytes: Bytes,
+    /// Set when a proxy repository serves its cached copy because the upstream failed.
+    pub warning: Option<String>,
 }
 
-fn meta_push_error(e: berth_meta::Error) -> Error {
+/// The record of a push of `manifest` (its bytes stored under `digest`).
+#[allow(clippy::too_many_arguments)] // each is one field of the record
+pub(crate) fn push_of(
+    name: &Name,
+    digest: &Digest,
+    manifest: &Manifest,
+    size: u64,
+    tag: Option<Tag>,
+    actor: String,
+    at: berth_model::Timestamp,
+    cached: bool,
+) -> Push {
+    Push {
+        name: name.clone(),
+        digest: digest.clone(),
+        media_type: manifest.media_type().to_owned(),
+        artifact_type: manifest.artifact_type().map(str::to_owned),
+        manifest_size: size,
+        total_size: manifest.total_size(),
+        subject: manifest.subject().map(|s| s.digest().clone()),
+        annotations: manifest.annotations().clone(),
+        // Its own bytes are listed too, so the push fails (instead of recording an artifact
+        // without bytes) if a collector forgot them since they were stored.
+        blobs: manifest
+            .blobs()
+            .filter(|d| d.urls().is_empty()) // foreign layers live elsewhere
+            .map(|d| BlobRef {
+                digest: d.digest().clone(),
+                size: d.size(),
+            })
+            .chain(std::iter::once(BlobRef {
+                digest: digest.clone(),
+                size,
+            }))
+            .collect(),
+        children: manifest
+            .manifests()
+            .iter()
+            .map(|d| d.digest().clone())
+            .collect(),
+        tag,
+        actor,
+        at,
+        cached,
+    }
+}
+
+pub(crate) fn meta_push_error(e: berth_meta::Error) -> Error {
     match e {
         berth_meta::Error::BlobUnknown(d) | berth_meta::Error::ManifestUnknown(d) => {
             Error::ManifestBlobUnknown(d)
@@ -68,8 +119,10 @@ impl Registry {
         body: RequestBody,
         content_type: Option<&str>,
     ) -> Result<PushedManifest> {
-        self.authorize(principal, Action::Push, name.repository())
+        let repository = self
+            .authorize(principal, Action::Push, name.repository())
             .await?;
+        Self::refuse_proxy(&repository)?;
         let limit = self.config.max_manifest_size;
         let declared = body.length();
         let held = self.budget.read(body, limit).await.map_err(|e| match e {
@@ -142,40 +195,16 @@ impl Registry {
                 .await
                 .map_err(Error::metadata)?;
         }
-        let now = self.now();
-        let push = Push {
-            name: name.clone(),
-            digest: digest.clone(),
-            media_type: manifest.media_type().to_owned(),
-            artifact_type: manifest.artifact_type().map(str::to_owned),
-            manifest_size: size,
-            total_size: manifest.total_size(),
-            subject: manifest.subject().map(|s| s.digest().clone()),
-            annotations: manifest.annotations().clone(),
-            // Its own bytes are listed too, so the push fails (instead of recording an artifact
-            // without bytes) if a collector forgot them since they were stored.
-            blobs: manifest
-                .blobs()
-                .filter(|d| d.urls().is_empty()) // foreign layers live elsewhere
-                .map(|d| BlobRef {
-                    digest: d.digest().clone(),
-                    size: d.size(),
-                })
-                .chain(std::iter::once(BlobRef {
-                    digest: digest.clone(),
-                    size,
-                }))
-                .collect(),
-            children: manifest
-                .manifests()
-                .iter()
-                .map(|d| d.digest().clone())
-                .collect(),
-            tag: reference.tag().cloned(),
-            actor: actor(principal),
-            at: now,
-            cached: false,
-        };
+        let push = push_of(
+            name,
+            &digest,
+            &manifest,
+            size,
+            reference.tag().cloned(),
+            actor(principal),
+            self.now(),
+            false,
+        );
         self.meta.record_push(push).await.map_err(meta_push_error)?;
         // Usage changed: this node's next early quota check sees it.
         self.forget_repository(name.repository());
@@ -183,6 +212,24 @@ impl Registry {
             digest,
             subject: manifest.subject().map(|s| s.digest().clone()),
         })
+    }
+
+    /// The artifact `reference` names, through the cache of a proxy repository.
+    async fn find_in(
+        &self,
+        repository: &Repository,
+        name: &Name,
+        reference: &Reference,
+    ) -> Result<(Artifact, Option<String>)> {
+        match &repository.proxy {
+            Some(proxy) => {
+                let found = self
+                    .proxied_manifest(repository, proxy, name, reference)
+                    .await?;
+                Ok((found.artifact, found.warning))
+            }
+            None => Ok((self.find(name, reference).await?, None)),
+        }
     }
 
     async fn find(&self, name: &Name, reference: &Reference) -> Result<Artifact> {
@@ -205,13 +252,15 @@ impl Registry {
         name: &Name,
         reference: &Reference,
     ) -> Result<ManifestHead> {
-        self.authorize(principal, Action::Pull, name.repository())
+        let repository = self
+            .authorize(principal, Action::Pull, name.repository())
             .await?;
-        let artifact = self.find(name, reference).await?;
+        let (artifact, warning) = self.find_in(&repository, name, reference).await?;
         Ok(ManifestHead {
             digest: artifact.digest,
             media_type: artifact.media_type,
             size: artifact.manifest_size,
+            warning,
         })
     }
 
@@ -224,9 +273,10 @@ impl Registry {
         name: &Name,
         reference: &Reference,
     ) -> Result<ManifestRead> {
-        self.authorize(principal, Action::Pull, name.repository())
+        let repository = self
+            .authorize(principal, Action::Pull, name.repository())
             .await?;
-        let artifact = self.find(name, reference).await?;
+        let (artifact, warning) = self.find_in(&repository, name, reference).await?;
         let bytes = self.manifest_bytes(&artifact.digest).await?;
         let is_index =
             ManifestKind::from_media_type(&artifact.media_type).is_some_and(ManifestKind::is_index);
@@ -241,6 +291,7 @@ impl Registry {
             digest: artifact.digest,
             media_type: artifact.media_type,
             bytes,
+            warning,
         })
     }
 
@@ -269,8 +320,10 @@ impl Registry {
         name: &Name,
         reference: &Reference,
     ) -> Result<()> {
-        self.authorize(principal, Action::Delete, name.repository())
+        let repository = self
+            .authorize(principal, Action::Delete, name.repository())
             .await?;
+        Self::refuse_proxy_delete(principal, &repository)?;
         let who = actor(principal);
         let result = match reference {
             Reference::Digest(digest) => {

@@ -220,6 +220,14 @@ impl From<&Error> for OciError {
                 return OciError::new(ErrorCode::BlobRangeUnsatisfiable, message)
                     .with_header(http::header::CONTENT_RANGE, format!("bytes */{size}"));
             }
+            // docker shows "denied: proxy repository cache is read-only: ...".
+            Error::ReadOnly(_) => ErrorCode::Denied,
+            // Nothing cached to answer with while the upstream fails: the client may retry.
+            Error::Upstream { .. } => {
+                tracing::warn!(error = %berth_core::error_chain(e), "a proxy repository's upstream failed");
+                return OciError::new(ErrorCode::Unavailable, message)
+                    .with_header(http::header::RETRY_AFTER, RETRY_UNAVAILABLE_SECS);
+            }
             // Retryable: the client uploads again.
             Error::BlobBeingCollected(_) => ErrorCode::UploadAgain,
             Error::Body(_) => ErrorCode::BlobUploadInvalid,

@@ -170,6 +170,26 @@ fn range_mismatch(range: &UploadRange, length: Option<u64>) -> OciError {
     )
 }
 
+/// Adds `Warning: 110 berth "..."` (RFC 7234's "response is stale") when a proxy repository
+/// served its cached copy because the upstream failed; the text is made a valid quoted string.
+fn stale_warning(answer: Answer, warning: Option<&str>) -> Answer {
+    match warning {
+        Some(text) => {
+            let text: String = text
+                .chars()
+                .take(300)
+                .map(|c| match c {
+                    '"' | '\\' => '\'',
+                    c if c == ' ' || c.is_ascii_graphic() => c,
+                    _ => '?',
+                })
+                .collect();
+            answer.header(header::WARNING, format!("110 berth \"{text}\""))
+        }
+        None => answer,
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -300,21 +320,22 @@ impl V2 {
                     .get_manifest(who, &name, &reference)
                     .await
                     .map_err(engine)?;
-                Ok(Answer::new(StatusCode::OK)
+                let answer = Answer::new(StatusCode::OK)
                     .header(header::CONTENT_TYPE, &m.media_type)
                     .header(DOCKER_CONTENT_DIGEST, &m.digest)
-                    .header(header::CONTENT_LENGTH, m.bytes.len())
-                    .body(full(m.bytes)))
+                    .header(header::CONTENT_LENGTH, m.bytes.len());
+                Ok(stale_warning(answer, m.warning.as_deref()).body(full(m.bytes)))
             }
             Route::HeadManifest { name, reference } => {
                 let m = r
                     .head_manifest(who, &name, &reference)
                     .await
                     .map_err(engine)?;
-                Ok(Answer::new(StatusCode::OK)
+                let answer = Answer::new(StatusCode::OK)
                     .header(header::CONTENT_TYPE, &m.media_type)
                     .header(DOCKER_CONTENT_DIGEST, &m.digest)
-                    .header(header::CONTENT_LENGTH, m.size))
+                    .header(header::CONTENT_LENGTH, m.size);
+                Ok(stale_warning(answer, m.warning.as_deref()))
             }
             Route::PutManifest { name, reference } => {
                 // The engine decides who may push before it reads the body.

@@ -143,7 +143,9 @@ impl ApiError {
             berth_core::Error::ManifestUnknown { .. }
             | berth_core::Error::NameUnknown(_)
             | berth_core::Error::ImageUnknown(_) => Self::not_found(e.to_string()),
-            berth_core::Error::Denied(_) => Self::forbidden(e.to_string()),
+            berth_core::Error::Denied(_) | berth_core::Error::ReadOnly(_) => {
+                Self::forbidden(e.to_string())
+            }
             e => Self::internal(&e),
         }
     }
