@@ -1428,16 +1428,27 @@ test('registries_page_and_a_proxy_repository', async ({ berth, newPage }) => {
   await checkA11y(page, 'the registries page');
   await screenshot(page, '15-registries');
 
-  // -- edit: accept unverified certificates ---------------------------------------------------
+  // -- edit: point it at this berth as its administrator, accept unverified certificates ------
   await rowMenu(page, row, 'Edit');
   const edit = dialogNamed(page, `Edit registry ${name}`);
   await edit.waitFor();
   assert.equal(await edit.getByLabel('Password', { exact: true }).inputValue(), '', 'the password is never filled in');
+  await edit.getByLabel('URL', { exact: true }).fill(berth.url);
+  await edit.getByLabel('Username', { exact: true }).fill('admin');
+  await edit.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
   await edit.getByRole('checkbox', { name: /^Accept TLS certificates/ }).check();
   await checkA11y(page, 'the edit registry dialog');
   await buttonNamed(edit, 'Save changes').click();
   await edit.waitFor({ state: 'detached', timeout: 10000 });
   await until('the TLS cell', async () => (await cellText(rowOf(registries, name), 'TLS')) === 'Not verified');
+  assert.equal(await cellText(rowOf(registries, name), 'URL'), berth.url);
+
+  // -- test the connection: the server logs in to the registry with the stored password -------
+  await dismissToasts(page);
+  await rowMenu(page, rowOf(registries, name), 'Test connection');
+  const result = toastWith(page, `${name}: `);
+  await result.first().waitFor({ timeout: 20000 });
+  assert.equal(await result.first().getAttribute('data-kind'), 'success', await text(result.first()));
 
   // -- a proxy repository of it ---------------------------------------------------------------
   const repo = `cache${token(3)}`;

@@ -21,7 +21,7 @@ use crate::config::{Config, parse_size};
 mod registries;
 
 pub(crate) use registries::{
-    RegistryArgs, create_registry, delete_registry, list_registries, update_registry,
+    RegistryArgs, create_registry, delete_registry, list_registries, ping_registry, update_registry,
 };
 
 /// An expiry as given on the command line: a date, or `never` (`None`).

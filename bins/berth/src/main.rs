@@ -404,6 +404,14 @@ enum RegistryCommand {
         #[command(flatten)]
         scope: Scope,
     },
+    /// Asks a remote registry whether it answers and accepts the stored credentials (exit code
+    /// 1 when it does not).
+    Ping {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
 }
 
 #[derive(Subcommand)]
@@ -535,6 +543,7 @@ Examples:
   berth admin repository create hub --proxy-registry dockerhub --proxy-namespace library
   printf '%s\\n' \"$TOKEN\" | berth admin registry update ghcr.io --password-stdin
   berth admin registry update dockerhub --no-username
+  berth admin registry ping ghcr.io
   berth admin registry list --json
   berth admin registry delete dockerhub";
 
@@ -810,6 +819,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                     }
                     RegistryCommand::Delete { name, scope } => (
                         admin::delete_registry(r, account(&scope), &name).await?,
+                        scope.json,
+                    ),
+                    RegistryCommand::Ping { name, scope } => (
+                        admin::ping_registry(r, account(&scope), &name).await?,
                         scope.json,
                     ),
                 },

@@ -945,6 +945,10 @@ async fn remote_registries_keep_their_password_to_themselves() {
         .call(&m, Method::GET, "/api/v1/registries?account=10042", None)
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = w
+        .call(&m, Method::POST, "/api/v1/registries/hub/ping", None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
 
     // Removing the username removes the password too.
     let a = w
@@ -1173,6 +1177,27 @@ async fn the_tour_covers_every_documented_operation() {
         Some(json!({"username": "u", "password": "p"})),
     )
     .await;
+    // Nothing listens there: the ping says so, with 200.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    w.call(
+        &admin(),
+        Method::PATCH,
+        "/api/v1/registries/tour-hub",
+        Some(json!({"url": url})),
+    )
+    .await;
+    let ping = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/registries/tour-hub/ping",
+            None,
+        )
+        .await;
+    assert_eq!(ping.status, StatusCode::OK, "{:?}", ping.body);
+    assert_eq!(ping.body["reachable"], false);
     let gone = w
         .call(
             &admin(),

@@ -586,3 +586,85 @@ async fn remote_registries_are_managed_with_sealed_passwords() {
         &alice.delete_registry(ACCOUNT, &hub_name).await.unwrap_err()
     ));
 }
+
+/// A loopback "registry" answering every request `200 {}` (anonymous access), on its own thread.
+fn fake_upstream() -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Ping goes through the engine's client: an answering upstream is reachable, a closed port is
+/// not, a password sealed under another key is reported without asking, and another account's
+/// registry is "not found".
+#[tokio::test]
+async fn pinging_a_registry_reports_what_it_found() {
+    let (registry, mine, theirs) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let up = RemoteRegistrySpec {
+        url: fake_upstream(),
+        ..spec("up", None, None)
+    };
+    alice.create_registry(ACCOUNT, up).await.unwrap();
+    let up = RegistryName::parse("up").unwrap();
+    let ping = alice.ping_registry(ACCOUNT, &up).await.unwrap();
+    assert!(ping.reachable && !ping.authenticated, "{ping:?}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = RemoteRegistrySpec {
+        url: format!("http://{}", closed.local_addr().unwrap()),
+        ..spec("down", None, None)
+    };
+    drop(closed);
+    alice.create_registry(ACCOUNT, down).await.unwrap();
+    let ping = alice
+        .ping_registry(ACCOUNT, &RegistryName::parse("down").unwrap())
+        .await
+        .unwrap();
+    assert!(!ping.reachable, "{ping:?}");
+
+    // The sealing key changed since the password was stored.
+    alice
+        .create_registry(ACCOUNT, spec("rekeyed", Some("bot"), Some("pw")))
+        .await
+        .unwrap();
+    let rekeyed = RegistryName::parse("rekeyed").unwrap();
+    let other = berth_core::sealing::SealingKey::new(&[9; 32]).unwrap();
+    registry
+        .metadata()
+        .update_remote_registry(
+            ACCOUNT,
+            &rekeyed,
+            berth_meta::RemoteRegistryUpdate {
+                sealed_password: Some(Some(other.seal(b"pw"))),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ping = alice.ping_registry(ACCOUNT, &rekeyed).await.unwrap();
+    assert!(!ping.reachable, "{ping:?}");
+    assert!(ping.message.contains("does not open"), "{}", ping.message);
+
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    assert!(is_not_found(
+        &mallory.ping_registry(ACCOUNT, &up).await.unwrap_err()
+    ));
+}

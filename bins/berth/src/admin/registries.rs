@@ -1,5 +1,5 @@
 //! `berth admin registry ...`: the account's remote registries (the upstreams of proxy
-//! repositories). A password comes from standard input (`--password-stdin`), never from an
+//! repositories), and `ping` to ask one whether it answers and takes the stored credentials. A password comes from standard input (`--password-stdin`), never from an
 //! argument, and is never printed: the objects say only `has_password`.
 
 use berth_console::json;
@@ -132,6 +132,37 @@ pub(crate) async fn delete_registry(
     Ok(Output {
         json: serde_json::json!({"deleted": name.to_string()}),
         text: format!("deleted registry {name}"),
+    })
+}
+
+/// Asks the registry whether it answers and accepts the stored credentials; fails (exit code
+/// 1) when it is not reachable or refused the credentials, so scripts can check.
+pub(crate) async fn ping_registry(
+    registry: &Registry,
+    account: AccountId,
+    name: &str,
+) -> Result<Output, String> {
+    let name = registry_name(name)?;
+    let ping = admin(registry)
+        .ping_registry(account, &name)
+        .await
+        .map_err(|e| format!("cannot ping registry {name}: {e}"))?;
+    let stored = admin(registry)
+        .registry(account, &name)
+        .await
+        .map_err(|e| format!("cannot ping registry {name}: {e}"))?;
+    let json = serde_json::json!({
+        "reachable": ping.reachable,
+        "authenticated": ping.authenticated,
+        "message": ping.message,
+    });
+    let refused = stored.username.is_some() && !ping.authenticated;
+    if !ping.reachable || refused {
+        return Err(format!("registry {name}: {}", ping.message));
+    }
+    Ok(Output {
+        text: format!("registry {name}: {}", ping.message),
+        json,
     })
 }
 

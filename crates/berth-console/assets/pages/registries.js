@@ -1,9 +1,9 @@
 // berth console: the account's remote registries, the upstreams of proxy repositories: list,
-// create, edit, delete. A password is sent, never shown: the API answers only has_password.
+// create, edit, test the connection (the server asks the registry), delete. A password is sent, never shown: the API answers only has_password.
 
 import { h, append, icon } from '../dom.js';
 import { timeCell } from '../format.js';
-import { api, query, seg } from '../api.js';
+import { api, query, seg, errorMessage } from '../api.js';
 import { toast, pill, button, field, fieldFailure } from '../ui.js';
 import { openDialog, confirmDialog } from '../dialogs.js';
 import { actionMenu } from '../menus.js';
@@ -58,6 +58,7 @@ export function renderRegistries(content, session, params) {
       {
         title: '', class: 'actions', width: '52px',
         render: (r) => actionMenu(() => [
+          { label: 'Test connection', iconName: 'refresh', testid: 'menu-ping', onClick: () => pingRegistry(r) },
           { label: 'Edit', iconName: 'edit', testid: 'menu-edit', onClick: () => registryDialog({ existing: r, onSaved: () => list.reload() }) },
           'separator',
           { label: 'Delete', iconName: 'trash', danger: true, testid: 'menu-delete', onClick: () => deleteRegistry(r, list) },
@@ -157,6 +158,18 @@ function registryDialog({ existing, onSaved }) {
       onSaved();
     },
   });
+}
+
+// Asks the server to ping the registry, and shows what it found.
+async function pingRegistry(r) {
+  toast(`Testing the connection to ${r.name}…`, 'info');
+  try {
+    const ping = await api('POST', `/registries/${seg(r.name)}/ping`);
+    const ok = ping.reachable && (r.username == null || ping.authenticated);
+    toast(`${r.name}: ${ping.message}`, ok ? 'success' : 'error');
+  } catch (e) {
+    if (e.status !== 401) toast(errorMessage(e), 'error');
+  }
 }
 
 function deleteRegistry(r, list) {

@@ -546,6 +546,7 @@ impl Console {
             (&M::GET, ["registries", name]) => registries::get(&call, name).await,
             (&M::PATCH, ["registries", name]) => registries::update(&call, name).await,
             (&M::DELETE, ["registries", name]) => registries::delete(&call, name).await,
+            (&M::POST, ["registries", name, "ping"]) => registries::ping(&call, name).await,
             (&M::GET, ["repository-users"]) => users::list(&call).await,
             (&M::POST, ["repository-users"]) => users::create(&call).await,
             (&M::GET, ["repository-users", name]) => users::get(&call, name).await,

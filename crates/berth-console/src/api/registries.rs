@@ -1,5 +1,6 @@
 //! Remote registries of an account: the upstreams proxy repositories pull through. A password
-//! goes in (the engine seals it) and never comes out: answers say only `has_password`.
+//! goes in (the engine seals it) and never comes out: answers say only `has_password`. Ping
+//! asks the registry itself, through the engine's client.
 
 use berth_core::{RemoteRegistryChange, RemoteRegistrySpec};
 use berth_meta::{AccountId, RemoteRegistry};
@@ -149,4 +150,24 @@ pub(crate) async fn delete(call: &Call<'_>, segment: &str) -> ApiResult {
         .await
         .map_err(ApiError::manage)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
+}
+
+/// Asks the registry whether it answers and accepts the stored credentials; what it found is
+/// the answer (200), whatever the remote did.
+pub(crate) async fn ping(call: &Call<'_>, segment: &str) -> ApiResult {
+    let caller = call.authorized().await?;
+    let (account, registry) = visible(call, &caller, segment).await?;
+    let ping = call
+        .manager(&caller)
+        .ping_registry(account, &registry.name)
+        .await
+        .map_err(ApiError::manage)?;
+    ok(
+        StatusCode::OK,
+        serde_json::json!({
+            "reachable": ping.reachable,
+            "authenticated": ping.authenticated,
+            "message": ping.message,
+        }),
+    )
 }

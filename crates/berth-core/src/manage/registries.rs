@@ -1,5 +1,5 @@
 //! Remote registries of an account (the upstreams of proxy repositories): list, get, create,
-//! change and delete, decided like the account's repositories ([`Managed::Account`]). A
+//! change, delete and ping, decided like the account's repositories ([`Managed::Account`]). A
 //! password arrives in clear and is sealed with [`crate::RegistryConfig::sealing_key`] before
 //! it reaches the metadata store; no answer, log line or `Debug` output carries it.
 
@@ -8,6 +8,7 @@ use std::fmt;
 use berth_meta::{Entity, NewRemoteRegistry, RemoteRegistry, RemoteRegistryUpdate};
 use berth_model::{AccountId, RegistryName};
 use berth_policy::Managed;
+use berth_remote::Ping;
 
 use super::{ManageError, Manager, Result};
 
@@ -282,6 +283,8 @@ impl Manager<'_> {
                 }
                 e => e.into(),
             })?;
+        // A lookup of the name before it existed may be cached as "none".
+        self.registry.forget_remote(account, &created.name);
         tracing::info!(registry = %created.name, url = %created.url, %account, actor = %self.actor, "remote registry created");
         Ok(created)
     }
@@ -331,7 +334,10 @@ impl Manager<'_> {
             .meta
             .update_remote_registry(account, name, update)
             .await
-            .map_err(gone(name))?;
+            .map_err(gone(name));
+        // Proxy repositories on this node use the change at once.
+        self.registry.forget_remote(account, name);
+        let updated = updated?;
         tracing::info!(registry = %name, %account, actor = %self.actor, "remote registry changed");
         Ok(updated)
     }
@@ -345,8 +351,28 @@ impl Manager<'_> {
             .delete_remote_registry(account, name)
             .await
             .map_err(gone(name))?;
+        self.registry.forget_remote(account, name);
         tracing::info!(registry = %name, %account, actor = %self.actor, "remote registry deleted");
         Ok(())
+    }
+}
+
+impl Manager<'_> {
+    /// Asks a remote registry of `account` whether it answers and accepts the stored
+    /// credentials (`GET /v2/` through the engine's client for it). Never an error for what the
+    /// remote does: that is in the [`Ping`]; nor for a stored password that no longer opens
+    /// (the sealing key changed), which the message says.
+    pub async fn ping_registry(&self, account: AccountId, name: &RegistryName) -> Result<Ping> {
+        let record = self.registry(account, name).await?;
+        match self.registry.remote_client(&record) {
+            Ok(client) => Ok(client.ping().await),
+            Err(crate::Error::Upstream { message, .. }) => Ok(Ping {
+                reachable: false,
+                authenticated: false,
+                message: format!("not asked: {message}"),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
