@@ -1426,7 +1426,7 @@ test('registries_page_and_a_proxy_repository', async ({ berth, newPage }) => {
   assert.equal(await cellText(row, 'TLS'), 'Verified');
   assert.ok(!(await text(page.locator('#content'))).includes(secret));
   await checkA11y(page, 'the registries page');
-  await screenshot(page, '15-registries');
+  await screenshot(page, '18-registries');
 
   // -- edit: point it at this berth as its administrator, accept unverified certificates ------
   await rowMenu(page, row, 'Edit');
