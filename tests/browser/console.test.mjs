@@ -1387,6 +1387,111 @@ test('accounts_and_api_tokens_pages', async ({ berth, newPage }) => {
   assert.equal(afterRevoke.status, 401, 'a revoked token is refused');
 });
 
+test('registries_page_and_a_proxy_repository', async ({ berth, newPage }) => {
+  const page = await newPage();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const name = `hub${token(3)}`;
+  const secret = `pw-${token(8)}`;
+  await loginAsAdmin(page, berth.url);
+
+  // -- the registries page: add one with a username and password ------------------------------
+  const nav = page.getByRole('navigation', { name: 'Container registry' }).getByRole('link', { name: 'Registries' });
+  await nav.click();
+  await until('the registries page', async () => (await text(pageHeading(page))) === 'Registries');
+  await until('the sidebar link marked current', async () => (await nav.getAttribute('aria-current')) === 'page');
+  await buttonNamed(page.locator('.page-header'), 'Add registry').click();
+  const create = dialogNamed(page, 'Add registry');
+  await create.waitFor();
+  await create.getByLabel('Name', { exact: true }).fill(name);
+  await create.getByLabel('URL', { exact: true }).fill('https://user:pw@registry.example.com');
+  await create.getByLabel('Username', { exact: true }).fill('bot');
+  await create.getByLabel('Password', { exact: true }).fill(secret);
+  // A URL with credentials in it is refused on its field.
+  await buttonNamed(create, 'Add').click();
+  await create.getByRole('alert').waitFor({ state: 'visible' });
+  assert.equal(await create.getByLabel('URL', { exact: true }).getAttribute('aria-invalid'), 'true');
+  await create.getByLabel('URL', { exact: true }).fill('https://Registry.Example.com/');
+  await checkA11y(page, 'the add registry dialog');
+  const created = apiResponse(page, berth, 'POST', '/registries');
+  await buttonNamed(create, 'Add').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201);
+  assert.ok(!(await answer.text()).includes(secret), 'the password is not in the answer');
+  await create.waitFor({ state: 'detached', timeout: 10000 });
+  const registries = tableNamed(page, 'Remote registries');
+  const row = rowOf(registries, name);
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await cellText(row, 'URL'), 'https://registry.example.com');
+  assert.match(await cellText(row, 'Username'), /^bot · password set$/);
+  assert.equal(await cellText(row, 'TLS'), 'Verified');
+  assert.ok(!(await text(page.locator('#content'))).includes(secret));
+  await checkA11y(page, 'the registries page');
+  await screenshot(page, '18-registries');
+
+  // -- edit: point it at this berth as its administrator, accept unverified certificates ------
+  await rowMenu(page, row, 'Edit');
+  const edit = dialogNamed(page, `Edit registry ${name}`);
+  await edit.waitFor();
+  assert.equal(await edit.getByLabel('Password', { exact: true }).inputValue(), '', 'the password is never filled in');
+  await edit.getByLabel('URL', { exact: true }).fill(berth.url);
+  await edit.getByLabel('Username', { exact: true }).fill('admin');
+  await edit.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+  await edit.getByRole('checkbox', { name: /^Accept TLS certificates/ }).check();
+  await checkA11y(page, 'the edit registry dialog');
+  await buttonNamed(edit, 'Save changes').click();
+  await edit.waitFor({ state: 'detached', timeout: 10000 });
+  await until('the TLS cell', async () => (await cellText(rowOf(registries, name), 'TLS')) === 'Not verified');
+  assert.equal(await cellText(rowOf(registries, name), 'URL'), berth.url);
+
+  // -- test the connection: the server logs in to the registry with the stored password -------
+  await dismissToasts(page);
+  await rowMenu(page, rowOf(registries, name), 'Test connection');
+  const result = toastWith(page, `${name}: `);
+  await result.first().waitFor({ timeout: 20000 });
+  assert.equal(await result.first().getAttribute('data-kind'), 'success', await text(result.first()));
+
+  // -- a proxy repository of it ---------------------------------------------------------------
+  const repo = `cache${token(3)}`;
+  await page.getByRole('navigation', { name: 'Container registry' }).getByRole('link', { name: 'Repositories' }).click();
+  await until('the repositories page', async () => (await text(pageHeading(page))) === 'Repositories');
+  await buttonNamed(page.locator('.page-header'), 'Create repository').click();
+  const createRepo = dialogNamed(page, 'Create repository');
+  await createRepo.waitFor();
+  await createRepo.getByLabel('Name', { exact: true }).fill(repo);
+  const upstream = createRepo.getByRole('combobox', { name: 'Proxy cache of' });
+  await until('the registries in the select', async () => (await upstream.locator('option', { hasText: name }).count()) === 1);
+  await upstream.selectOption(name);
+  await createRepo.getByLabel('Upstream namespace', { exact: true }).fill('library');
+  await checkA11y(page, 'the create repository dialog with a proxy');
+  await buttonNamed(createRepo, 'Create').click();
+  await createRepo.waitFor({ state: 'detached', timeout: 10000 });
+  const repoRow = rowOf(tableNamed(page, 'Repositories'), repo);
+  await repoRow.waitFor({ timeout: 10000 });
+  assert.match(await cellText(repoRow, 'Name'), new RegExp(`Proxy of ${name}/library`));
+  await repoRow.getByRole('link', { name: repo }).click();
+  await until('the repository page', async () => (await text(pageHeading(page))) === repo);
+  await until('the proxy line', async () => (await text(page.locator('#content'))).includes(`Proxy of ${name}/library`));
+  await checkA11y(page, 'a proxy repository\'s page');
+
+  // -- the registry cannot go while the repository uses it; then it can -----------------------
+  await page.getByRole('navigation', { name: 'Container registry' }).getByRole('link', { name: 'Registries' }).click();
+  await until('the registries page', async () => (await text(pageHeading(page))) === 'Registries');
+  const again = rowOf(tableNamed(page, 'Remote registries'), name);
+  await again.waitFor({ timeout: 10000 });
+  await rowMenu(page, again, 'Delete');
+  const confirm = dialogNamed(page, `Delete registry ${name}?`);
+  await confirm.waitFor();
+  await buttonNamed(confirm, 'Delete').click();
+  await until('the refusal naming the repository', async () => (await text(page.locator('body'))).includes(`used by proxy repository ${repo}`));
+  await page.keyboard.press('Escape');
+  assert.equal((await pageApi(page, 'DELETE', `/repositories/${repo}`)).status, 204);
+  await rowMenu(page, again, 'Delete');
+  const confirm2 = dialogNamed(page, `Delete registry ${name}?`);
+  await confirm2.waitFor();
+  await buttonNamed(confirm2, 'Delete').click();
+  await again.waitFor({ state: 'detached', timeout: 10000 });
+});
+
 test('artifact_view_of_an_index_with_platforms_and_referrers', async ({ berth, newPage }) => {
   const page = await newPage();
   await page.setViewportSize({ width: 1280, height: 900 });

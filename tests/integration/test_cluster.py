@@ -43,6 +43,7 @@ class SharedStoreCluster(unittest.TestCase):
         shared = {
             "BERTH_POSTGRES_URL": cls.pg.url,
             "BERTH_TOKEN_KEY": "berth-it-shared-token-key-" + random_token(16),
+            "BERTH_SEALING_KEY": "berth-it-shared-sealing-key-" + random_token(16),
             "BERTH_ADMIN_PASSWORD": "admin-" + random_token(),
             **cls.s3.berth_env(),
         }

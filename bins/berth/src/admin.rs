@@ -9,14 +9,20 @@ use berth_console::json;
 use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
 use berth_core::{Manager, Registry};
 use berth_meta::{
-    Access, AccountId, NewRepository, Page, Permission, RepositoryUpdate, RepositoryUserUpdate,
-    Timestamp,
+    Access, AccountId, NewRepository, Page, Permission, Proxy, RepositoryUpdate,
+    RepositoryUserUpdate, Timestamp,
 };
-use berth_model::{RepositoryName, RepositoryUserName};
+use berth_model::{ImageName, RegistryName, RepositoryName, RepositoryUserName};
 use berth_policy::{Principal, human_bytes};
 use serde_json::Value;
 
 use crate::config::{Config, parse_size};
+
+mod registries;
+
+pub(crate) use registries::{
+    RegistryArgs, create_registry, delete_registry, list_registries, ping_registry, update_registry,
+};
 
 /// An expiry as given on the command line: a date, or `never` (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +78,15 @@ fn repository_line(value: &Value) -> String {
         .as_u64()
         .map(human_bytes)
         .unwrap_or_else(|| "no limit".into());
+    let proxy = match value["proxy"]["registry"].as_str() {
+        Some(registry) => match value["proxy"]["namespace"].as_str() {
+            Some(namespace) => format!("\tproxy of {registry}/{namespace}"),
+            None => format!("\tproxy of {registry}"),
+        },
+        None => String::new(),
+    };
     format!(
-        "{}\t{}\t{} used of {}\t{} images",
+        "{}\t{}\t{} used of {}\t{} images{proxy}",
         value["name"].as_str().unwrap_or_default(),
         value["access_level"].as_str().unwrap_or_default(),
         human_bytes(value["used_bytes"].as_u64().unwrap_or(0)),
@@ -88,17 +101,31 @@ pub(crate) async fn create_repository(
     name: &str,
     access: &str,
     quota: Option<u64>,
+    proxy: Option<(&str, Option<&str>)>,
 ) -> Result<Output, String> {
     let name = RepositoryName::parse(name).map_err(|e| format!("repository name {name:?}: {e}"))?;
     let access =
         Access::parse(access).ok_or_else(|| format!("access {access:?}: use private or public"))?;
+    let proxy = proxy
+        .map(|(registry, namespace)| -> Result<Proxy, String> {
+            Ok(Proxy {
+                registry: RegistryName::parse(registry)
+                    .map_err(|e| format!("--proxy-registry: {e}"))?,
+                namespace: namespace
+                    .map(|n| {
+                        ImageName::parse(n).map_err(|e| format!("--proxy-namespace {n:?}: {e}"))
+                    })
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
     let new = NewRepository {
         account,
         name,
         access,
         quota,
         delete_orphan_referrers: true,
-        proxy: None,
+        proxy,
     };
     let repository = admin(registry)
         .create_repository(new)
@@ -600,7 +627,8 @@ pub(crate) async fn delete_image(registry: &Registry, name: &str) -> Result<Outp
 }
 
 /// `berth admin backup FILE`: the metadata, copied consistently while the server runs; says
-/// what else a restore needs (the blobs, and the token key when it is not configured).
+/// what else a restore needs (the blobs, and the token and sealing keys when they are not
+/// configured).
 pub(crate) async fn backup(config: &Config, dest: &Path) -> Result<Output, String> {
     let db = crate::backends::backup_metadata(config, dest).await?;
     let bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
@@ -618,6 +646,13 @@ pub(crate) async fn backup(config: &Config, dest: &Path) -> Result<Output, Strin
         let key = config.data_dir.join("token.key");
         text.push_str(&format!(
             " (and {}, or console sessions end at the restore)",
+            key.display()
+        ));
+    }
+    if config.auth.sealing_key.is_none() {
+        let key = config.data_dir.join("sealing.key");
+        text.push_str(&format!(
+            " (and {}, or remote registries' passwords do not open after the restore)",
             key.display()
         ));
     }

@@ -1,8 +1,10 @@
-//! The concrete backends a configuration names: the only place that does.
+//! The concrete backends a configuration names: the only place that does; and the keys kept in
+//! the data directory (`token.key`, `sealing.key`) when none is configured.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use berth_core::sealing::SealingKey;
 use berth_core::{Registry, RegistryConfig};
 use berth_meta::MetadataStore;
 use berth_meta_postgres::{PostgresMetadata, PostgresOptions};
@@ -170,6 +172,7 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
         proxy_tag_check: config.proxy.tag_check.get(),
         proxy_keep_unpulled: config.proxy.keep_unpulled.get(),
         spool_dir: spool_dir(config)?,
+        sealing_key: sealing_key(config)?,
         ..RegistryConfig::default()
     };
     Ok(Arc::new(Registry::new(blobs, meta, engine)))
@@ -199,11 +202,29 @@ pub(crate) fn token_key(config: &Config) -> Result<Vec<u8>, String> {
 }
 
 fn read_token_key(config: &Config) -> Result<Vec<u8>, String> {
-    if let Some(key) = &config.auth.token_key {
-        return Ok(key.as_bytes().to_vec());
+    match &config.auth.token_key {
+        Some(key) => Ok(key.as_bytes().to_vec()),
+        None => key_file(config, "token.key"),
     }
+}
+
+/// The key that seals remote registries' passwords: configured (`auth.sealing_key`), or kept
+/// in `sealing.key` in the data directory (made on first use, readable by its owner only).
+/// Passwords sealed under another key do not open: nodes sharing a store share it, and a
+/// restore needs it.
+pub(crate) fn sealing_key(config: &Config) -> Result<SealingKey, String> {
+    let material = match &config.auth.sealing_key {
+        Some(key) => key.as_bytes().to_vec(),
+        None => key_file(config, "sealing.key")?,
+    };
+    SealingKey::new(&material).map_err(|e| format!("sealing key: {e}"))
+}
+
+/// The key material in `name` in the data directory: 32 random bytes (as hex), made on first
+/// use, readable by its owner only.
+fn key_file(config: &Config, name: &str) -> Result<Vec<u8>, String> {
     ensure_dir(&config.data_dir)?;
-    let path = config.data_dir.join("token.key");
+    let path = config.data_dir.join(name);
     match std::fs::read(&path) {
         Ok(bytes) => {
             narrow(&path, 0o600)?;

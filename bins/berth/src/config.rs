@@ -3,7 +3,7 @@
 //!
 //! With nothing set, berth keeps SQLite and blobs under `./berth-data` and listens on
 //! `127.0.0.1:5000`. PostgreSQL (`metadata.postgres_url`) and S3 (`storage.s3`) replace them for
-//! several nodes, which must then share `auth.token_key`.
+//! several nodes, which must then share `auth.token_key` and `auth.sealing_key`.
 //!
 //! Durations are [`Period`]s, parsed once where they are read (the file or a variable), with
 //! the setting named in the error; nothing parses them again later.
@@ -97,6 +97,10 @@ pub(crate) struct AuthSection {
     /// The token signing key (32 characters or more); generated into the data directory when
     /// unset. Nodes sharing a store must share it.
     pub(crate) token_key: Option<String>,
+    /// The key material that seals remote registries' passwords in the metadata store (32
+    /// characters or more); generated into the data directory (`sealing.key`) when unset.
+    /// Nodes sharing a store must share it.
+    pub(crate) sealing_key: Option<String>,
     /// How long a token lives (`5m`).
     #[serde(deserialize_with = "setting::auth_token_ttl")]
     pub(crate) token_ttl: Period,
@@ -107,6 +111,7 @@ impl Default for AuthSection {
         AuthSection {
             mode: AuthModeName::Token,
             token_key: None,
+            sealing_key: None,
             token_ttl: Period::secs(300),
         }
     }
@@ -454,6 +459,9 @@ impl Config {
         if let Some(v) = get("BERTH_TOKEN_KEY") {
             self.auth.token_key = Some(v);
         }
+        if let Some(v) = get("BERTH_SEALING_KEY") {
+            self.auth.sealing_key = Some(v);
+        }
         Period::from_env(
             &get,
             "BERTH_TOKEN_TTL",
@@ -506,6 +514,14 @@ impl Config {
         {
             return Err(format!(
                 "auth.token_key needs at least 32 characters, got {}",
+                key.len()
+            ));
+        }
+        if let Some(key) = &self.auth.sealing_key
+            && key.len() < 32
+        {
+            return Err(format!(
+                "auth.sealing_key needs at least 32 characters, got {}",
                 key.len()
             ));
         }
@@ -710,6 +726,7 @@ pub(crate) const VARIABLES: &[&str] = &[
     "BERTH_S3_PREFIX",
     "BERTH_S3_REGION",
     "BERTH_S3_SECRET_KEY",
+    "BERTH_SEALING_KEY",
     "BERTH_STATS_FLUSH_INTERVAL",
     "BERTH_TLS_CERT",
     "BERTH_TLS_KEY",
@@ -799,6 +816,7 @@ secret_key = "s"
 [auth]
 mode = "basic"
 token_key = "0123456789abcdef0123456789abcdef"
+sealing_key = "fedcba9876543210fedcba9876543210"
 [gc]
 interval = "10m"
 "#,
@@ -822,6 +840,10 @@ interval = "10m"
         assert_eq!(c.metadata.postgres_url.as_deref(), Some("postgres://file"));
         assert_eq!(c.storage.s3.as_ref().unwrap().bucket, "b");
         assert_eq!(c.auth.mode, AuthModeName::Token);
+        assert_eq!(
+            c.auth.sealing_key.as_deref(),
+            Some("fedcba9876543210fedcba9876543210")
+        );
         assert_eq!(c.gc.interval.get(), Duration::from_secs(600));
     }
 
@@ -837,6 +859,11 @@ interval = "10m"
             bad(&[("BERTH_TOKEN_KEY", "short")])
                 .unwrap_err()
                 .contains("32")
+        );
+        assert!(
+            bad(&[("BERTH_SEALING_KEY", "short")])
+                .unwrap_err()
+                .contains("auth.sealing_key needs at least 32")
         );
         assert!(
             bad(&[("BERTH_GC_INTERVAL", "soon")])

@@ -58,7 +58,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Manages accounts, repositories, users, console users and API tokens; backs up.
+    /// Manages accounts, repositories, remote registries, users, console users and API tokens;
+    /// backs up.
     #[command(after_help = examples::ADMIN)]
     Admin {
         #[command(subcommand)]
@@ -91,6 +92,12 @@ enum Admin {
     Repository {
         #[command(subcommand)]
         command: RepositoryCommand,
+    },
+    /// Remote registries of the account: the upstreams of proxy repositories.
+    #[command(after_help = examples::REGISTRY)]
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
     },
     /// Repository users (robot credentials) of the account.
     #[command(after_help = examples::USER)]
@@ -295,6 +302,14 @@ enum RepositoryCommand {
         /// A storage limit such as 10GiB, or none.
         #[arg(long, value_parser = admin::parse_quota)]
         quota: Option<admin::Quota>,
+        /// Makes it a proxy repository (a pull-through cache) of this remote registry of the
+        /// account; fixed at creation.
+        #[arg(long, value_name = "REGISTRY")]
+        proxy_registry: Option<String>,
+        /// The upstream prefix of a proxy repository (`library`): `<repository>/<image>` is
+        /// fetched as `<namespace>/<image>`.
+        #[arg(long, value_name = "NAMESPACE", requires = "proxy_registry")]
+        proxy_namespace: Option<String>,
         #[command(flatten)]
         scope: Scope,
     },
@@ -324,6 +339,78 @@ enum RepositoryCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Creates a remote registry; its password (the first line of standard input, with
+    /// --password-stdin) is sealed in the store and never printed.
+    Create {
+        /// Its name in the account (`dockerhub`, `ghcr.io`).
+        name: String,
+        /// Its base URL, http or https (`https://registry-1.docker.io`).
+        #[arg(long)]
+        url: String,
+        /// The user berth logs in as [default: anonymous].
+        #[arg(long)]
+        username: Option<String>,
+        /// Read the password from the first line of standard input (needs --username).
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Accept TLS certificates that do not verify.
+        #[arg(long)]
+        insecure: bool,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Lists the account's remote registries (never their passwords).
+    List {
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Changes a remote registry's URL, username, password or TLS verification.
+    Update {
+        /// Its name.
+        name: String,
+        /// A new base URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// A new user.
+        #[arg(long, conflicts_with = "no_username")]
+        username: Option<String>,
+        /// Log in anonymously from now on (removes the password too).
+        #[arg(long, conflicts_with_all = ["password_stdin", "no_password"])]
+        no_username: bool,
+        /// Read a new password from the first line of standard input.
+        #[arg(long, conflicts_with = "no_password")]
+        password_stdin: bool,
+        /// Remove the password.
+        #[arg(long)]
+        no_password: bool,
+        /// Accept TLS certificates that do not verify.
+        #[arg(long, conflicts_with = "verify_tls")]
+        insecure: bool,
+        /// Verify TLS certificates again.
+        #[arg(long)]
+        verify_tls: bool,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Deletes a remote registry that no proxy repository uses.
+    Delete {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Asks a remote registry whether it answers and accepts the stored credentials (exit code
+    /// 1 when it does not).
+    Ping {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        scope: Scope,
     },
 }
 
@@ -413,6 +500,7 @@ Examples:
 Examples:
   berth admin repository create team-a --quota 10GiB
   berth admin user create --name ci --repository team-a=push_pull
+  berth admin registry create dockerhub --url https://registry-1.docker.io
   printf '%s\\n' \"$NEW_PASSWORD\" | berth admin console-user set-password admin
   berth admin api-token create --user admin --description deploy
   berth admin backup /backup/berth.db
@@ -443,9 +531,21 @@ Examples:
 Examples:
   berth admin repository create team-a --quota 10GiB
   berth admin repository create public-images --access public
+  berth admin repository create hub --proxy-registry dockerhub --proxy-namespace library
   berth admin repository update team-a --quota none
   berth admin repository list --json
   berth admin repository delete team-a";
+
+    pub(crate) const REGISTRY: &str = "\
+Examples:
+  berth admin registry create dockerhub --url https://registry-1.docker.io
+  printf '%s\\n' \"$TOKEN\" | berth admin registry create ghcr.io --url https://ghcr.io --username bot --password-stdin
+  berth admin repository create hub --proxy-registry dockerhub --proxy-namespace library
+  printf '%s\\n' \"$TOKEN\" | berth admin registry update ghcr.io --password-stdin
+  berth admin registry update dockerhub --no-username
+  berth admin registry ping ghcr.io
+  berth admin registry list --json
+  berth admin registry delete dockerhub";
 
     pub(crate) const USER: &str = "\
 Examples:
@@ -623,12 +723,23 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                         name,
                         access,
                         quota,
+                        proxy_registry,
+                        proxy_namespace,
                         scope,
                     } => {
                         let quota = quota.and_then(|q| q.0);
-                        let out =
-                            admin::create_repository(r, account(&scope), &name, &access, quota)
-                                .await?;
+                        let proxy = proxy_registry
+                            .as_deref()
+                            .map(|registry| (registry, proxy_namespace.as_deref()));
+                        let out = admin::create_repository(
+                            r,
+                            account(&scope),
+                            &name,
+                            &access,
+                            quota,
+                            proxy,
+                        )
+                        .await?;
                         (out, scope.json)
                     }
                     RepositoryCommand::List { scope } => (
@@ -648,6 +759,72 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                     RepositoryCommand::Delete { name, json } => {
                         (admin::delete_repository(r, &name).await?, json)
                     }
+                },
+                Admin::Registry { command } => match command {
+                    RegistryCommand::Create {
+                        name,
+                        url,
+                        username,
+                        password_stdin,
+                        insecure,
+                        scope,
+                    } => {
+                        let password = password_stdin.then(admin::read_password).transpose()?;
+                        let args = admin::RegistryArgs {
+                            name,
+                            url,
+                            username,
+                            password,
+                            insecure,
+                        };
+                        (
+                            admin::create_registry(r, account(&scope), args).await?,
+                            scope.json,
+                        )
+                    }
+                    RegistryCommand::List { scope } => (
+                        admin::list_registries(r, account(&scope)).await?,
+                        scope.json,
+                    ),
+                    RegistryCommand::Update {
+                        name,
+                        url,
+                        username,
+                        no_username,
+                        password_stdin,
+                        no_password,
+                        insecure,
+                        verify_tls,
+                        scope,
+                    } => {
+                        let password = if password_stdin {
+                            Some(Some(admin::read_password()?))
+                        } else {
+                            no_password.then_some(None)
+                        };
+                        let change = berth_core::RemoteRegistryChange {
+                            url,
+                            username: if no_username {
+                                Some(None)
+                            } else {
+                                username.map(Some)
+                            },
+                            password,
+                            insecure: (insecure || verify_tls).then_some(insecure),
+                        };
+                        (
+                            admin::update_registry(r, account(&scope), &name, change).await?,
+                            scope.json,
+                        )
+                    }
+                    RegistryCommand::Delete { name, scope } => (
+                        admin::delete_registry(r, account(&scope), &name).await?,
+                        scope.json,
+                    ),
+                    RegistryCommand::Ping { name, scope } => (
+                        admin::ping_registry(r, account(&scope), &name).await?,
+                        scope.json,
+                    ),
                 },
                 Admin::Backup { .. } => unreachable!("handled above"),
                 Admin::Image { command } => match command {

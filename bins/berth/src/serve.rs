@@ -60,6 +60,13 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
              sharing the store; set the same BERTH_TOKEN_KEY on every node"
         );
     }
+    if config.metadata.postgres_url.is_some() && config.auth.sealing_key.is_none() {
+        warn!(
+            "auth.sealing_key is not set: remote registries' passwords sealed by this node do \
+             not open on other nodes sharing the store; set the same BERTH_SEALING_KEY on every \
+             node"
+        );
+    }
     let key = backends::token_key(&config)?;
     let mut auth = AuthConfig::new(TokenKey::new(key.clone())?);
     auth.mode = match config.auth.mode {

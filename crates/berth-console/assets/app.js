@@ -21,6 +21,7 @@
 //                                                   layers, platforms, referrers)
 //   #/repositories/<repo>/users                     a repository: repository users tab
 //   #/repositories/<repo>/history                   a repository: history tab
+//   #/registries                                    the account's remote registries
 //   #/accounts                                      accounts (system administrator only)
 //   #/console-users?account=<id>                    console users (system administrator only;
 //                                                   without account: the administrators)
@@ -44,6 +45,7 @@ import { renderArtifacts } from './pages/artifacts.js';
 import { renderConsoleUsers } from './pages/console-users.js';
 import { renderAccounts } from './pages/accounts.js';
 import { renderApiTokens } from './pages/api-tokens.js';
+import { renderRegistries } from './pages/registries.js';
 import { renderArtifact } from './pages/artifact.js';
 
 // A digest as the last segment of an artifact's route (image names hold no ':').
@@ -111,6 +113,10 @@ function renderRoute(content, segs, params) {
   }
   if (segs[0] === 'accounts' && segs.length === 1) {
     renderAccounts(content, session, params);
+    return;
+  }
+  if (segs[0] === 'registries' && segs.length === 1) {
+    renderRegistries(content, session, params);
     return;
   }
   if (segs[0] === 'api-tokens' && segs.length === 1) {

@@ -34,6 +34,7 @@ function buildShell(root, session, onLogout) {
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb', 'data-testid': 'breadcrumbs' });
   const nav = {
     repositories: h('a', { class: 'nav-item', href: '#/repositories', 'data-testid': 'nav-repositories' }, icon('box', 18), h('span', null, 'Repositories')),
+    registries: h('a', { class: 'nav-item', href: '#/registries', 'data-testid': 'nav-registries' }, icon('globe', 18), h('span', null, 'Registries')),
   };
   if (session.role === 'admin') {
     nav.accounts = h('a', { class: 'nav-item', href: '#/accounts', 'data-testid': 'nav-accounts' }, icon('globe', 18), h('span', null, 'Accounts'));
@@ -44,7 +45,7 @@ function buildShell(root, session, onLogout) {
   const sidebar = h('aside', { class: 'sidebar' }, h('div', { class: 'sidebar-inner' },
     h('a', { class: 'brand', href: '#/repositories' }, h('span', { class: 'brand-mark' }, icon('anchor', 20)), h('span', { class: 'brand-name' }, 'berth'), h('span', { class: 'brand-tag' }, 'Registry')),
     h('div', { class: 'nav-section' }, 'Container registry'),
-    h('nav', { class: 'nav', 'aria-label': 'Container registry' }, nav.repositories),
+    h('nav', { class: 'nav', 'aria-label': 'Container registry' }, nav.repositories, nav.registries),
     nav['console-users'] ? [
       h('div', { class: 'nav-section' }, 'Administration'),
       h('nav', { class: 'nav', 'aria-label': 'Administration' }, nav.accounts, nav['console-users']),
@@ -86,8 +87,8 @@ export function setCrumbs(items) {
   document.title = `${items[items.length - 1].label} · berth`;
 }
 
-// Marks a section of the sidebar ('repositories', 'accounts', 'console-users', 'api-tokens') as
-// the current one.
+// Marks a section of the sidebar ('repositories', 'registries', 'accounts', 'console-users',
+// 'api-tokens') as the current one.
 export function activateNav(name) {
   const item = shell.nav[name];
   if (!item) return;

@@ -3,8 +3,8 @@
 
 use berth_core::ArtifactContent;
 use berth_meta::{
-    Account, ApiToken, Artifact, ConsoleUser, HistoryEvent, Image, Paged, Repository,
-    RepositoryUser, Timestamp,
+    Account, ApiToken, Artifact, ConsoleUser, HistoryEvent, Image, Paged, Proxy, RemoteRegistry,
+    Repository, RepositoryUser, Timestamp,
 };
 use berth_model::{Descriptor, Name, Platform, RepositoryName};
 use serde_json::{Value, json};
@@ -18,6 +18,28 @@ pub fn repository(r: &Repository) -> Value {
         "used_bytes": r.used,
         "image_count": r.image_count,
         "delete_orphan_referrers": r.delete_orphan_referrers,
+        "proxy": r.proxy.as_ref().map(proxy),
+        "created_at": r.created.rfc3339(),
+    })
+}
+
+/// What makes a repository a proxy (`Proxy`): its remote registry and upstream prefix.
+pub fn proxy(p: &Proxy) -> Value {
+    json!({
+        "registry": p.registry.as_str(),
+        "namespace": p.namespace.as_ref().map(|n| n.as_str()),
+    })
+}
+
+/// A remote registry (`RemoteRegistry`); never its password, sealed or not: only whether it
+/// has one.
+pub fn remote_registry(r: &RemoteRegistry) -> Value {
+    json!({
+        "name": r.name.as_str(),
+        "url": r.url,
+        "username": r.username,
+        "has_password": r.sealed_password.is_some(),
+        "insecure": r.insecure,
         "created_at": r.created.rfc3339(),
     })
 }

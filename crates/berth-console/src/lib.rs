@@ -73,6 +73,7 @@ const ASSETS: &[Asset] = &[
     asset!("pages/console-users.js", JS),
     asset!("pages/history.js", JS),
     asset!("pages/login.js", JS),
+    asset!("pages/registries.js", JS),
     asset!("pages/repositories.js", JS),
     asset!("pages/repository.js", JS),
     asset!("pages/users.js", JS),

@@ -759,6 +759,236 @@ async fn the_administrator_manages_accounts_console_users_and_tokens() {
 
 /// Every operation of the OpenAPI document, once, in one story; fails if the document grows an
 /// operation no test calls.
+/// Remote registries: created, listed, read, changed and deleted; the password goes in and is
+/// sealed, and no answer carries it; invalid input is a 400 naming the mistake; a registry a
+/// proxy repository uses cannot be deleted (409 naming the repository); another account's
+/// console user finds none of them.
+#[tokio::test]
+async fn remote_registries_keep_their_password_to_themselves() {
+    let w = world().await;
+    const SECRET: &str = "upstream-password-7f3a";
+    let mut answers = Vec::new();
+    let body = json!({
+        "name": "hub", "url": "https://Registry-1.Docker.io/", "username": "bot",
+        "password": SECRET, "insecure": false,
+    });
+    let a = w
+        .call(&alice(), Method::POST, "/api/v1/registries", Some(body))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    assert_eq!(a.body["url"], "https://registry-1.docker.io");
+    assert_eq!(a.body["username"], "bot");
+    assert_eq!(a.body["has_password"], true);
+    answers.push(a.body);
+    let stored = w
+        .registry
+        .manage(Principal::SystemAdmin, None)
+        .registry(ACCOUNT, &berth_model::RegistryName::parse("hub").unwrap())
+        .await
+        .unwrap();
+    let sealed = stored.sealed_password.unwrap();
+    assert_eq!(
+        w.registry.config().sealing_key.open(&sealed).unwrap(),
+        SECRET.as_bytes()
+    );
+    let dup = json!({"name": "hub", "url": "https://example.com"});
+    let a = w
+        .call(&alice(), Method::POST, "/api/v1/registries", Some(dup))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    for (body, says) in [
+        (
+            json!({"name": "Hub", "url": "https://a.io"}),
+            "registry name",
+        ),
+        (json!({"name": "x"}), "url is required"),
+        (json!({"name": "x", "url": "ftp://a.io"}), "scheme"),
+        (
+            json!({"name": "x", "url": "https://u:p@a.io"}),
+            "user or password",
+        ),
+        (json!({"name": "x", "url": "https://a.io/?q=1"}), "query"),
+        (
+            json!({"name": "x", "url": "https://a.io", "password": "p"}),
+            "needs a username",
+        ),
+        (
+            json!({"name": "x", "url": "https://a.io", "username": "u".repeat(257)}),
+            "limit",
+        ),
+        (
+            json!({"name": "x", "url": "https://a.io", "insecure": "yes"}),
+            "true or false",
+        ),
+        (
+            json!({"name": "x", "url": "https://a.io", "secret": "p"}),
+            "unknown field",
+        ),
+    ] {
+        let a = w
+            .call(&alice(), Method::POST, "/api/v1/registries", Some(body))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{says}");
+        assert!(a.message().contains(says), "{says}: {}", a.message());
+    }
+    let anonymous = json!({"name": "ghcr", "url": "https://ghcr.io"});
+    let a = w
+        .call(
+            &alice(),
+            Method::POST,
+            "/api/v1/registries",
+            Some(anonymous),
+        )
+        .await;
+    assert_eq!(a.body["username"], Value::Null);
+    assert_eq!(a.body["has_password"], false);
+    let list = w
+        .call(&alice(), Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(list.body["total"], 2);
+    assert_eq!(list.body["items"][0]["name"], "ghcr");
+    answers.push(list.body);
+    let a = w
+        .call(&alice(), Method::GET, "/api/v1/registries/hub", None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    answers.push(a.body);
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/registries/hub",
+            Some(json!({"insecure": true, "password": format!("{SECRET}-2")})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        (a.body["insecure"].clone(), a.body["has_password"].clone()),
+        (json!(true), json!(true))
+    );
+    answers.push(a.body);
+    for a in &answers {
+        assert!(!a.to_string().contains(SECRET), "{a}");
+    }
+
+    // A proxy repository of it: shown with its registry and namespace; fixed at creation.
+    let cache = json!({"name": "hub-cache", "proxy": {"registry": "hub", "namespace": "library"}});
+    let a = w
+        .call(&alice(), Method::POST, "/api/v1/repositories", Some(cache))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    assert_eq!(
+        a.body["proxy"],
+        json!({"registry": "hub", "namespace": "library"})
+    );
+    let plain = w.create_repository(&alice(), "plain", None).await;
+    assert_eq!(plain.body["proxy"], Value::Null);
+    for (proxy, says) in [
+        (json!({"registry": "nope"}), "registry nope does not exist"),
+        (
+            json!({"registry": "hub", "namespace": "Bad Name"}),
+            "proxy.namespace",
+        ),
+        (
+            json!({"registry": "hub", "prefix": "x"}),
+            "unknown field proxy.prefix",
+        ),
+        (json!("hub"), "proxy is"),
+    ] {
+        let body = json!({"name": "cache-two", "proxy": proxy});
+        let a = w
+            .call(&alice(), Method::POST, "/api/v1/repositories", Some(body))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{says}");
+        assert!(a.message().contains(says), "{says}: {}", a.message());
+    }
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/repositories/hub-cache",
+            Some(json!({"proxy": null})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.message().contains("cannot be changed"), "{}", a.message());
+    let a = w
+        .call(&alice(), Method::DELETE, "/api/v1/registries/hub", None)
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.message().contains("hub-cache"), "{}", a.message());
+
+    // Another account's console user: nothing to see, change or delete.
+    let m = mallory();
+    let list = w.call(&m, Method::GET, "/api/v1/registries", None).await;
+    assert_eq!(list.body["total"], 0);
+    for (method, uri) in [
+        (Method::GET, "/api/v1/registries/hub"),
+        (Method::GET, "/api/v1/registries/hub?account=10042"),
+        (Method::DELETE, "/api/v1/registries/hub"),
+        (Method::GET, "/api/v1/registries/missing"),
+        (Method::GET, "/api/v1/registries/NOT%20A%20NAME"),
+    ] {
+        let a = w.call(&m, method.clone(), uri, None).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{method} {uri}");
+    }
+    let a = w
+        .call(
+            &m,
+            Method::PATCH,
+            "/api/v1/registries/hub?account=10042",
+            Some(json!({"url": "https://evil.example"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = w
+        .call(&m, Method::GET, "/api/v1/registries?account=10042", None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = w
+        .call(&m, Method::POST, "/api/v1/registries/hub/ping", None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    // Removing the username removes the password too.
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/registries/hub",
+            Some(json!({"username": null})),
+        )
+        .await;
+    assert_eq!(
+        (a.body["username"].clone(), a.body["has_password"].clone()),
+        (Value::Null, json!(false))
+    );
+    let a = w
+        .call(
+            &alice(),
+            Method::PATCH,
+            "/api/v1/registries/hub",
+            Some(json!({"password": "alone"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    w.call(
+        &alice(),
+        Method::DELETE,
+        "/api/v1/repositories/hub-cache",
+        None,
+    )
+    .await;
+    let a = w
+        .call(&alice(), Method::DELETE, "/api/v1/registries/hub", None)
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let a = w
+        .call(&alice(), Method::GET, "/api/v1/registries/hub", None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn the_tour_covers_every_documented_operation() {
     let w = world().await;
@@ -933,6 +1163,50 @@ async fn the_tour_covers_every_documented_operation() {
         None,
     )
     .await;
+    let registry = json!({"name": "tour-hub", "url": "https://registry.example.net"});
+    w.call(&admin(), Method::POST, "/api/v1/registries", Some(registry))
+        .await;
+    w.call(&admin(), Method::GET, "/api/v1/registries", None)
+        .await;
+    w.call(&admin(), Method::GET, "/api/v1/registries/tour-hub", None)
+        .await;
+    w.call(
+        &admin(),
+        Method::PATCH,
+        "/api/v1/registries/tour-hub",
+        Some(json!({"username": "u", "password": "p"})),
+    )
+    .await;
+    // Nothing listens there: the ping says so, with 200.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    w.call(
+        &admin(),
+        Method::PATCH,
+        "/api/v1/registries/tour-hub",
+        Some(json!({"url": url})),
+    )
+    .await;
+    let ping = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/registries/tour-hub/ping",
+            None,
+        )
+        .await;
+    assert_eq!(ping.status, StatusCode::OK, "{:?}", ping.body);
+    assert_eq!(ping.body["reachable"], false);
+    let gone = w
+        .call(
+            &admin(),
+            Method::DELETE,
+            "/api/v1/registries/tour-hub",
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{:?}", gone.body);
     // Empty now: deletable.
     let deleted = w
         .call(&admin(), Method::DELETE, "/api/v1/repositories/tour", None)

@@ -13,7 +13,8 @@
 //!   [`Registry::put_blob`], [`Registry::mount_blob`] and friends (`blobs.rs`).
 //! - Manifests, tags, catalog and referrers (`manifests.rs`).
 //! - Logins and credentials: [`identity::Identity`], reached by [`Registry::identity`].
-//! - Management (accounts, repositories, repository users, console users, API tokens, history),
+//! - Management (accounts, repositories, remote registries, repository users, console users, API
+//!   tokens, history),
 //!   each decided through [`berth_policy`]: [`Registry::manage`] (`manage.rs`).
 //! - Pull statistics, counted in memory and flushed in batches by [`Registry::flush_pulls`]
 //!   (`stats.rs`): the pull path never writes to the metadata store.
@@ -50,7 +51,10 @@ pub use blobs::Mount;
 pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Outage, Result, chain as error_chain, unavailable_backend};
 pub use gc::GcReport;
-pub use manage::{ArtifactContent, ManageError, Manager};
+pub use manage::{
+    ArtifactContent, MAX_REMOTE_PASSWORD, MAX_REMOTE_URL, MAX_REMOTE_USERNAME, ManageError,
+    Manager, RemoteRegistryChange, RemoteRegistrySpec, remote_registry_url,
+};
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
 
 /// Engine settings.

@@ -1,5 +1,6 @@
-//! Management: accounts, repositories, repository users, console users, API tokens and
-//! history, for the management API, the console and the admin CLI.
+//! Management: accounts, repositories, remote registries (`manage/registries.rs`), repository
+//! users, console users, API tokens and history, for the management API, the console and the
+//! admin CLI.
 //!
 //! Every operation is decided here, through [`berth_policy`]: an account's things (its
 //! repositories, their images, artifacts and history, its repository users) are managed by its
@@ -23,6 +24,13 @@ use bytes::Bytes;
 
 use crate::Registry;
 use crate::identity::{ConsoleUserChange, IdentityError, RepositoryUserSpec, WithSecret};
+
+mod registries;
+
+pub use registries::{
+    MAX_REMOTE_PASSWORD, MAX_REMOTE_URL, MAX_REMOTE_USERNAME, RemoteRegistryChange,
+    RemoteRegistrySpec, remote_registry_url,
+};
 
 /// Why a management operation failed.
 ///
@@ -155,7 +163,8 @@ impl Manager<'_> {
         Ok(self.registry.meta.list_repositories(account, page).await?)
     }
 
-    /// Creates a repository in `new.account`, recording it in the repository's history.
+    /// Creates a repository in `new.account`, recording it in the repository's history. A
+    /// proxy repository's registry must be one of the same account.
     pub async fn create_repository(&self, new: NewRepository) -> Result<Repository> {
         self.may(Managed::Account(new.account))?;
         let account = new.account;
@@ -167,6 +176,10 @@ impl Manager<'_> {
             .await;
         self.registry.forget_repository(&name);
         created.map_err(|e| match e {
+            berth_meta::Error::NotFound {
+                entity: berth_meta::Entity::RemoteRegistry,
+                name,
+            } => ManageError::Invalid(format!("registry {name} does not exist")),
             berth_meta::Error::NotFound { .. } => {
                 ManageError::Invalid(format!("account {account} does not exist"))
             }

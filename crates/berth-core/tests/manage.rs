@@ -7,12 +7,12 @@ mod support;
 use std::sync::Arc;
 
 use berth_core::identity::{ConsoleUserChange, RepositoryUserSpec};
-use berth_core::{ManageError, Registry};
+use berth_core::{ManageError, Registry, RemoteRegistryChange, RemoteRegistrySpec};
 use berth_meta::{
     Access, AccountId, ConsoleUser, HistoryAction, MemoryMetadata, NewRepository, Page, Permission,
-    RepositoryUpdate,
+    Proxy, RepositoryUpdate,
 };
-use berth_model::RepositoryUserName;
+use berth_model::{RegistryName, RepositoryUserName};
 use berth_policy::{Denial, Managed, Principal};
 use berth_storage::MemoryStore;
 use support::*;
@@ -413,4 +413,258 @@ async fn repository_user_changes_show_in_repository_history() {
             .all(|e| e.target.as_deref() != Some(user.record.name.as_str())),
         "nothing in a repository the user had no permission on"
     );
+}
+
+fn spec(name: &str, username: Option<&str>, password: Option<&str>) -> RemoteRegistrySpec {
+    RemoteRegistrySpec {
+        name: RegistryName::parse(name).unwrap(),
+        url: "https://Registry.Example.com/".into(),
+        username: username.map(str::to_owned),
+        password: password.map(str::to_owned),
+        insecure: false,
+    }
+}
+
+/// Remote registries: created with the URL normalised and the password sealed under the
+/// configured key, listed, changed (a removed username takes the password along), and deleted
+/// unless a proxy repository uses one; another account's console user sees none of them.
+#[tokio::test]
+async fn remote_registries_are_managed_with_sealed_passwords() {
+    let (registry, mine, theirs) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let key = &registry.config().sealing_key;
+    let hub = alice
+        .create_registry(ACCOUNT, spec("hub", Some("bot"), Some("s3cret-pass")))
+        .await
+        .unwrap();
+    assert_eq!(hub.url, "https://registry.example.com");
+    let sealed = hub.sealed_password.clone().unwrap();
+    assert!(!sealed.windows(11).any(|w| w == b"s3cret-pass"));
+    assert_eq!(key.open(&sealed).unwrap(), b"s3cret-pass");
+    let dup = alice
+        .create_registry(ACCOUNT, spec("hub", None, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, ManageError::Conflict(_)), "{dup:?}");
+    for (bad, reason) in [
+        (spec("x", None, Some("pw")), "needs a username"),
+        (spec("x", Some(""), None), "empty"),
+        (spec("x", Some("a:b"), None), "':'"),
+        (spec("x", Some(&"u".repeat(257)), None), "limit"),
+        (spec("x", Some("u"), Some(&"p".repeat(4097))), "limit"),
+        (
+            RemoteRegistrySpec {
+                url: "https://u:p@example.com".into(),
+                ..spec("x", None, None)
+            },
+            "user or password",
+        ),
+    ] {
+        let e = alice.create_registry(ACCOUNT, bad).await.unwrap_err();
+        assert!(
+            matches!(&e, ManageError::Invalid(m) if m.contains(reason)),
+            "{reason}: {e:?}"
+        );
+    }
+    alice
+        .create_registry(ACCOUNT, spec("ghcr", None, None))
+        .await
+        .unwrap();
+    let names: Vec<_> = alice
+        .registries(ACCOUNT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(names, ["ghcr", "hub"]);
+
+    let hub_name = RegistryName::parse("hub").unwrap();
+    let changed = alice
+        .update_registry(
+            ACCOUNT,
+            &hub_name,
+            RemoteRegistryChange {
+                password: Some(Some("another-pass".into())),
+                insecure: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(changed.insecure);
+    assert_eq!(changed.username.as_deref(), Some("bot"));
+    assert_eq!(
+        key.open(changed.sealed_password.as_deref().unwrap())
+            .unwrap(),
+        b"another-pass"
+    );
+    let anonymous = alice
+        .update_registry(
+            ACCOUNT,
+            &hub_name,
+            RemoteRegistryChange {
+                username: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (anonymous.username, anonymous.sealed_password),
+        (None, None)
+    );
+    let e = alice
+        .update_registry(
+            ACCOUNT,
+            &hub_name,
+            RemoteRegistryChange {
+                password: Some(Some("pw".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ManageError::Invalid(_)), "{e:?}");
+
+    // Another account's console user: its lists are refused, the registries "not found".
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    assert!(matches!(
+        mallory.registries(ACCOUNT).await,
+        Err(ManageError::Denied(_))
+    ));
+    assert!(mallory.registries(OTHER).await.unwrap().is_empty());
+    assert!(is_not_found(
+        &mallory.registry(ACCOUNT, &hub_name).await.unwrap_err()
+    ));
+    assert!(is_not_found(
+        &mallory
+            .update_registry(ACCOUNT, &hub_name, RemoteRegistryChange::default())
+            .await
+            .unwrap_err()
+    ));
+    assert!(is_not_found(
+        &mallory
+            .delete_registry(ACCOUNT, &hub_name)
+            .await
+            .unwrap_err()
+    ));
+    assert!(is_not_found(
+        &mallory.registry(OTHER, &hub_name).await.unwrap_err()
+    ));
+
+    // A proxy repository holds its registry; an unknown registry is refused at creation.
+    let proxy = |registry: &str| NewRepository {
+        proxy: Some(Proxy {
+            registry: RegistryName::parse(registry).unwrap(),
+            namespace: Some(berth_model::ImageName::parse("library").unwrap()),
+        }),
+        ..new_repository(ACCOUNT, "hub-cache")
+    };
+    let e = alice.create_repository(proxy("nope")).await.unwrap_err();
+    assert!(
+        matches!(&e, ManageError::Invalid(m) if m == "registry nope does not exist"),
+        "{e:?}"
+    );
+    let cache = alice.create_repository(proxy("hub")).await.unwrap();
+    assert_eq!(cache.proxy.unwrap().registry, hub_name);
+    let e = alice.delete_registry(ACCOUNT, &hub_name).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ManageError::Metadata(berth_meta::Error::RegistryInUse { repository, .. })
+                if repository.as_str() == "hub-cache"
+        ),
+        "{e:?}"
+    );
+    alice.delete_repository(&repo("hub-cache")).await.unwrap();
+    alice.delete_registry(ACCOUNT, &hub_name).await.unwrap();
+    assert!(is_not_found(
+        &alice.registry(ACCOUNT, &hub_name).await.unwrap_err()
+    ));
+    assert!(is_not_found(
+        &alice.delete_registry(ACCOUNT, &hub_name).await.unwrap_err()
+    ));
+}
+
+/// A loopback "registry" answering every request `200 {}` (anonymous access), on its own thread.
+fn fake_upstream() -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Ping goes through the engine's client: an answering upstream is reachable, a closed port is
+/// not, a password sealed under another key is reported without asking, and another account's
+/// registry is "not found".
+#[tokio::test]
+async fn pinging_a_registry_reports_what_it_found() {
+    let (registry, mine, theirs) = setup().await;
+    let alice = registry.manage(console(&mine), Some(mine.clone()));
+    let up = RemoteRegistrySpec {
+        url: fake_upstream(),
+        ..spec("up", None, None)
+    };
+    alice.create_registry(ACCOUNT, up).await.unwrap();
+    let up = RegistryName::parse("up").unwrap();
+    let ping = alice.ping_registry(ACCOUNT, &up).await.unwrap();
+    assert!(ping.reachable && !ping.authenticated, "{ping:?}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = RemoteRegistrySpec {
+        url: format!("http://{}", closed.local_addr().unwrap()),
+        ..spec("down", None, None)
+    };
+    drop(closed);
+    alice.create_registry(ACCOUNT, down).await.unwrap();
+    let ping = alice
+        .ping_registry(ACCOUNT, &RegistryName::parse("down").unwrap())
+        .await
+        .unwrap();
+    assert!(!ping.reachable, "{ping:?}");
+
+    // The sealing key changed since the password was stored.
+    alice
+        .create_registry(ACCOUNT, spec("rekeyed", Some("bot"), Some("pw")))
+        .await
+        .unwrap();
+    let rekeyed = RegistryName::parse("rekeyed").unwrap();
+    let other = berth_core::sealing::SealingKey::new(&[9; 32]).unwrap();
+    registry
+        .metadata()
+        .update_remote_registry(
+            ACCOUNT,
+            &rekeyed,
+            berth_meta::RemoteRegistryUpdate {
+                sealed_password: Some(Some(other.seal(b"pw"))),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ping = alice.ping_registry(ACCOUNT, &rekeyed).await.unwrap();
+    assert!(!ping.reachable, "{ping:?}");
+    assert!(ping.message.contains("does not open"), "{}", ping.message);
+
+    let mallory = registry.manage(console(&theirs), Some(theirs.clone()));
+    assert!(is_not_found(
+        &mallory.ping_registry(ACCOUNT, &up).await.unwrap_err()
+    ));
 }

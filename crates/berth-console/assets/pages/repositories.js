@@ -3,11 +3,15 @@
 import { h, append, icon } from '../dom.js';
 import { formatBytes, formatNumber, timeCell } from '../format.js';
 import { api, query, seg } from '../api.js';
-import { toast, accessPill, usageBar, button, field, fieldError } from '../ui.js';
+import { toast, accessPill, usageBar, button, field, fieldError, fieldFailure, pill } from '../ui.js';
 import { openDialog } from '../dialogs.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
 import { repoHref, setHashParams, intParam } from '../routes.js';
 import { setCrumbs, activateRepositoriesNav, pageHeader } from '../shell.js';
+import { loadRegistries } from './registries.js';
+
+// "Proxy of <registry>/<namespace>" for a proxy repository's `proxy`.
+export const proxyText = (p) => `Proxy of ${p.registry}${p.namespace ? `/${p.namespace}` : ''}`;
 
 export function renderRepositories(content, params) {
   setCrumbs([{ label: 'Repositories' }]);
@@ -19,7 +23,9 @@ export function renderRepositories(content, params) {
     columns: [
       {
         title: 'Name',
-        render: (r) => h('a', { class: 'link strong', href: repoHref(r.name), 'data-testid': 'repository-link' }, icon('box', 15), r.name),
+        render: (r) => h('div', { class: 'user-cell' },
+          h('a', { class: 'link strong', href: repoHref(r.name), 'data-testid': 'repository-link' }, icon('box', 15), r.name),
+          r.proxy ? pill([icon('globe', 11), proxyText(r.proxy)], 'blue', { 'data-testid': 'repository-proxy' }) : null),
       },
       { title: 'Access level', width: '130px', render: (r) => accessPill(r.access_level) },
       { title: 'Storage used', width: '260px', render: (r) => usageBar(r.used_bytes, r.quota_bytes) },
@@ -137,6 +143,7 @@ function createRepositoryDialog(list) {
   const access = accessField('private');
   const quota = quotaField(10 * 1024 ** 3);
   const referrers = referrersField(true);
+  const proxy = proxyField();
   openDialog({
     title: 'Create repository',
     subtitle: 'A namespace for images in your account.',
@@ -147,6 +154,7 @@ function createRepositoryDialog(list) {
       field('Access level', access.el),
       field('Storage quota', quota.el, 'The most storage the repository\'s artifacts may use. Pushes over the limit are refused.'),
       referrers.el,
+      proxy.el,
     ],
     onSubmit: async () => {
       const name = nameInput.value.trim();
@@ -156,12 +164,43 @@ function createRepositoryDialog(list) {
         return false;
       }
       const body = { name, access_level: access.value(), quota_bytes: quota.bytes(), delete_orphan_referrers: referrers.value() };
+      const upstream = proxy.value();
+      if (upstream) body.proxy = upstream;
       const created = await api('POST', '/repositories', body);
       toast(`Repository ${created.name} created`);
       list.reload();
       return true;
     },
   });
+}
+
+// The optional proxy setting of a new repository: a remote registry of the account to pull
+// through, and an upstream namespace. Fixed once the repository exists.
+function proxyField() {
+  const select = h('select', { class: 'select', 'data-testid': 'repo-proxy-registry' },
+    h('option', { value: '' }, 'None: an ordinary repository'));
+  const namespace = h('input', { class: 'input', 'data-testid': 'repo-proxy-namespace', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. library', maxlength: '255', disabled: true });
+  select.addEventListener('change', () => {
+    namespace.disabled = select.value === '';
+  });
+  loadRegistries().then((all) => {
+    for (const r of all) select.append(h('option', { value: r.name }, `${r.name} (${r.url})`));
+    if (!all.length) select.append(h('option', { value: '', disabled: true }, 'No registries yet: add one on the Registries page'));
+  }).catch(() => {});
+  const el = h('div', null,
+    field('Proxy cache of', select, 'Makes it a read-only pull-through cache of a remote registry: pulls are fetched from there and kept. Cannot be changed later.'),
+    field('Upstream namespace', namespace, ['Optional prefix on the remote registry: with ', h('code', { class: 'inline-code' }, 'library'), ', <repository>/nginx is fetched as library/nginx.']));
+  return {
+    el,
+    value() {
+      if (!select.value) return null;
+      const ns = namespace.value.trim().replace(/^\/+|\/+$/g, '');
+      if (ns && !/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/.test(ns)) {
+        throw fieldFailure(namespace, 'Use lowercase path components separated by "/", such as library or team/sub.');
+      }
+      return { registry: select.value, namespace: ns || null };
+    },
+  };
 }
 
 export function editRepositoryDialog(repo, onSaved) {

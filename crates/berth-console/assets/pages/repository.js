@@ -11,7 +11,7 @@ import { actionMenu } from '../menus.js';
 import { DEFAULT_SIZE, dataTable, pagedList } from '../table.js';
 import { repoHref, imageHref, setHashParams, intParam, navigate } from '../routes.js';
 import { setCrumbs, activateRepositoriesNav } from '../shell.js';
-import { editRepositoryDialog } from './repositories.js';
+import { editRepositoryDialog, proxyText } from './repositories.js';
 import { renderUsersTab } from './users.js';
 import { renderHistoryTab } from './history.js';
 
@@ -63,7 +63,9 @@ function repositorySummary(r, { onEdit, onDelete }) {
         h('div', { class: 'page-icon' }, icon('box', 22)),
         h('div', null,
           h('div', { class: 'summary-title-row' }, h('h1', { class: 'page-title', 'data-testid': 'repo-title', tabindex: '-1' }, r.name), accessPill(r.access_level)),
-          h('div', { class: 'page-subtitle' }, 'Push to ', hostCode(r.name, (host) => `${host}/${r.name}/<image>:<tag>`)))),
+          r.proxy
+            ? h('div', { class: 'page-subtitle', 'data-testid': 'repo-proxy' }, icon('globe', 14), ' ', proxyText(r.proxy), ': pulls of ', hostCode(r.name, (host) => `${host}/${r.name}/<image>:<tag>`), ' are fetched from there and cached')
+            : h('div', { class: 'page-subtitle' }, 'Push to ', hostCode(r.name, (host) => `${host}/${r.name}/<image>:<tag>`)))),
       h('div', { class: 'page-actions' },
         button('Edit', { iconName: 'edit', testid: 'edit-repository', onClick: onEdit }),
         button('Delete', { kind: 'danger-ghost', iconName: 'trash', testid: 'delete-repository', onClick: onDelete }))),

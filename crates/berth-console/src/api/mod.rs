@@ -1,8 +1,10 @@
 //! The management API under `/api/v1`: routing, who is calling, errors, and request bodies.
-//! The endpoints live by area: repositories and their images (`repositories.rs`), repository
-//! users (`users.rs`), and sessions, accounts, console users and API tokens (`admin.rs`).
+//! The endpoints live by area: repositories and their images (`repositories.rs`), remote
+//! registries (`registries.rs`), repository users (`users.rs`), and sessions, accounts, console
+//! users and API tokens (`admin.rs`).
 
 mod admin;
+mod registries;
 mod repositories;
 mod users;
 
@@ -90,6 +92,7 @@ impl ApiError {
             berth_meta::Error::NotFound { .. } => Self::not_found(e.to_string()),
             berth_meta::Error::AlreadyExists { .. } => Self::conflict(e.to_string()),
             berth_meta::Error::RepositoryNotEmpty { .. } => Self::conflict(e.to_string()),
+            berth_meta::Error::RegistryInUse { .. } => Self::conflict(e.to_string()),
             berth_meta::Error::ForeignRepository(r) => {
                 Self::invalid(format!("repository {r} does not exist in this account"))
             }
@@ -538,6 +541,12 @@ impl Console {
                 repositories::push_commands(&call, r).await
             }
             (&M::GET, ["repositories", r, "history"]) => repositories::history(&call, r).await,
+            (&M::GET, ["registries"]) => registries::list(&call).await,
+            (&M::POST, ["registries"]) => registries::create(&call).await,
+            (&M::GET, ["registries", name]) => registries::get(&call, name).await,
+            (&M::PATCH, ["registries", name]) => registries::update(&call, name).await,
+            (&M::DELETE, ["registries", name]) => registries::delete(&call, name).await,
+            (&M::POST, ["registries", name, "ping"]) => registries::ping(&call, name).await,
             (&M::GET, ["repository-users"]) => users::list(&call).await,
             (&M::POST, ["repository-users"]) => users::create(&call).await,
             (&M::GET, ["repository-users", name]) => users::get(&call, name).await,

@@ -1,7 +1,7 @@
 //! Repositories, their images, artifacts, tags, push commands and history.
 
-use berth_meta::{Access, NewRepository, Repository, RepositoryUpdate};
-use berth_model::{Digest, ImageName, Name, Reference, RepositoryName, Tag};
+use berth_meta::{Access, NewRepository, Proxy, Repository, RepositoryUpdate};
+use berth_model::{Digest, ImageName, Name, Reference, RegistryName, RepositoryName, Tag};
 use berth_policy::Managed;
 use http::StatusCode;
 use serde_json::Value;
@@ -72,6 +72,45 @@ fn quota(value: &Value) -> ApiResult<Option<u64>> {
     }
 }
 
+/// `proxy`: `{"registry", "namespace"?}` (a remote registry of the account, and the upstream
+/// prefix), or null for an ordinary repository.
+fn proxy(value: &Value) -> ApiResult<Option<Proxy>> {
+    const SHAPE: &str =
+        "proxy is {\"registry\": NAME, \"namespace\": PREFIX} (namespace optional), or null";
+    let object = match value {
+        Value::Null => return Ok(None),
+        Value::Object(object) => object,
+        _ => return Err(ApiError::invalid(SHAPE)),
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !["registry", "namespace"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "unknown field proxy.{unknown}; expected registry, namespace"
+        )));
+    }
+    let registry = object
+        .get("registry")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid(SHAPE))?;
+    let registry = RegistryName::parse(registry)
+        .map_err(|e| ApiError::invalid(format!("proxy.registry: {e}")))?;
+    let namespace = match object.get("namespace") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(
+            ImageName::parse(s)
+                .map_err(|e| ApiError::invalid(format!("proxy.namespace {s:?}: {e}")))?,
+        ),
+        Some(_) => return Err(ApiError::invalid(SHAPE)),
+    };
+    Ok(Some(Proxy {
+        registry,
+        namespace,
+    }))
+}
+
 fn flag(value: &Value, field: &str) -> ApiResult<bool> {
     value
         .as_bool()
@@ -92,6 +131,7 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
                 "access_level",
                 "quota_bytes",
                 "delete_orphan_referrers",
+                "proxy",
             ],
         )
         .await?;
@@ -118,7 +158,7 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult {
             Some(v) => flag(v, "delete_orphan_referrers")?,
             None => true,
         },
-        proxy: None,
+        proxy: body.get("proxy").map(proxy).transpose()?.flatten(),
     };
     let created = call
         .manager(&caller)
@@ -140,9 +180,19 @@ pub(crate) async fn update(call: &Call<'_>, segment: &str) -> ApiResult {
     let body = call
         .object(
             &caller,
-            &["access_level", "quota_bytes", "delete_orphan_referrers"],
+            &[
+                "access_level",
+                "quota_bytes",
+                "delete_orphan_referrers",
+                "proxy",
+            ],
         )
         .await?;
+    if body.contains_key("proxy") {
+        return Err(ApiError::invalid(
+            "proxy is set when a repository is created and cannot be changed; create another repository",
+        ));
+    }
     let update = RepositoryUpdate {
         access: body.get("access_level").map(access).transpose()?,
         quota: body.get("quota_bytes").map(quota).transpose()?,

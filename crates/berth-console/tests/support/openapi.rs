@@ -194,7 +194,7 @@ fn the_validator_catches_what_it_should() {
     let api = OpenApi::load();
     let schema = serde_json::json!({"$ref": "#/components/schemas/Repository"});
     let good = serde_json::json!({"name": "a", "access_level": "private", "quota_bytes": null,
-        "used_bytes": 0, "image_count": 0, "delete_orphan_referrers": true,
+        "used_bytes": 0, "image_count": 0, "delete_orphan_referrers": true, "proxy": null,
         "created_at": "2026-11-23T00:00:00.000Z"});
     assert!(api.validate(&schema, &good, "$").is_ok());
     for (field, bad) in [
@@ -203,6 +203,7 @@ fn the_validator_catches_what_it_should() {
         ("created_at", serde_json::json!("yesterday")),
         ("name", serde_json::json!(null)),
         ("extra", serde_json::json!(1)),
+        ("proxy", serde_json::json!({"registry": "hub"})),
     ] {
         let mut v = good.clone();
         v[field] = bad;
