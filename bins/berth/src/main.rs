@@ -531,7 +531,8 @@ Examples:
 Examples:
   berth admin repository create team-a --quota 10GiB
   berth admin repository create public-images --access public
-  berth admin repository create hub --proxy-registry dockerhub --proxy-namespace library
+  berth admin repository create hub --access public --proxy-registry dockerhub
+  berth admin repository create bitnami --proxy-registry dockerhub --proxy-namespace bitnami
   berth admin repository update team-a --quota none
   berth admin repository list --json
   berth admin repository delete team-a";
@@ -540,7 +541,7 @@ Examples:
 Examples:
   berth admin registry create dockerhub --url https://registry-1.docker.io
   printf '%s\\n' \"$TOKEN\" | berth admin registry create ghcr.io --url https://ghcr.io --username bot --password-stdin
-  berth admin repository create hub --proxy-registry dockerhub --proxy-namespace library
+  berth admin repository create hub --access public --proxy-registry dockerhub
   printf '%s\\n' \"$TOKEN\" | berth admin registry update ghcr.io --password-stdin
   berth admin registry update dockerhub --no-username
   berth admin registry ping ghcr.io

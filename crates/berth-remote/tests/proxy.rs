@@ -37,7 +37,9 @@ struct Upstream {
     secret: String,
     counts: Arc<Counts>,
     down: Arc<AtomicBool>,
+    engine: Arc<Registry>,
     manifest_digest: Digest,
+    manifest_size: u64,
     layer: Bytes,
     layer_digest: Digest,
 }
@@ -70,11 +72,12 @@ async fn upstream() -> Upstream {
         .create_repository_user(ACCOUNT, spec, "admin")
         .await
         .unwrap();
-    let (manifest_digest, layer, layer_digest) = push_image(&registry, "team/base/app").await;
+    let (manifest_digest, manifest_size, layer, layer_digest) =
+        push_image(&registry, "team/base/app").await;
 
     let mut config = AuthConfig::new(TokenKey::generate());
     config.mode = AuthMode::Token;
-    let gateway = Gateway::new(registry, config);
+    let gateway = Gateway::new(registry.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (counts, down) = (
@@ -126,14 +129,16 @@ async fn upstream() -> Upstream {
         secret: user.secret,
         counts,
         down,
+        engine: registry,
         manifest_digest,
+        manifest_size,
         layer,
         layer_digest,
     }
 }
 
 /// Pushes a config and a layer of pseudo-random bytes, and a manifest tagged `v1`.
-async fn push_image(registry: &Registry, image: &str) -> (Digest, Bytes, Digest) {
+async fn push_image(registry: &Registry, image: &str) -> (Digest, u64, Bytes, Digest) {
     let who = Principal::SystemAdmin;
     let name = Name::parse(image).unwrap();
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
@@ -171,7 +176,12 @@ async fn push_image(registry: &Registry, image: &str) -> (Digest, Bytes, Digest)
         )
         .await
         .unwrap();
-    (Digest::sha256(&manifest), layer, layer_digest)
+    (
+        Digest::sha256(&manifest),
+        manifest.len() as u64,
+        layer,
+        layer_digest,
+    )
 }
 
 /// A registry with a private proxy repository `cache` of the upstream's `team` namespace, and
@@ -494,4 +504,67 @@ async fn the_collector_evicts_what_nobody_pulled() {
         2,
         "fetched again"
     );
+}
+
+/// A multi-platform index is cached with the platform manifests clients ask for, each fetched
+/// when first asked by digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_is_cached_with_the_platforms_asked_for() {
+    let up = upstream().await;
+    let child = up.manifest_digest.clone();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child,
+             "size": up.manifest_size, "platform": {"architecture": "amd64", "os": "linux"}},
+        ],
+    });
+    let index = Bytes::from(serde_json::to_vec(&index).unwrap());
+    up.engine
+        .put_manifest(
+            &Principal::SystemAdmin,
+            &Name::parse("team/base/app").unwrap(),
+            &Reference::parse("multi").unwrap(),
+            RequestBody::from_bytes(index.clone()),
+            Some("application/vnd.oci.image.index.v1+json"),
+        )
+        .await
+        .expect("push the index upstream");
+
+    let cache = downstream(&up, RegistryConfig::default(), None).await;
+    let admin = Principal::SystemAdmin;
+    let multi = Reference::parse("multi").unwrap();
+    let got = cache
+        .get_manifest(&admin, &app(), &multi)
+        .await
+        .expect("the index");
+    assert_eq!(got.bytes, index);
+    assert_eq!(got.digest, Digest::sha256(&index));
+    let gets = up.counts.manifest_gets.load(Ordering::SeqCst);
+    let platform = cache
+        .get_manifest(&admin, &app(), &Reference::from(child.clone()))
+        .await
+        .expect("the platform manifest");
+    assert_eq!(platform.digest, child);
+    assert_eq!(
+        up.counts.manifest_gets.load(Ordering::SeqCst),
+        gets + 1,
+        "fetched when asked"
+    );
+    cache
+        .get_manifest(&admin, &app(), &Reference::from(child))
+        .await
+        .expect("again");
+    assert_eq!(
+        up.counts.manifest_gets.load(Ordering::SeqCst),
+        gets + 1,
+        "then cached"
+    );
+    let artifacts = cache
+        .metadata()
+        .list_artifacts(&app(), berth_meta::Page { page: 1, size: 10 })
+        .await
+        .unwrap();
+    assert_eq!(artifacts.total, 2, "the index and the platform asked for");
 }
