@@ -10,7 +10,8 @@
 #                                                registry (docker-registry) instead of berth
 #        BERTH_IT_KEEP=1 ...                     keep the temporary directory (logs, data)
 #
-# Installs, only where missing: skopeo podman buildah umoci containerd, PostgreSQL 15,
+# Installs, only where missing: skopeo podman buildah umoci containerd, docker-registry and
+# apache2-utils (the distribution registry, upstream of the cache tests), PostgreSQL 15,
 # python3-venv (one apt-get call), a venv with oras-py under $BERTH_TOOLS/venv, and s3s-fs
 # (scripts/s3-server.sh --install). The last line is cargo's `test result:` line, which
 # scripts/test.sh adds to its totals; the exit code is non-zero when any test failed.
@@ -44,10 +45,10 @@ fi
 if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   packages+=(python3-venv)
 fi
-if [ -n "$reference" ]; then
-  command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
-  command -v htpasswd >/dev/null 2>&1 || packages+=(apache2-utils)
-fi
+# Debian's distribution registry (with htpasswd for its Basic auth): the upstream of the
+# pull-through cache tests, and the reference of the harness self-check (--reference).
+command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || packages+=(apache2-utils)
 if [ ${#packages[@]} -gt 0 ]; then
   step "apt-get install ${packages[*]}"
   apt-get update

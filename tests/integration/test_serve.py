@@ -25,8 +25,9 @@ class Serve(BerthCase):
         repo = self.berth.create_repository("shapes", access="public", quota="10GiB")
         self.assertEqual(
             set(repo), {"name", "access_level", "quota_bytes", "used_bytes", "image_count", "delete_orphan_referrers",
-             "created_at"}
+             "proxy", "created_at"}
         )
+        self.assertIsNone(repo["proxy"], "an ordinary repository is no proxy")
         self.assertEqual(repo["name"], "shapes")
         self.assertEqual(repo["access_level"], "public")
         self.assertEqual(repo["quota_bytes"], 10 * 1024**3)

@@ -16,6 +16,10 @@
 //! - Management (accounts, repositories, remote registries, repository users, console users, API
 //!   tokens, history),
 //!   each decided through [`berth_policy`]: [`Registry::manage`] (`manage.rs`).
+//! - Proxy repositories, a pull-through cache of a remote registry: the same pull calls answer
+//!   from the cache or fetch from the upstream (`proxy.rs`), through one `berth_remote::Client`
+//!   per registry ([`Registry::remote_client`], `remotes.rs`), whose password is sealed at rest
+//!   ([`sealing`]).
 //! - Pull statistics, counted in memory and flushed in batches by [`Registry::flush_pulls`]
 //!   (`stats.rs`): the pull path never writes to the metadata store.
 //!
