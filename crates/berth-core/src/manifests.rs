@@ -174,27 +174,7 @@ impl Registry {
                 });
             }
         }
-        // Bytes first, metadata second: a recorded artifact always has its bytes; a failed
-        // record leaves an unreferenced blob for garbage collection. A re-push of a manifest this
-        // repository holds stores nothing again (no fsyncs); should a collector take the bytes
-        // meanwhile, `record_push` finds them unknown and the client pushes again.
-        let held = self
-            .meta
-            .linked_blob(name.repository(), &digest)
-            .await
-            .map_err(Error::metadata)?;
-        if held.is_none() {
-            let body = berth_storage::body_from(manifest.bytes().clone());
-            self.blobs
-                .put(&digest, body)
-                .await
-                .map_err(Error::storage)?;
-            self.record_stored_blob(&digest, size).await?;
-            self.meta
-                .link_blob(name.repository(), &digest)
-                .await
-                .map_err(Error::metadata)?;
-        }
+        self.store_manifest_bytes(name, &digest, &manifest).await?;
         let push = push_of(
             name,
             &digest,
@@ -212,6 +192,33 @@ impl Registry {
             digest,
             subject: manifest.subject().map(|s| s.digest().clone()),
         })
+    }
+
+    /// Stores a manifest's bytes under its digest and links them into `name`'s repository,
+    /// before its metadata is recorded: bytes first, metadata second, so a recorded artifact
+    /// always has its bytes, and a failed record leaves an unreferenced blob for garbage
+    /// collection. A manifest the repository holds already is not stored again (no fsyncs);
+    /// should a collector take the bytes meanwhile, `record_push` finds them unknown and the
+    /// client pushes again.
+    pub(crate) async fn store_manifest_bytes(
+        &self,
+        name: &Name,
+        digest: &Digest,
+        manifest: &Manifest,
+    ) -> Result<()> {
+        let held = self
+            .meta
+            .linked_blob(name.repository(), digest)
+            .await
+            .map_err(Error::metadata)?;
+        if held.is_none() {
+            let body = berth_storage::body_from(manifest.bytes().clone());
+            self.blobs.put(digest, body).await.map_err(Error::storage)?;
+            self.record_stored_blob(digest, manifest.bytes().len() as u64)
+                .await?;
+            self.link_stored_blob(name, digest).await?;
+        }
+        Ok(())
     }
 
     /// The artifact `reference` names, through the cache of a proxy repository.

@@ -267,20 +267,7 @@ impl Registry {
                 message: format!("manifest {} arrived as {digest}", fetched.digest),
             });
         }
-        let held = self
-            .meta
-            .linked_blob(name.repository(), &digest)
-            .await
-            .map_err(Error::metadata)?;
-        if held.is_none() {
-            let body = berth_storage::body_from(manifest.bytes().clone());
-            self.blobs
-                .put(&digest, body)
-                .await
-                .map_err(Error::storage)?;
-            self.record_stored_blob(&digest, size).await?;
-            self.link_stored_blob(name, &digest).await?;
-        }
+        self.store_manifest_bytes(name, &digest, &manifest).await?;
         let actor = format!("proxy:{}", proxy.registry);
         let push = push_of(name, &digest, &manifest, size, tag, actor, self.now(), true);
         let outcome = self.meta.record_push(push).await.map_err(meta_push_error)?;

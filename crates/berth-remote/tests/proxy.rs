@@ -19,6 +19,9 @@ use berth_v2::{AuthConfig, AuthMode, Gateway};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use hyper_util::rt::TokioIo;
+use support::push_image;
+
+mod support;
 
 const ACCOUNT: AccountId = AccountId(10042);
 const LAYER_SIZE: usize = 6 << 20;
@@ -72,8 +75,7 @@ async fn upstream() -> Upstream {
         .create_repository_user(ACCOUNT, spec, "admin")
         .await
         .unwrap();
-    let (manifest_digest, manifest_size, layer, layer_digest) =
-        push_image(&registry, "team/base/app").await;
+    let image = push_image(&registry, "team/base/app", LAYER_SIZE).await;
 
     let mut config = AuthConfig::new(TokenKey::generate());
     config.mode = AuthMode::Token;
@@ -130,58 +132,11 @@ async fn upstream() -> Upstream {
         counts,
         down,
         engine: registry,
-        manifest_digest,
-        manifest_size,
-        layer,
-        layer_digest,
+        manifest_digest: image.digest,
+        manifest_size: image.manifest.len() as u64,
+        layer: image.layer,
+        layer_digest: image.layer_digest,
     }
-}
-
-/// Pushes a config and a layer of pseudo-random bytes, and a manifest tagged `v1`.
-async fn push_image(registry: &Registry, image: &str) -> (Digest, u64, Bytes, Digest) {
-    let who = Principal::SystemAdmin;
-    let name = Name::parse(image).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let layer: Bytes = (0..LAYER_SIZE)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect::<Vec<u8>>()
-        .into();
-    let config = Bytes::from_static(br#"{"architecture":"amd64","os":"linux"}"#);
-    let (config_digest, layer_digest) = (Digest::sha256(&config), Digest::sha256(&layer));
-    for (digest, bytes) in [(&config_digest, &config), (&layer_digest, &layer)] {
-        registry
-            .put_blob(&who, &name, digest, RequestBody::from_bytes(bytes.clone()))
-            .await
-            .unwrap();
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}],
-    });
-    let manifest = Bytes::from(serde_json::to_vec(&manifest).unwrap());
-    registry
-        .put_manifest(
-            &who,
-            &name,
-            &Reference::parse("v1").unwrap(),
-            RequestBody::from_bytes(manifest.clone()),
-            Some("application/vnd.oci.image.manifest.v1+json"),
-        )
-        .await
-        .unwrap();
-    (
-        Digest::sha256(&manifest),
-        manifest.len() as u64,
-        layer,
-        layer_digest,
-    )
 }
 
 /// A registry with a private proxy repository `cache` of the upstream's `team` namespace, and

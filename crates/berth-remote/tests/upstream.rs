@@ -8,18 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_core::identity::RepositoryUserSpec;
-use berth_core::{Registry, RegistryConfig, RequestBody};
+use berth_core::{Registry, RegistryConfig};
 use berth_meta::{
     Access, AccountId, AccountStore, MemoryMetadata, NewRepository, Permission, RegistryStore,
     Timestamp,
 };
-use berth_model::{Digest, Name, Reference, RepositoryName};
+use berth_model::{Digest, Reference, RepositoryName};
 use berth_remote::{Client, ClientOptions, Endpoint, Error, RemoteName};
 use berth_v2::token::TokenKey;
 use berth_v2::{AuthConfig, AuthMode, Gateway};
-use bytes::Bytes;
 use futures::StreamExt as _;
 use hyper_util::rt::TokioIo;
+use support::{Image, push_image};
+
+mod support;
 
 const ACCOUNT: AccountId = AccountId(10042);
 const LAYER_SIZE: usize = 3 << 20;
@@ -32,13 +34,6 @@ struct Upstream {
     user: String,
     secret: String,
     image: Image,
-}
-
-struct Image {
-    manifest: Bytes,
-    digest: Digest,
-    layer: Bytes,
-    layer_digest: Digest,
 }
 
 impl Upstream {
@@ -72,9 +67,9 @@ impl Upstream {
             .create_repository_user(ACCOUNT, spec, "admin")
             .await
             .unwrap();
-        let image = push_image(&registry, "open/app").await;
-        push_image(&registry, "private/app").await;
-        push_image(&registry, "private/tools").await;
+        let image = push_image(&registry, "open/app", LAYER_SIZE).await;
+        push_image(&registry, "private/app", LAYER_SIZE).await;
+        push_image(&registry, "private/tools", LAYER_SIZE).await;
 
         let mut config = AuthConfig::new(TokenKey::generate());
         config.mode = mode;
@@ -133,53 +128,6 @@ impl Upstream {
 
     fn tokens(&self) -> usize {
         self.tokens.load(Ordering::SeqCst)
-    }
-}
-
-/// Pushes a config and a 3 MiB layer of pseudo-random bytes, and a manifest tagged `v1`.
-async fn push_image(registry: &Registry, image: &str) -> Image {
-    let who = berth_policy::Principal::SystemAdmin;
-    let name = Name::parse(image).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let layer: Bytes = (0..LAYER_SIZE)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect::<Vec<u8>>()
-        .into();
-    let config = Bytes::from_static(br#"{"architecture":"amd64","os":"linux"}"#);
-    let (config_digest, layer_digest) = (Digest::sha256(&config), Digest::sha256(&layer));
-    for (digest, bytes) in [(&config_digest, &config), (&layer_digest, &layer)] {
-        registry
-            .put_blob(&who, &name, digest, RequestBody::from_bytes(bytes.clone()))
-            .await
-            .unwrap();
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}],
-    });
-    let manifest = Bytes::from(serde_json::to_vec_pretty(&manifest).unwrap());
-    registry
-        .put_manifest(
-            &who,
-            &name,
-            &Reference::parse("v1").unwrap(),
-            RequestBody::from_bytes(manifest.clone()),
-            Some("application/vnd.oci.image.manifest.v1+json"),
-        )
-        .await
-        .unwrap();
-    Image {
-        digest: Digest::sha256(&manifest),
-        manifest,
-        layer,
-        layer_digest,
     }
 }
 
