@@ -24,6 +24,7 @@
 
 pub mod check;
 mod digest;
+pub mod glob;
 pub mod http_text;
 pub mod manifest;
 mod name;
@@ -37,6 +38,7 @@ pub use digest::{
     Algorithm, Digest, DigestError, DigestMismatch, DigestVerifier, Hasher, HasherState,
     HasherStateError,
 };
+pub use glob::{Glob, GlobError};
 pub use manifest::{Descriptor, DescriptorError, Manifest, ManifestError, ManifestKind, Platform};
 pub use name::{ImageName, Name, NameError, RepositoryName, Tag, TagError};
 pub use range::{ByteRange, RangeError, RangeNotSatisfiable, UploadRange};
