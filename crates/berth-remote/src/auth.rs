@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::Error;
+use crate::body::Payload;
 use crate::challenge::{self, Challenge};
 use crate::client::{Inner, read_error, read_limited};
 
@@ -21,13 +22,33 @@ const MAX_TOKEN_BODY: u64 = 1 << 20;
 /// cache pulls from, so a bound protects against an unbounded set of names).
 const MAX_TOKENS: usize = 1024;
 
-/// One request as the flow sends it (and sends again).
+/// One request as the flow sends it (and sends again, unless its body is a stream).
 pub(crate) struct Op<'a> {
     pub(crate) method: Method,
     pub(crate) url: &'a Url,
-    /// `repository:<name>:pull` for repository operations; `None` for `/v2/`.
+    /// `url` without its query, for messages (an upload's `Location` may carry signed state).
+    pub(crate) shown: String,
+    /// The token scopes it needs, space-separated (`repository:<name>:pull`,
+    /// `repository:<name>:pull,push repository:<from>:pull`); `None` for `/v2/`.
     pub(crate) scope: Option<String>,
     pub(crate) accept: Option<&'static str>,
+    pub(crate) body: Payload,
+}
+
+impl<'a> Op<'a> {
+    /// `method` on `url` with `scope`, accepting anything, without a body.
+    pub(crate) fn new(method: Method, url: &'a Url, scope: Option<String>) -> Self {
+        let mut shown = url.clone();
+        shown.set_query(None);
+        Op {
+            method,
+            url,
+            shown: shown.into(),
+            scope,
+            accept: None,
+            body: Payload::Empty,
+        }
+    }
 }
 
 /// How a request that got an answer was authenticated.
@@ -64,6 +85,8 @@ enum Scheme {
 #[derive(Default)]
 pub(crate) struct AuthState {
     scheme: Option<Scheme>,
+    /// The last Bearer challenge answered: its realm and service, for tokens fetched ahead.
+    bearer: Option<Challenge>,
     tokens: HashMap<String, Token>,
 }
 
@@ -154,9 +177,15 @@ impl Inner {
     pub(crate) async fn send(&self, op: &Op<'_>) -> Result<(Response, Used), Error> {
         let key = op.scope.clone().unwrap_or_default();
         let has_credentials = self.credentials.is_some();
-        let mut sent = self
-            .state()
-            .preemptive(&key, has_credentials, Instant::now());
+        // A URL the registry pointed elsewhere (an upload `Location`, a `Link`) gets no
+        // credentials, as a redirect would not.
+        let own = self.owns(op.url);
+        let mut sent = if own {
+            self.state()
+                .preemptive(&key, has_credentials, Instant::now())
+        } else {
+            Sent::Anonymous
+        };
         let mut challenged = false;
         loop {
             let response = self.execute(op, &sent).await?;
@@ -167,11 +196,12 @@ impl Inner {
                 // Revoked or expired early: not to be sent again.
                 self.state().tokens.remove(&key);
             }
-            if challenged {
+            // A streamed body is gone once sent: its 401 is the answer.
+            if challenged || !own || !op.body.replayable() {
                 return Err(self.refused(op, &sent, response).await);
             }
             challenged = true;
-            let challenge = match choose(op.url, response.headers())? {
+            let challenge = match choose(&op.shown, response.headers())? {
                 Some(challenge) => challenge,
                 None => return Err(self.refused(op, &sent, response).await),
             };
@@ -182,12 +212,13 @@ impl Inner {
                 }
                 sent = Sent::Basic;
             } else {
-                self.state().scheme = Some(Scheme::Bearer);
-                let scope = challenge
-                    .param("scope")
-                    .map(str::to_owned)
-                    .or(op.scope.clone());
-                let token = self.token(op.url, &challenge, scope.as_deref()).await?;
+                {
+                    let mut state = self.state();
+                    state.scheme = Some(Scheme::Bearer);
+                    state.bearer = Some(challenge.clone());
+                }
+                let scope = merge_scopes(op.scope.as_deref(), challenge.param("scope"));
+                let token = self.token(op, &challenge, scope.as_deref()).await?;
                 self.state()
                     .keep(key.clone(), token.clone(), Instant::now());
                 sent = Sent::Token(token);
@@ -195,9 +226,44 @@ impl Inner {
         }
     }
 
+    /// Makes the credentials go with `op` from its first attempt, for an operation that
+    /// anonymous access answers with less rather than with a 401 (the catalog: berth and
+    /// distribution list nothing to an anonymous caller). Without credentials, nothing to do.
+    /// Otherwise the endpoint's scheme is learnt first when unknown (`GET /v2/`, as docker
+    /// does), and for Bearer a token for `op`'s scope is fetched ahead from the last challenge's
+    /// realm and cached, so that [`Inner::send`] sends it at once.
+    pub(crate) async fn authenticate_ahead(&self, op: &Op<'_>) -> Result<(), Error> {
+        if self.credentials.is_none() {
+            return Ok(());
+        }
+        if self.state().scheme.is_none() {
+            let url = self.url("v2/");
+            self.send(&Op::new(Method::GET, &url, None)).await?;
+        }
+        let key = op.scope.clone().unwrap_or_default();
+        let challenge = {
+            let mut state = self.state();
+            match state.preemptive(&key, true, Instant::now()) {
+                Sent::Anonymous if state.scheme == Some(Scheme::Bearer) => state.bearer.clone(),
+                _ => None,
+            }
+        };
+        if let Some(challenge) = challenge {
+            let token = self.token(op, &challenge, op.scope.as_deref()).await?;
+            self.state().keep(key, token, Instant::now());
+        }
+        Ok(())
+    }
+
     /// One HTTP exchange, up to the response head.
     async fn execute(&self, op: &Op<'_>, sent: &Sent) -> Result<Response, Error> {
-        let mut request = self.http.request(op.method.clone(), op.url.clone());
+        // A streamed body goes through the client without reqwest's read timeout, which would
+        // count the whole upload (the body's watchdog stands in for it).
+        let http = match op.body {
+            Payload::Stream(_) => &self.upload_http,
+            _ => &self.http,
+        };
+        let mut request = http.request(op.method.clone(), op.url.clone());
         if let Some(accept) = op.accept {
             request = request.header(header::ACCEPT, accept);
         }
@@ -206,34 +272,47 @@ impl Inner {
             (Sent::Token(t), _) => request.bearer_auth(&t.value),
             _ => request,
         };
-        self.timed(op.url.as_str(), request.send()).await
+        match &op.body {
+            Payload::Empty => self.timed(&op.shown, request.send()).await,
+            Payload::Bytes {
+                content_type,
+                bytes,
+            } => {
+                let request = request
+                    .header(header::CONTENT_TYPE, content_type.clone())
+                    .body(bytes.clone());
+                self.timed(&op.shown, request.send()).await
+            }
+            Payload::Stream(body) => {
+                let (idle, answer) = (self.options.read_timeout, self.options.response_timeout);
+                body.send(&op.shown, request, idle, answer).await
+            }
+        }
     }
 
-    /// A token for `scope` from the challenge's realm.
+    /// A token for `scope` from the challenge's realm, for `op`.
     async fn token(
         &self,
-        url: &Url,
+        op: &Op<'_>,
         challenge: &Challenge,
         scope: Option<&str>,
     ) -> Result<Token, Error> {
+        let url = &op.shown;
         let realm = challenge
             .param("realm")
-            .ok_or_else(|| Error::invalid(url.as_str(), "a Bearer challenge without a realm"))?;
-        let mut realm_url = Url::parse(realm).map_err(|e| {
-            Error::invalid(
-                url.as_str(),
-                format!("token realm {realm:?} is not a URL: {e}"),
-            )
-        })?;
+            .ok_or_else(|| Error::invalid(url, "a Bearer challenge without a realm"))?;
+        let mut realm_url = Url::parse(realm)
+            .map_err(|e| Error::invalid(url, format!("token realm {realm:?} is not a URL: {e}")))?;
         if !matches!(realm_url.scheme(), "http" | "https") {
             return Err(Error::invalid(
-                url.as_str(),
+                url,
                 format!("token realm {realm:?} is not http(s)"),
             ));
         }
-        if self.credentials.is_some() && url.scheme() == "https" && realm_url.scheme() == "http" {
+        if self.credentials.is_some() && op.url.scheme() == "https" && realm_url.scheme() == "http"
+        {
             return Err(Error::invalid(
-                url.as_str(),
+                url,
                 format!("token realm {realm:?} is plain HTTP: credentials are not sent there"),
             ));
         }
@@ -344,22 +423,35 @@ impl Inner {
             }
         };
         Error::Unauthorized {
-            url: op.url.to_string(),
+            url: op.shown.clone(),
             message,
         }
     }
 }
 
+/// The scopes a token is asked for: the operation's, then those of the challenge it lacks. A
+/// registry's challenge may name fewer than the operation needs (only the target of a
+/// cross-repository mount), or others (what its routes check): the token endpoint grants what it
+/// can of the union, as containerd asks.
+fn merge_scopes(ours: Option<&str>, challenge: Option<&str>) -> Option<String> {
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in ours.into_iter().chain(challenge).flat_map(|s| s.split(' ')) {
+        if !scope.is_empty() && !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    (!scopes.is_empty()).then(|| scopes.join(" "))
+}
+
 /// The challenge to answer from a 401's `WWW-Authenticate` headers: Bearer when offered (it
 /// sends the password to the token endpoint only), else Basic; `None` when neither is.
-fn choose(url: &Url, headers: &header::HeaderMap) -> Result<Option<Challenge>, Error> {
+fn choose(url: &str, headers: &header::HeaderMap) -> Result<Option<Challenge>, Error> {
     let mut offered = Vec::new();
     for value in headers.get_all(header::WWW_AUTHENTICATE) {
         let value = value
             .to_str()
-            .map_err(|_| Error::invalid(url.as_str(), "WWW-Authenticate is not visible ASCII"))?;
-        let parsed =
-            challenge::parse(value).map_err(|e| Error::invalid(url.as_str(), e.to_string()))?;
+            .map_err(|_| Error::invalid(url, "WWW-Authenticate is not visible ASCII"))?;
+        let parsed = challenge::parse(value).map_err(|e| Error::invalid(url, e.to_string()))?;
         offered.extend(parsed);
     }
     let bearer = offered.iter().position(|c| c.is("bearer"));
@@ -370,6 +462,38 @@ fn choose(url: &Url, headers: &header::HeaderMap) -> Result<Option<Challenge>, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_asked_for_the_union_of_scopes() {
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+            (None, None, None),
+            (Some("repository:a:pull"), None, Some("repository:a:pull")),
+            (None, Some("repository:a:pull"), Some("repository:a:pull")),
+            (
+                Some("repository:a:pull"),
+                Some("repository:a:pull"),
+                Some("repository:a:pull"),
+            ),
+            (
+                Some("repository:a:pull,push repository:b:pull"),
+                Some("repository:a:pull,push"),
+                Some("repository:a:pull,push repository:b:pull"),
+            ),
+            (
+                Some("repository:a:pull,push,delete"),
+                Some("repository:a:delete"),
+                Some("repository:a:pull,push,delete repository:a:delete"),
+            ),
+            (Some(" "), Some(""), None),
+        ];
+        for (ours, challenge, expected) in cases {
+            assert_eq!(
+                merge_scopes(*ours, *challenge).as_deref(),
+                *expected,
+                "{ours:?} {challenge:?}"
+            );
+        }
+    }
 
     #[test]
     fn tokens_are_used_until_shortly_before_they_expire() {

@@ -1,5 +1,6 @@
-//! [`Client`]: the operations, each one request through the authentication flow (`auth.rs`)
-//! and the reading of its answer.
+//! [`Client`]: the reads, each one request through the authentication flow (`auth.rs`) and the
+//! reading of its answer; and what the writes (`push.rs`) and listings (`listing.rs`) share:
+//! scopes, [`Inner::fetch`], the reading of headers, bodies and error answers.
 
 use std::fmt;
 use std::future::Future;
@@ -30,11 +31,13 @@ const MAX_ERROR_BODY: u64 = 64 << 10;
 /// A client of one remote registry. Cloning is cheap and shares connections and tokens.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
+    /// The same client without a read timeout, for streamed uploads (see `body.rs`).
+    pub(crate) upload_http: reqwest::Client,
     /// The endpoint URL with a trailing `/`, which `v2/...` is joined to.
     base: Url,
     /// The endpoint URL as given, for messages.
@@ -42,7 +45,7 @@ pub(crate) struct Inner {
     /// `host[:port]`, for messages.
     pub(crate) host: String,
     pub(crate) credentials: Option<(String, String)>,
-    options: ClientOptions,
+    pub(crate) options: ClientOptions,
     pub(crate) auth: Mutex<AuthState>,
 }
 
@@ -97,19 +100,28 @@ impl Client {
             (None, Some(_)) => return refuse("a password without a username"),
             (None, None) => None,
         };
-        let http = reqwest::Client::builder()
-            .user_agent(options.user_agent.clone())
-            .connect_timeout(options.connect_timeout)
-            .read_timeout(options.read_timeout)
-            .tls_danger_accept_invalid_certs(insecure)
-            // reqwest drops `Authorization` when a redirect leaves the host, port or scheme:
-            // a CDN or a presigned URL never sees the registry's credentials.
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()
-            .map_err(|e| Error::invalid(&shown, format!("cannot build the HTTP client: {e}")))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(options.user_agent.clone())
+                .connect_timeout(options.connect_timeout)
+                .tls_danger_accept_invalid_certs(insecure)
+                // reqwest drops `Authorization` when a redirect leaves the host, port or scheme:
+                // a CDN or a presigned URL never sees the registry's credentials.
+                .redirect(reqwest::redirect::Policy::limited(10))
+        };
+        let built = |builder: reqwest::ClientBuilder| {
+            builder
+                .build()
+                .map_err(|e| Error::invalid(&shown, format!("cannot build the HTTP client: {e}")))
+        };
+        // reqwest's read timeout runs from the request's start to the response head, then for
+        // each gap in the body: right for reads, wrong for a blob sent for minutes.
+        let http = built(builder().read_timeout(options.read_timeout))?;
+        let upload_http = built(builder())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                upload_http,
                 base,
                 shown: shown.trim_end_matches('/').to_owned(),
                 host,
@@ -130,12 +142,7 @@ impl Client {
     pub async fn ping(&self) -> Ping {
         let inner = &self.inner;
         let url = inner.url("v2/");
-        let op = Op {
-            method: Method::GET,
-            url: &url,
-            scope: None,
-            accept: None,
-        };
+        let op = Op::new(Method::GET, &url, None);
         let has_credentials = inner.credentials.is_some();
         let (reachable, authenticated, message) = match inner.send(&op).await {
             Ok((response, used)) if response.status().is_success() => {
@@ -179,10 +186,11 @@ impl Client {
     ) -> Result<Option<ManifestHead>, Error> {
         let inner = &self.inner;
         let url = inner.url(&format!("v2/{repository}/manifests/{reference}"));
-        let Some(response) = inner
-            .fetch(Method::HEAD, &url, repository, Some(MANIFEST_ACCEPT))
-            .await?
-        else {
+        let op = Op {
+            accept: Some(MANIFEST_ACCEPT),
+            ..Op::new(Method::HEAD, &url, scope(repository, PULL))
+        };
+        let Some(response) = inner.fetch(&op).await? else {
             return Ok(None);
         };
         let shown = url.as_str();
@@ -232,10 +240,11 @@ impl Client {
     ) -> Result<Option<RemoteManifest>, Error> {
         let inner = &self.inner;
         let url = inner.url(&format!("v2/{repository}/manifests/{reference}"));
-        let Some(response) = inner
-            .fetch(Method::GET, &url, repository, Some(MANIFEST_ACCEPT))
-            .await?
-        else {
+        let op = Op {
+            accept: Some(MANIFEST_ACCEPT),
+            ..Op::new(Method::GET, &url, scope(repository, PULL))
+        };
+        let Some(response) = inner.fetch(&op).await? else {
             return Ok(None);
         };
         let shown = url.as_str();
@@ -287,15 +296,7 @@ impl Client {
         repository: &RemoteName,
         digest: &Digest,
     ) -> Result<Option<u64>, Error> {
-        let inner = &self.inner;
-        let url = inner.url(&format!("v2/{repository}/blobs/{digest}"));
-        let Some(response) = inner.fetch(Method::HEAD, &url, repository, None).await? else {
-            return Ok(None);
-        };
-        let size = content_length(url.as_str(), response.headers())?.ok_or_else(|| {
-            Error::invalid(url.as_str(), "a blob HEAD answer without Content-Length")
-        })?;
-        Ok(Some(size))
+        self.inner.stat_blob(repository, digest, PULL).await
     }
 
     /// `GET /v2/<name>/blobs/<digest>`, streamed: the body as it arrives, or `None` when the
@@ -308,7 +309,8 @@ impl Client {
     ) -> Result<Option<RemoteBlob>, Error> {
         let inner = &self.inner;
         let url = inner.url(&format!("v2/{repository}/blobs/{digest}"));
-        let Some(response) = inner.fetch(Method::GET, &url, repository, None).await? else {
+        let op = Op::new(Method::GET, &url, scope(repository, PULL));
+        let Some(response) = inner.fetch(&op).await? else {
             return Ok(None);
         };
         let size = content_length(url.as_str(), response.headers())?;
@@ -321,33 +323,56 @@ impl Client {
     }
 }
 
+/// The actions of a repository scope: to read, to write (docker asks for `pull,push`: a push
+/// reads too), to delete.
+pub(crate) const PULL: &str = "pull";
+pub(crate) const PUSH: &str = "pull,push";
+pub(crate) const DELETE: &str = "pull,push,delete";
+
+/// The token scope for `actions` on `repository`.
+pub(crate) fn scope(repository: &RemoteName, actions: &str) -> Option<String> {
+    Some(format!("repository:{repository}:{actions}"))
+}
+
 impl Inner {
-    fn url(&self, path: &str) -> Url {
+    pub(crate) fn url(&self, path: &str) -> Url {
         // `path` is made of validated names, digests and tags: joining cannot fail.
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    /// A repository read through the flow: the successful answer, `None` for 404, the error
-    /// of any other status.
-    async fn fetch(
-        &self,
-        method: Method,
-        url: &Url,
-        repository: &RemoteName,
-        accept: Option<&'static str>,
-    ) -> Result<Option<Response>, Error> {
-        let op = Op {
-            method,
-            url,
-            scope: Some(format!("repository:{repository}:pull")),
-            accept,
-        };
-        let (response, _) = self.send(&op).await?;
+    /// Whether `url` is the endpoint's (its scheme, host and port): only those get credentials.
+    pub(crate) fn owns(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// `op` through the flow: the successful answer, `None` for 404, the error of any other
+    /// status.
+    pub(crate) async fn fetch(&self, op: &Op<'_>) -> Result<Option<Response>, Error> {
+        let (response, _) = self.send(op).await?;
         match response.status() {
             s if s.is_success() => Ok(Some(response)),
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(status_error(url.as_str(), response).await),
+            _ => Err(status_error(&op.shown, response).await),
         }
+    }
+
+    /// `HEAD /v2/<name>/blobs/<digest>` with a token for `actions`: the blob's size, `None`
+    /// when it is not there.
+    pub(crate) async fn stat_blob(
+        &self,
+        repository: &RemoteName,
+        digest: &Digest,
+        actions: &str,
+    ) -> Result<Option<u64>, Error> {
+        let url = self.url(&format!("v2/{repository}/blobs/{digest}"));
+        let op = Op::new(Method::HEAD, &url, scope(repository, actions));
+        let Some(response) = self.fetch(&op).await? else {
+            return Ok(None);
+        };
+        let size = content_length(url.as_str(), response.headers())?.ok_or_else(|| {
+            Error::invalid(url.as_str(), "a blob HEAD answer without Content-Length")
+        })?;
+        Ok(Some(size))
     }
 
     /// `future` (a request being sent), given up after the response timeout.
@@ -369,7 +394,7 @@ impl Inner {
 }
 
 /// The error for an unexpected status: 401 (a 401 here came after the flow), 403 or another.
-async fn status_error(url: &str, response: Response) -> Error {
+pub(crate) async fn status_error(url: &str, response: Response) -> Error {
     let status = response.status();
     let message = read_error(response).await;
     let url = url.to_owned();
@@ -442,6 +467,7 @@ pub(crate) async fn read_limited(
     let too_large = || Error::TooLarge {
         url: url.to_owned(),
         limit,
+        unit: "bytes",
     };
     let declared = content_length(url, response.headers())?;
     if declared.is_some_and(|n| n > limit) {
@@ -461,7 +487,7 @@ pub(crate) async fn read_limited(
     Ok(body.freeze())
 }
 
-fn header_str<'h>(
+pub(crate) fn header_str<'h>(
     url: &str,
     headers: &'h header::HeaderMap,
     name: header::HeaderName,
@@ -476,7 +502,7 @@ fn header_str<'h>(
 }
 
 /// `Content-Length` read from the header: reqwest's own answers 0 for a `HEAD`.
-fn content_length(url: &str, headers: &header::HeaderMap) -> Result<Option<u64>, Error> {
+pub(crate) fn content_length(url: &str, headers: &header::HeaderMap) -> Result<Option<u64>, Error> {
     header_str(url, headers, header::CONTENT_LENGTH)?
         .map(|v| {
             v.trim()
@@ -486,7 +512,10 @@ fn content_length(url: &str, headers: &header::HeaderMap) -> Result<Option<u64>,
         .transpose()
 }
 
-fn content_digest(url: &str, headers: &header::HeaderMap) -> Result<Option<Digest>, Error> {
+pub(crate) fn content_digest(
+    url: &str,
+    headers: &header::HeaderMap,
+) -> Result<Option<Digest>, Error> {
     let name = header::HeaderName::from_static("docker-content-digest");
     header_str(url, headers, name)?
         .map(|v| {
@@ -641,6 +670,15 @@ mod tests {
         send(&client.get_manifest(&name, &tag));
         send(&client.head_blob(&name, &digest));
         send(&client.get_blob(&name, &digest));
+        send(&client.blob_exists(&name, &digest));
+        send(&client.mount_blob(&name, &digest, &name));
+        let body = futures::stream::empty().boxed();
+        send(&client.push_blob(&name, &digest, 0, body));
+        send(&client.put_manifest(&name, &tag, "application/json", Bytes::new()));
+        send(&client.delete_manifest(&name, &tag));
+        send(&client.list_tags(&name));
+        send(&client.catalog());
+        send(&client.referrers(&name, &digest));
     }
 
     #[test]

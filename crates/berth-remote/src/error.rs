@@ -44,13 +44,16 @@ pub enum Error {
         /// The OCI error body's `code: message` when there was one, else the reason phrase.
         message: String,
     },
-    /// A manifest (or an error or token body) longer than the limit.
-    #[error("{url}: the answer is longer than the limit of {limit} bytes")]
+    /// A manifest (or an error, token or listing page body) longer than the limit, or a
+    /// listing (tags, catalog, referrers) with more entries than the limit.
+    #[error("{url}: the answer is longer than the limit of {limit} {unit}")]
     TooLarge {
-        /// The URL asked for.
+        /// The URL asked for (a listing's first page).
         url: String,
-        /// The limit, in bytes.
+        /// The limit, in `unit`s.
         limit: u64,
+        /// What `limit` counts: `bytes`, or a listing's `tags`, `repositories`, `referrers`.
+        unit: &'static str,
     },
     /// The bytes received do not have the digest asked for or announced.
     #[error("{url}: expected digest {expected}, the content has {actual}")]
@@ -62,8 +65,10 @@ pub enum Error {
         /// The digest of the bytes received.
         actual: String,
     },
-    /// The remote broke the protocol: a malformed header, token JSON or challenge; or the
-    /// endpoint itself is unusable (a URL that is not `http(s)://host[:port][/path]`).
+    /// The remote broke the protocol: a malformed header, token JSON, challenge, listing or
+    /// upload `Location`; or the endpoint itself is unusable (a URL that is not
+    /// `http(s)://host[:port][/path]`); or a request could not be made as asked (a blob body
+    /// whose length is not the size given, a media type that is no header value).
     #[error("{url}: {message}")]
     Invalid {
         /// The URL asked for.

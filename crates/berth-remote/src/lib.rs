@@ -1,6 +1,6 @@
 //! The client side of the OCI Distribution protocol: berth asking a remote registry (Docker
 //! Hub, GHCR, a distribution registry, another berth) for manifests and blobs, for the
-//! pull-through cache and replication.
+//! pull-through cache, and pushing them to it, for replication.
 //!
 //! # Contract
 //!
@@ -8,30 +8,48 @@
 //!   shares the connection pool and the token cache. Its futures and blob streams are `Send` and
 //!   `'static`: spawn them, or drop them to cancel (dropping a future or a [`RemoteBlob`] body
 //!   closes or returns the connection; nothing is left running).
-//! - Reads only: `GET /v2/`, and `HEAD`/`GET` of manifests and blobs. Every one answers `None` for
-//!   a 404 and an [`Error`] variant per decision otherwise: [`Error::is_unreachable`] says
-//!   whether the remote is down (serve from the cache), the others that it answered and said no.
+//! - Reads: `GET /v2/`, and `HEAD`/`GET` of manifests and blobs. Every one answers `None` for a
+//!   404 and an [`Error`] variant per decision otherwise: [`Error::is_unreachable`] says whether
+//!   the remote is down (serve from the cache, retry later), the others that it answered and
+//!   said no.
+//! - Writes, for replication: [`Client::blob_exists`], [`Client::mount_blob`] (a 202 instead of
+//!   a mount is `false`, its upload session cancelled), [`Client::push_blob`] (a `POST` then one
+//!   streamed `PUT`), [`Client::put_manifest`] (the exact bytes, the digest checked),
+//!   [`Client::delete_manifest`]. They ask for `repository:<name>:pull,push` tokens (a delete
+//!   for `pull,push,delete`, a mount also for `repository:<from>:pull`, in one token request).
+//!   A blob body is never buffered, so it is sent once: the `PUT` carries what the `POST` was
+//!   accepted with, and a 401 to it is final. It has no overall time limit, only the idle
+//!   limits of [`ClientOptions`] on the registry's side.
+//! - Listings: [`Client::list_tags`], [`Client::catalog`], [`Client::referrers`], page by page
+//!   through `Link: <…>; rel="next"`, bounded (100,000 entries, 4 MiB a page). A registry
+//!   without the referrers API is read through the referrers tag schema.
 //! - Authentication: a request goes out anonymous, or preemptively with what the endpoint asked
 //!   for before (Basic credentials, or a cached token for the request's scope). On a 401 the
 //!   `WWW-Authenticate` challenge decides: `Basic` gets the endpoint's credentials, `Bearer` gets
 //!   a token from its realm (the Docker token flow, with the credentials when there are some) for
-//!   the challenge's scope, else `repository:<name>:pull`. The request is then retried once.
-//!   Tokens are cached per scope until shortly before they expire.
+//!   the request's scopes and any others the challenge names. The request is then retried once
+//!   (unless its body is a stream). Tokens are cached per scope until shortly before they
+//!   expire.
 //! - Credentials and tokens go to the endpoint and its token realm only: a redirect to another
-//!   host (a CDN, presigned S3) is followed without them, and no error, log line or `Debug`
-//!   output holds them. A realm on plain HTTP for an HTTPS endpoint is refused.
+//!   host (a CDN, presigned S3) is followed without them, as is an upload `Location` or a `Link`
+//!   on another origin; no error, log line or `Debug` output holds them. A realm on plain HTTP
+//!   for an HTTPS endpoint is refused.
 //! - Manifests are read whole up to [`ClientOptions::max_manifest_size`] and kept as the exact
 //!   bytes, their digest computed over them and checked against the reference and the
-//!   `Docker-Content-Digest` header. Blobs are streamed, never buffered whole, and not hashed
-//!   here: the caller verifies them as it stores them (berth's `BlobStore` does while writing).
+//!   `Docker-Content-Digest` header. Blobs are streamed both ways, never buffered whole, and not
+//!   hashed here: the caller verifies them as it stores them (berth's `BlobStore` does while
+//!   writing), and a remote verifies what is pushed to it.
 //! - Time limits ([`ClientOptions`]): to connect, to the response head, and for each idle gap in
-//!   a body; a whole blob may take as long as it keeps moving.
+//!   a body; a whole blob may take as long as it keeps moving, read or sent.
 
 mod auth;
+mod body;
 mod challenge;
 mod client;
 mod error;
+mod listing;
 mod name;
+mod push;
 
 use std::fmt;
 use std::time::Duration;
@@ -95,9 +113,11 @@ impl fmt::Debug for Endpoint {
 pub struct ClientOptions {
     /// To establish a connection (TCP and TLS). Default 10 s.
     pub connect_timeout: Duration,
-    /// From sending a request to its response head. Default 30 s.
+    /// From sending a request to its response head; for a streamed blob upload, from its last
+    /// byte to the response head. Default 30 s.
     pub response_timeout: Duration,
-    /// The longest gap between two reads of a body. Default 60 s.
+    /// The longest gap between two reads of a body; for a streamed blob upload, the longest
+    /// the registry may take no bytes while there are some to send. Default 60 s.
     pub read_timeout: Duration,
     /// The largest manifest read. Default 4 MiB (what distribution accepts).
     pub max_manifest_size: u64,
@@ -167,4 +187,18 @@ impl fmt::Debug for RemoteBlob {
             .field("size", &self.size)
             .finish_non_exhaustive()
     }
+}
+
+/// A manifest that names another as its `subject`: an entry of the referrers index
+/// ([`Client::referrers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// The referring manifest's digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its `artifactType` (or its config's media type), when the registry gave one.
+    pub artifact_type: Option<String>,
+    /// The size of the referring manifest, in bytes.
+    pub size: u64,
 }

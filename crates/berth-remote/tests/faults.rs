@@ -1,6 +1,7 @@
 //! The client against remotes that misbehave, each a small hyper handler (or a raw socket) of
 //! the test's own: a closed port, a lying `Docker-Content-Digest`, a redirect to another host,
-//! a body cut short, a silent server, broken token answers, a 503.
+//! a body cut short, a silent server, broken token answers, a 503, an upload that stalls, an
+//! upload `Location` on another host, a tag list without end.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -366,4 +367,258 @@ async fn token_answers_are_checked() {
             .unwrap()
             .is_some()
     );
+}
+
+/// What the upload server does with a `PUT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OnPut {
+    /// Stops reading after the request head.
+    StopReading,
+    /// Reads the body, then says nothing.
+    NeverAnswer,
+    /// Reads the body and answers 201.
+    Accept,
+}
+
+/// A registry that opens an upload session for every `POST` (an absolute `Location` with a
+/// query of its own) and treats `PUT`s as `on_put` says; the request line of each `PUT`.
+async fn upload_server(on_put: OnPut) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let puts = Arc::new(Mutex::new(Vec::new()));
+    let seen = puts.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = vec![0; 64 << 10];
+                loop {
+                    // One request head; what follows it in `buffer` is its body's start.
+                    let end = loop {
+                        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+                    let line = String::from_utf8_lossy(&buffer[..end])
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    buffer.drain(..end);
+                    if line.starts_with("POST ") {
+                        let answer = format!(
+                            "HTTP/1.1 202 Accepted\r\nlocation: http://{address}/v2/a/blobs/uploads/1?_state=s1\r\ncontent-length: 0\r\n\r\n"
+                        );
+                        let _ = stream.write_all(answer.as_bytes()).await;
+                        continue;
+                    }
+                    seen.lock().unwrap().push(line);
+                    if on_put == OnPut::StopReading {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let mut read = buffer.len();
+                    while read < length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read += n,
+                        }
+                    }
+                    buffer.clear();
+                    if on_put == OnPut::NeverAnswer {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
+                    let answer = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+                    let _ = stream.write_all(answer).await;
+                }
+            });
+        }
+    });
+    (address, puts)
+}
+
+/// `count` chunks of 1 MiB, each after `pause`.
+fn paced(
+    count: usize,
+    pause: Duration,
+) -> futures::stream::BoxStream<'static, Result<Bytes, Error>> {
+    let chunk = Bytes::from(vec![7u8; 1 << 20]);
+    futures::stream::iter(0..count)
+        .then(move |_| {
+            let chunk = chunk.clone();
+            async move {
+                tokio::time::sleep(pause).await;
+                Ok(chunk)
+            }
+        })
+        .boxed()
+}
+
+#[tokio::test]
+async fn an_upload_fails_when_the_registry_stalls_not_when_the_source_does() {
+    let options = || ClientOptions {
+        read_timeout: Duration::from_millis(500),
+        response_timeout: Duration::from_millis(500),
+        ..ClientOptions::default()
+    };
+    let digest = Digest::sha256(b"not checked here");
+
+    // A source slower than both limits, and an upload longer than both: no failure.
+    let (address, puts) = upload_server(OnPut::Accept).await;
+    let client = client_with(address, None, options());
+    let started = std::time::Instant::now();
+    client
+        .push_blob(
+            &repo(),
+            &digest,
+            3 << 20,
+            paced(3, Duration::from_millis(600)),
+        )
+        .await
+        .unwrap();
+    assert!(started.elapsed() > Duration::from_millis(1800));
+    // The digest is added to the Location's own query, on its host.
+    assert_eq!(
+        *puts.lock().unwrap(),
+        [format!(
+            "PUT /v2/a/blobs/uploads/1?_state=s1&digest={} HTTP/1.1",
+            digest.as_str().replace(':', "%3A")
+        )]
+    );
+
+    // A registry that stops taking bytes (far more than the socket buffers hold).
+    let (address, _) = upload_server(OnPut::StopReading).await;
+    let e = client_with(address, None, options())
+        .push_blob(&repo(), &digest, 256 << 20, paced(256, Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert!(e.is_unreachable(), "{e}");
+    assert!(
+        format!("{:?}", e).contains("took no bytes of the body"),
+        "{e:?}"
+    );
+
+    // A registry that takes the body and never answers.
+    let (address, _) = upload_server(OnPut::NeverAnswer).await;
+    let e = client_with(address, None, options())
+        .push_blob(&repo(), &digest, 2 << 20, paced(2, Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert!(e.is_unreachable(), "{e}");
+    assert!(format!("{:?}", e).contains("no response within"), "{e:?}");
+}
+
+#[tokio::test]
+async fn an_upload_location_on_another_host_gets_no_credentials() {
+    let seen_by_storage: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let seen = seen_by_storage.clone();
+    let storage = serve(Arc::new(move |request| {
+        let auth = request.headers().get("authorization");
+        seen.lock()
+            .unwrap()
+            .push(auth.map(|v| v.to_str().unwrap().to_owned()));
+        Response::builder()
+            .status(StatusCode::CREATED)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    }))
+    .await;
+    let registry = serve(Arc::new(move |request| {
+        // A Basic registry whose upload sessions live on another host.
+        if request.headers().get("authorization").is_none() {
+            return Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header("www-authenticate", "Basic realm=\"registry\"")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+        }
+        Response::builder()
+            .status(StatusCode::ACCEPTED)
+            .header("location", format!("http://{storage}/upload/1"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    }))
+    .await;
+    let client = client_of(registry, Some(("robot", "hunter2")));
+    let bytes = Bytes::from_static(b"layer");
+    let body = futures::stream::iter([Ok(bytes.clone())]).boxed();
+    client
+        .push_blob(&repo(), &Digest::sha256(&bytes), 5, body)
+        .await
+        .unwrap();
+    assert_eq!(*seen_by_storage.lock().unwrap(), vec![None]);
+}
+
+#[tokio::test]
+async fn listings_are_bounded() {
+    // A registry whose tag list never ends: 1000 more after any `last`, and a link to the next.
+    let pages: Arc<Mutex<usize>> = Arc::default();
+    let counter = pages.clone();
+    let registry = serve(Arc::new(move |request| {
+        *counter.lock().unwrap() += 1;
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let from: usize = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("last=t"))
+            .and_then(|n| n.parse().ok())
+            .map_or(0, |n: usize| n + 1);
+        let tags: Vec<String> = (from..from + 1000).map(|n| format!("t{n}")).collect();
+        let body = serde_json::json!({"name": "library/alpine", "tags": tags});
+        Response::builder()
+            .header(
+                "link",
+                format!(
+                    "</v2/library/alpine/tags/list?n=1000&last=t{}>; rel=\"next\"",
+                    from + 999
+                ),
+            )
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    }))
+    .await;
+    let e = client_of(registry, None)
+        .list_tags(&repo())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::TooLarge {
+                limit: 100_000,
+                unit: "tags",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(*pages.lock().unwrap(), 101);
+
+    // One whose pages are empty but link on: the first empty page ends the listing.
+    let registry = serve(Arc::new(move |_| {
+        Response::builder()
+            .header(
+                "link",
+                "</v2/library/alpine/tags/list?n=1000&last=x>; rel=\"next\"",
+            )
+            .body(Full::new(Bytes::from_static(
+                br#"{"name":"library/alpine","tags":[]}"#,
+            )))
+            .unwrap()
+    }))
+    .await;
+    let tags = client_of(registry, None).list_tags(&repo()).await.unwrap();
+    assert!(tags.is_empty());
 }
