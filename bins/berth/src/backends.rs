@@ -171,6 +171,9 @@ pub(crate) async fn registry(config: &Config) -> Result<Arc<Registry>, String> {
         max_buffered_bytes: usize::try_from(config.limits.max_buffered_bytes).unwrap_or(usize::MAX),
         proxy_tag_check: config.proxy.tag_check.get(),
         proxy_keep_unpulled: config.proxy.keep_unpulled.get(),
+        replication_concurrency: config.replication.concurrency.max(1),
+        replication_executions: config.replication.executions.max(1),
+        replication_lease: config.replication.lease.get(),
         spool_dir: spool_dir(config)?,
         sealing_key: sealing_key(config)?,
         ..RegistryConfig::default()

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) gc: GcConfig,
     /// Proxy repositories (the pull-through cache).
     pub(crate) proxy: ProxyConfig,
+    /// Replication between registries.
+    pub(crate) replication: ReplicationConfig,
     /// Pull statistics.
     pub(crate) stats: StatsConfig,
     /// Request limits.
@@ -153,6 +155,52 @@ pub(crate) struct ProxyConfig {
     /// Cached artifacts nobody pulled for this long are removed by the collector (`7d`).
     #[serde(deserialize_with = "setting::proxy_keep_unpulled")]
     pub(crate) keep_unpulled: Period,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ReplicationConfig {
+    /// Artifacts one execution copies at once (`4`).
+    pub(crate) concurrency: usize,
+    /// Executions this node runs at once (`4`).
+    pub(crate) executions: usize,
+    /// How long a node's claim on an execution lasts unless renewed (`10s`): after a crash,
+    /// the execution continues elsewhere (or after the restart) once it lapsed.
+    #[serde(deserialize_with = "setting::replication_lease")]
+    pub(crate) lease: Period,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            concurrency: 4,
+            executions: 4,
+            lease: Period::secs(10),
+        }
+    }
+}
+
+impl ReplicationConfig {
+    fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        for (variable, field) in [
+            ("BERTH_REPLICATION_CONCURRENCY", &mut self.concurrency),
+            ("BERTH_REPLICATION_EXECUTIONS", &mut self.executions),
+        ] {
+            if let Some(v) = get(variable) {
+                *field = v
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| (1..=256).contains(&n))
+                    .ok_or_else(|| format!("{variable}={v:?} is not a number from 1 to 256"))?;
+            }
+        }
+        Period::from_env(
+            get,
+            "BERTH_REPLICATION_LEASE",
+            "replication.lease",
+            &mut self.lease,
+        )
+    }
 }
 
 impl Default for ProxyConfig {
@@ -347,6 +395,7 @@ impl Default for Config {
             tls: None,
             gc: GcConfig::default(),
             proxy: ProxyConfig::default(),
+            replication: ReplicationConfig::default(),
             stats: StatsConfig::default(),
             limits: LimitsConfig::default(),
         }
@@ -497,6 +546,7 @@ impl Config {
             "proxy.keep_unpulled",
             &mut self.proxy.keep_unpulled,
         )?;
+        self.replication.apply_env(&get)?;
         Period::from_env(
             &get,
             "BERTH_STATS_FLUSH_INTERVAL",
@@ -630,6 +680,7 @@ mod setting {
         gc_grace = "gc.grace",
         proxy_tag_check = "proxy.tag_check",
         proxy_keep_unpulled = "proxy.keep_unpulled",
+        replication_lease = "replication.lease",
         stats_flush_interval = "stats.flush_interval",
         limits_upload_idle_timeout = "limits.upload_idle_timeout",
         limits_head_timeout = "limits.head_timeout",
@@ -720,6 +771,9 @@ pub(crate) const VARIABLES: &[&str] = &[
     "BERTH_PROXY_KEEP_UNPULLED",
     "BERTH_PROXY_TAG_CHECK",
     "BERTH_PUBLIC_URL",
+    "BERTH_REPLICATION_CONCURRENCY",
+    "BERTH_REPLICATION_EXECUTIONS",
+    "BERTH_REPLICATION_LEASE",
     "BERTH_S3_ACCESS_KEY",
     "BERTH_S3_BUCKET",
     "BERTH_S3_ENDPOINT",

@@ -430,6 +430,53 @@ pub(crate) fn render(s: &Sources<'_>) -> String {
         e.gc_bytes_reclaimed
     );
 
+    family(
+        &mut out,
+        "berth_replication_artifacts_total",
+        "counter",
+        "Artifacts replication handled on this node since start, by result (copied includes deletes carried out).",
+    );
+    let r = &e.replication;
+    for (result, n) in [
+        ("copied", r.artifacts_copied),
+        ("skipped", r.artifacts_skipped),
+        ("failed", r.artifacts_failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "berth_replication_artifacts_total{{result=\"{result}\"}} {n}"
+        );
+    }
+    family(
+        &mut out,
+        "berth_replication_bytes_total",
+        "counter",
+        "Bytes replication sent to destinations from this node since start.",
+    );
+    let _ = writeln!(out, "berth_replication_bytes_total {}", r.bytes);
+    family(
+        &mut out,
+        "berth_replication_executions_finished_total",
+        "counter",
+        "Replication executions this node finished since start.",
+    );
+    let _ = writeln!(
+        out,
+        "berth_replication_executions_finished_total {}",
+        r.executions_finished
+    );
+    family(
+        &mut out,
+        "berth_replication_executions_running",
+        "gauge",
+        "Replication executions running on this node now.",
+    );
+    let _ = writeln!(
+        out,
+        "berth_replication_executions_running {}",
+        r.executions_running
+    );
+
     job(
         &mut out,
         "pull_flush",

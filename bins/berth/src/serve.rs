@@ -137,6 +137,10 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
         let (registry, rx) = (registry.clone(), stopped.clone());
         async move { registry.run_gc(when_stopped(rx)).await }
     });
+    let replicator = tokio::spawn({
+        let (registry, rx) = (registry.clone(), stopped.clone());
+        async move { registry.run_replication(when_stopped(rx)).await }
+    });
 
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -212,6 +216,7 @@ pub(crate) async fn serve(config: Config) -> Result<(), String> {
     let _ = stop.send(true);
     let _ = flusher.await;
     let _ = collector.await;
+    let _ = replicator.await;
     info!(
         pending_pulls = registry.pending_pulls(),
         "stopped; pull statistics flushed"

@@ -309,3 +309,70 @@ pub fn paged<T>(found: &Paged<T>, page_no: u32, size: u32, each: impl Fn(&T) -> 
         found.total,
     )
 }
+
+/// A replication rule (`ReplicationRule`).
+pub fn replication_rule(r: &berth_meta::ReplicationRule) -> Value {
+    let trigger = match r.trigger {
+        berth_meta::Trigger::Schedule { every_secs } => json!({
+            "type": "schedule",
+            "interval": berth_core::format_interval(every_secs),
+        }),
+        other => json!({ "type": other.kind() }),
+    };
+    json!({
+        "name": r.name,
+        "direction": r.direction.as_str(),
+        "registry": r.registry_name.as_str(),
+        "source": r.source,
+        "destination": r.destination,
+        "tag_filter": r.tag_filter,
+        "trigger": trigger,
+        "delete_propagation": r.delete_propagation,
+        "copy_referrers": r.copy_referrers,
+        "enabled": r.enabled,
+        "bandwidth_limit": r.bandwidth_limit,
+        "created_at": r.created.rfc3339(),
+        "last_scheduled_at": r.scheduled.map(Timestamp::rfc3339),
+    })
+}
+
+/// An execution of a replication rule, with its failed artifacts (`ExecutionReport`).
+pub fn execution(report: &berth_core::ExecutionReport) -> Value {
+    let e = &report.execution;
+    let failures: Vec<Value> = report
+        .failures
+        .iter()
+        .map(|t| {
+            let error = match &t.state {
+                berth_meta::TaskState::Failed { error } => error.as_str(),
+                _ => "",
+            };
+            let separator = if t.task.reference.contains(':') {
+                "@"
+            } else {
+                ":"
+            };
+            json!({
+                "image": t.task.image,
+                "reference": format!("{}{separator}{}", t.task.image, t.task.reference),
+                "action": t.task.action.as_str(),
+                "error": error,
+            })
+        })
+        .collect();
+    json!({
+        "id": e.id.0,
+        "rule": report.rule,
+        "status": e.status.as_str(),
+        "trigger": e.trigger,
+        "started_at": e.started.rfc3339(),
+        "finished_at": e.finished.map(Timestamp::rfc3339),
+        "artifacts_total": e.artifacts_total,
+        "artifacts_copied": e.artifacts_copied,
+        "artifacts_skipped": e.artifacts_skipped,
+        "artifacts_failed": e.artifacts_failed,
+        "bytes": e.bytes,
+        "error": e.error,
+        "failures": failures,
+    })
+}

@@ -1198,6 +1198,80 @@ async fn the_tour_covers_every_documented_operation() {
         .await;
     assert_eq!(ping.status, StatusCode::OK, "{:?}", ping.body);
     assert_eq!(ping.body["reachable"], false);
+    // A replication rule from the tour repository to that registry, run once.
+    let rule = json!({"name": "tour-out", "direction": "push", "registry": "tour-hub",
+        "source": "tour", "destination": "copies", "trigger": {"type": "event"}});
+    let created = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/replication-rules",
+            Some(rule),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["copy_referrers"], true);
+    w.call(&admin(), Method::GET, "/api/v1/replication-rules", None)
+        .await;
+    w.call(
+        &admin(),
+        Method::GET,
+        "/api/v1/replication-rules/tour-out",
+        None,
+    )
+    .await;
+    let changed = w
+        .call(
+            &admin(),
+            Method::PATCH,
+            "/api/v1/replication-rules/tour-out",
+            Some(json!({"trigger": {"type": "schedule", "interval": "2h"}, "tag_filter": "v*"})),
+        )
+        .await;
+    assert_eq!(
+        changed.body["trigger"],
+        json!({"type": "schedule", "interval": "2h"})
+    );
+    let in_use = w
+        .call(
+            &admin(),
+            Method::DELETE,
+            "/api/v1/registries/tour-hub",
+            None,
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
+    let started = w
+        .call(
+            &admin(),
+            Method::POST,
+            "/api/v1/replication-rules/tour-out/executions",
+            None,
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    assert_eq!(started.body["status"], "running");
+    let listed = w
+        .call(
+            &admin(),
+            Method::GET,
+            "/api/v1/replication-rules/tour-out/executions",
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["items"][0]["id"], started.body["id"]);
+    let one = format!(
+        "/api/v1/replication-rules/tour-out/executions/{}",
+        started.body["id"]
+    );
+    w.call(&admin(), Method::GET, &one, None).await;
+    w.call(
+        &admin(),
+        Method::DELETE,
+        "/api/v1/replication-rules/tour-out",
+        None,
+    )
+    .await;
     let gone = w
         .call(
             &admin(),

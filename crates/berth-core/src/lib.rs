@@ -38,6 +38,7 @@ mod manifests;
 pub mod metrics;
 mod proxy;
 mod remotes;
+mod replication;
 mod room;
 pub mod sealing;
 mod stats;
@@ -56,10 +57,13 @@ pub use body::{Buffered, HttpBody, MemoryBudget, ReadError, RequestBody};
 pub use error::{Error, Outage, Result, chain as error_chain, unavailable_backend};
 pub use gc::GcReport;
 pub use manage::{
-    ArtifactContent, MAX_REMOTE_PASSWORD, MAX_REMOTE_URL, MAX_REMOTE_USERNAME, ManageError,
-    Manager, RemoteRegistryChange, RemoteRegistrySpec, remote_registry_url,
+    ArtifactContent, ExecutionReport, MAX_REMOTE_PASSWORD, MAX_REMOTE_URL, MAX_REMOTE_USERNAME,
+    MAX_REPLICATION_RULES, MIN_SCHEDULE_SECS, ManageError, Manager, RemoteRegistryChange,
+    RemoteRegistrySpec, ReplicationRuleChange, ReplicationRuleSpec, format_interval,
+    parse_interval, remote_registry_url,
 };
 pub use manifests::{ManifestHead, ManifestRead, PushedManifest};
+pub use replication::ReplicationCounts;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -95,6 +99,14 @@ pub struct RegistryConfig {
     /// Where blobs on their way from an upstream are spooled (unnamed files; default the
     /// system's temporary directory).
     pub spool_dir: Option<std::path::PathBuf>,
+    /// Tasks (artifacts) one replication execution copies at once (default 4).
+    pub replication_concurrency: usize,
+    /// Replication executions this node runs at once (default 4).
+    pub replication_executions: usize,
+    /// How long a node's claim on a replication execution lasts unless renewed (default 10 s;
+    /// renewed every third of it): after a crash, another node (or the restarted one) continues
+    /// the execution once it lapsed.
+    pub replication_lease: Duration,
     /// The key that seals remote registries' passwords in the metadata store (default: a random
     /// key for this process, right for an in-memory registry only; `berth serve` configures one,
     /// and nodes sharing a store must share it).
@@ -119,6 +131,9 @@ impl Default for RegistryConfig {
             proxy_keep_unpulled: Duration::from_secs(7 * 24 * 3600),
             max_proxy_fetches: 64,
             spool_dir: None,
+            replication_concurrency: 4,
+            replication_executions: 4,
+            replication_lease: Duration::from_secs(10),
             sealing_key: sealing::SealingKey::ephemeral(),
             clock: Arc::new(clock::SystemClock),
         }
@@ -140,6 +155,7 @@ pub struct Registry {
     counters: metrics::Counters,
     proxy: Arc<proxy::ProxyState>,
     remotes: remotes::Remotes,
+    replication: Arc<replication::ReplicationState>,
 }
 
 /// Names the caller of the request being answered, as the `principal` field of the span the
@@ -173,6 +189,7 @@ impl Registry {
             counters: metrics::Counters::default(),
             proxy: Arc::default(),
             remotes: remotes::Remotes::new(),
+            replication: Arc::new(replication::ReplicationState::new()),
             config,
             pulls: stats::PullCounter::default(),
         }

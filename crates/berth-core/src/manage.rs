@@ -26,10 +26,15 @@ use crate::Registry;
 use crate::identity::{ConsoleUserChange, IdentityError, RepositoryUserSpec, WithSecret};
 
 mod registries;
+mod replication;
 
 pub use registries::{
     MAX_REMOTE_PASSWORD, MAX_REMOTE_URL, MAX_REMOTE_USERNAME, RemoteRegistryChange,
     RemoteRegistrySpec, remote_registry_url,
+};
+pub use replication::{
+    ExecutionReport, MAX_REPLICATION_RULES, MIN_SCHEDULE_SECS, ReplicationRuleChange,
+    ReplicationRuleSpec, format_interval, parse_interval,
 };
 
 /// Why a management operation failed.

@@ -188,6 +188,13 @@ impl Registry {
         self.meta.record_push(push).await.map_err(meta_push_error)?;
         // Usage changed: this node's next early quota check sees it.
         self.forget_repository(name.repository());
+        self.note_replication_event(
+            &repository,
+            name,
+            reference,
+            berth_meta::TaskAction::Copy,
+            manifest.subject().is_some(),
+        );
         Ok(PushedManifest {
             digest,
             subject: manifest.subject().map(|s| s.digest().clone()),
@@ -342,7 +349,11 @@ impl Registry {
         };
         self.forget_repository(name.repository());
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let delete = berth_meta::TaskAction::Delete;
+                self.note_replication_event(&repository, name, reference, delete, false);
+                Ok(())
+            }
             Err(berth_meta::Error::NotFound { .. }) => Err(Error::ManifestUnknown {
                 name: name.clone(),
                 reference: reference.to_string(),
@@ -353,7 +364,8 @@ impl Registry {
 
     /// Deletes an image: every artifact and tag of it, then the image (usage drops at once).
     pub async fn delete_image(&self, principal: &Principal, name: &Name) -> Result<usize> {
-        self.authorize(principal, Action::Delete, name.repository())
+        let repository = self
+            .authorize(principal, Action::Delete, name.repository())
             .await?;
         let deleted = self
             .meta
@@ -361,7 +373,14 @@ impl Registry {
             .await;
         self.forget_repository(name.repository());
         match deleted {
-            Ok(deletion) => Ok(deletion.artifacts.len()),
+            Ok(deletion) => {
+                for digest in &deletion.artifacts {
+                    let reference = Reference::Digest(digest.clone());
+                    let delete = berth_meta::TaskAction::Delete;
+                    self.note_replication_event(&repository, name, &reference, delete, false);
+                }
+                Ok(deletion.artifacts.len())
+            }
             Err(berth_meta::Error::NotFound { .. }) => Err(Error::ImageUnknown(name.clone())),
             Err(e) => Err(Error::metadata(e)),
         }

@@ -124,6 +124,8 @@ pub struct Snapshot {
     pub backend_failures: Vec<(Outage, bool, u64)>,
     /// The metadata store's connection pool, when it has one.
     pub metadata_pool: Option<berth_meta::PoolState>,
+    /// Replication on this node.
+    pub replication: crate::ReplicationCounts,
 }
 
 static QUOTA_REFUSALS: AtomicU64 = AtomicU64::new(0);
@@ -187,6 +189,7 @@ impl crate::Registry {
             logins_throttled: LOGINS_THROTTLED.load(Relaxed),
             backend_failures,
             metadata_pool: self.meta.pool(),
+            replication: self.replication_counts(),
         }
     }
 }

@@ -298,7 +298,11 @@ impl Registry {
 
     /// Links a blob the registry holds already (another repository fetched or pushed it) into
     /// `name`'s repository; its size, or `None` when the registry does not hold it.
-    async fn adopt_known_blob(&self, name: &Name, digest: &Digest) -> Result<Option<u64>> {
+    pub(crate) async fn adopt_known_blob(
+        &self,
+        name: &Name,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
         let Some(blob) = self.meta.blob(digest).await.map_err(Error::metadata)? else {
             return Ok(None);
         };

@@ -62,6 +62,7 @@ mod db;
 mod migrate;
 mod push;
 mod remotes;
+mod replication;
 mod repositories;
 mod rows;
 
@@ -511,6 +512,123 @@ impl RegistryStore for PostgresMetadata {
 
     async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
         remotes::delete(&self.pool, account, name).await
+    }
+
+    async fn create_replication_rule(
+        &self,
+        new: NewReplicationRule,
+        at: Timestamp,
+    ) -> Result<ReplicationRule> {
+        replication::create(&self.pool, new, at).await
+    }
+
+    async fn replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<Option<ReplicationRule>> {
+        replication::get_one(&self.pool, account, name).await
+    }
+
+    async fn list_replication_rules(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ReplicationRule>> {
+        replication::list(&self.pool, account).await
+    }
+
+    async fn update_replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+        update: ReplicationRuleUpdate,
+    ) -> Result<ReplicationRule> {
+        replication::update(&self.pool, account, name, update).await
+    }
+
+    async fn delete_replication_rule(&self, account: AccountId, name: &str) -> Result<()> {
+        replication::delete(&self.pool, account, name).await
+    }
+
+    async fn mark_rule_scheduled(
+        &self,
+        rule: ReplicationRuleId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        replication::mark_scheduled(&self.pool, rule, previous, at).await
+    }
+
+    async fn create_execution(
+        &self,
+        rule: ReplicationRuleId,
+        trigger: &str,
+        tasks: Option<Vec<NewTask>>,
+        at: Timestamp,
+    ) -> Result<ReplicationExecution> {
+        replication::create_execution(&self.pool, rule, trigger, tasks, at).await
+    }
+
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ReplicationExecution>> {
+        replication::execution(&self.pool, id).await
+    }
+
+    async fn list_executions(
+        &self,
+        rule: ReplicationRuleId,
+        limit: usize,
+    ) -> Result<Vec<ReplicationExecution>> {
+        replication::list_executions(&self.pool, rule, limit).await
+    }
+
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        replication::claim(&self.pool, owner, now, until).await
+    }
+
+    async fn renew_lease(&self, id: ExecutionId, owner: &str, until: Timestamp) -> Result<bool> {
+        replication::renew(&self.pool, id, owner, until).await
+    }
+
+    async fn plan_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        tasks: Vec<NewTask>,
+    ) -> Result<bool> {
+        replication::plan(&self.pool, id, owner, tasks).await
+    }
+
+    async fn execution_tasks(
+        &self,
+        id: ExecutionId,
+        pending_only: bool,
+    ) -> Result<Vec<ReplicationTask>> {
+        replication::tasks(&self.pool, id, pending_only).await
+    }
+
+    async fn finish_task(
+        &self,
+        id: ExecutionId,
+        seq: u64,
+        owner: &str,
+        state: TaskState,
+    ) -> Result<bool> {
+        replication::finish_task(&self.pool, id, seq, owner, state).await
+    }
+
+    async fn finish_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        error: Option<String>,
+        at: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        replication::finish(&self.pool, id, owner, error, at).await
     }
 
     async fn history(

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/0007_images_and_referrers.sql"),
     ),
     (8, include_str!("../migrations/0008_remote_registries.sql")),
+    (9, include_str!("../migrations/0009_replication.sql")),
 ];
 
 /// The advisory lock every migrating node takes ("berth_mg" in ASCII): PostgreSQL's DDL is

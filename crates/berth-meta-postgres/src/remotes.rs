@@ -154,6 +154,12 @@ pub(crate) async fn delete(pool: &Pool, account: AccountId, name: &RegistryName)
             repository: rows::repository_name(get(&user, "name")?)?,
         });
     }
+    if let Some(rule) = crate::replication::rule_using(&tx, id).await? {
+        return Err(Error::RegistryUsedByRule {
+            registry: name.clone(),
+            rule,
+        });
+    }
     exec(&tx, "DELETE FROM remote_registries WHERE id = $1", &[&id]).await?;
     tx.commit().await.map_err(pg)?;
     Ok(())

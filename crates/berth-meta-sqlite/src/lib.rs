@@ -53,6 +53,7 @@ mod error;
 mod pool;
 mod registry;
 mod remotes;
+mod replication;
 mod rows;
 mod schema;
 
@@ -688,6 +689,144 @@ impl RegistryStore for SqliteMetadata {
     async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
         let name = name.clone();
         self.write(move |c| remotes::delete(c, account, &name))
+            .await
+    }
+
+    async fn create_replication_rule(
+        &self,
+        new: NewReplicationRule,
+        at: Timestamp,
+    ) -> Result<ReplicationRule> {
+        self.write(move |c| replication::create(c, &new, at)).await
+    }
+
+    async fn replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<Option<ReplicationRule>> {
+        let name = name.to_owned();
+        self.read(move |c| replication::get(c, account, &name))
+            .await
+    }
+
+    async fn list_replication_rules(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ReplicationRule>> {
+        self.read(move |c| replication::list(c, account)).await
+    }
+
+    async fn update_replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+        update: ReplicationRuleUpdate,
+    ) -> Result<ReplicationRule> {
+        let name = name.to_owned();
+        self.write(move |c| replication::update(c, account, &name, &update))
+            .await
+    }
+
+    async fn delete_replication_rule(&self, account: AccountId, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |c| replication::delete(c, account, &name))
+            .await
+    }
+
+    async fn mark_rule_scheduled(
+        &self,
+        rule: ReplicationRuleId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.write(move |c| replication::mark_scheduled(c, rule, previous, at))
+            .await
+    }
+
+    async fn create_execution(
+        &self,
+        rule: ReplicationRuleId,
+        trigger: &str,
+        tasks: Option<Vec<NewTask>>,
+        at: Timestamp,
+    ) -> Result<ReplicationExecution> {
+        let trigger = trigger.to_owned();
+        self.write(move |c| replication::create_execution(c, rule, &trigger, tasks.as_deref(), at))
+            .await
+    }
+
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ReplicationExecution>> {
+        self.read(move |c| replication::execution(c, id)).await
+    }
+
+    async fn list_executions(
+        &self,
+        rule: ReplicationRuleId,
+        limit: usize,
+    ) -> Result<Vec<ReplicationExecution>> {
+        self.read(move |c| replication::list_executions(c, rule, limit))
+            .await
+    }
+
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        let owner = owner.to_owned();
+        self.write(move |c| replication::claim(c, &owner, now, until))
+            .await
+    }
+
+    async fn renew_lease(&self, id: ExecutionId, owner: &str, until: Timestamp) -> Result<bool> {
+        let owner = owner.to_owned();
+        self.write(move |c| replication::renew(c, id, &owner, until))
+            .await
+    }
+
+    async fn plan_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        tasks: Vec<NewTask>,
+    ) -> Result<bool> {
+        let owner = owner.to_owned();
+        self.write(move |c| replication::plan(c, id, &owner, &tasks))
+            .await
+    }
+
+    async fn execution_tasks(
+        &self,
+        id: ExecutionId,
+        pending_only: bool,
+    ) -> Result<Vec<ReplicationTask>> {
+        self.read(move |c| replication::tasks(c, id, pending_only))
+            .await
+    }
+
+    async fn finish_task(
+        &self,
+        id: ExecutionId,
+        seq: u64,
+        owner: &str,
+        state: TaskState,
+    ) -> Result<bool> {
+        let owner = owner.to_owned();
+        self.write(move |c| replication::finish_task(c, id, seq, &owner, &state))
+            .await
+    }
+
+    async fn finish_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        error: Option<String>,
+        at: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        let owner = owner.to_owned();
+        self.write(move |c| replication::finish(c, id, &owner, error.as_deref(), at))
             .await
     }
 

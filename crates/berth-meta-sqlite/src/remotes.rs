@@ -124,6 +124,13 @@ pub(crate) fn delete(c: &Connection, account: AccountId, name: &RegistryName) ->
         }
         .into());
     }
+    if let Some(rule) = crate::replication::rule_using(c, existing.id.0)? {
+        return Err(Error::RegistryUsedByRule {
+            registry: name.clone(),
+            rule,
+        }
+        .into());
+    }
     c.prepare_cached("DELETE FROM remote_registries WHERE id = ?1")?
         .execute([existing.id.0])?;
     Ok(())

@@ -12,6 +12,10 @@ use berth_meta::{
     RemoteRegistryId, Repository, RepositoryId, RepositoryUser, RepositoryUserId, Timestamp,
 };
 use berth_meta::{AccountId, Blob, UploadSession};
+use berth_meta::{
+    Direction, ExecutionId, ExecutionStatus, Lease, NewTask, ReplicationExecution, ReplicationRule,
+    ReplicationRuleId, ReplicationTask, TaskAction, TaskState, Trigger,
+};
 use berth_model::{Digest, ImageName, Name, RegistryName, RepositoryName, Tag, UploadId};
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -176,6 +180,98 @@ pub(crate) fn remote_registry(row: &Row<'_>) -> rusqlite::Result<RemoteRegistry>
         sealed_password: row.get(5)?,
         insecure: row.get(6)?,
         created: time(row, 7)?,
+    })
+}
+
+/// Columns of `replication_rules r` joined with its `remote_registries g`.
+pub(crate) const REPLICATION_RULE: &str = "r.id, r.account, r.name, r.direction, r.registry, g.name, \
+     r.source, r.destination, r.tag_filter, r.trigger, r.every_secs, r.delete_propagation, \
+     r.copy_referrers, r.enabled, r.bandwidth_limit, r.created, r.scheduled";
+
+pub(crate) fn replication_rule(row: &Row<'_>) -> rusqlite::Result<ReplicationRule> {
+    let kind: String = row.get(9)?;
+    let every: Option<i64> = row.get(10)?;
+    let trigger = Trigger::from_parts(&kind, every.and_then(|n| u64::try_from(n).ok()))
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                9,
+                Type::Text,
+                format!("unexpected trigger {kind:?}").into(),
+            )
+        })?;
+    Ok(ReplicationRule {
+        id: ReplicationRuleId(row.get(0)?),
+        account: AccountId(row.get(1)?),
+        name: row.get(2)?,
+        direction: word(row, 3, Direction::parse)?,
+        registry: RemoteRegistryId(row.get(4)?),
+        registry_name: parsed(row, 5, RegistryName::parse)?,
+        source: row.get(6)?,
+        destination: row.get(7)?,
+        tag_filter: row.get(8)?,
+        trigger,
+        delete_propagation: row.get(11)?,
+        copy_referrers: row.get(12)?,
+        enabled: row.get(13)?,
+        bandwidth_limit: row
+            .get::<_, Option<i64>>(14)?
+            .and_then(|n| u64::try_from(n).ok()),
+        created: time(row, 15)?,
+        scheduled: time_opt(row, 16)?,
+    })
+}
+
+/// Columns of `replication_executions e`.
+pub(crate) const EXECUTION: &str = "e.id, e.rule, e.trigger, e.status, e.planned, e.started, \
+     e.finished, e.total, e.copied, e.skipped, e.failed, e.bytes, e.error, e.lease_owner, \
+     e.lease_until";
+
+pub(crate) fn execution(row: &Row<'_>) -> rusqlite::Result<ReplicationExecution> {
+    let owner: Option<String> = row.get(13)?;
+    let until = time_opt(row, 14)?;
+    Ok(ReplicationExecution {
+        id: ExecutionId(row.get(0)?),
+        rule: ReplicationRuleId(row.get(1)?),
+        trigger: row.get(2)?,
+        status: word(row, 3, ExecutionStatus::parse)?,
+        planned: row.get(4)?,
+        started: time(row, 5)?,
+        finished: time_opt(row, 6)?,
+        artifacts_total: row.get(7)?,
+        artifacts_copied: row.get(8)?,
+        artifacts_skipped: row.get(9)?,
+        artifacts_failed: row.get(10)?,
+        bytes: row.get(11)?,
+        error: row.get(12)?,
+        lease: owner
+            .zip(until)
+            .map(|(owner, until)| Lease { owner, until }),
+    })
+}
+
+/// Columns of `replication_tasks t`.
+pub(crate) const TASK: &str = "t.seq, t.image, t.reference, t.action, t.state, t.bytes, t.error";
+
+pub(crate) fn task(row: &Row<'_>) -> rusqlite::Result<ReplicationTask> {
+    let state: String = row.get(4)?;
+    let state = match state.as_str() {
+        "pending" => TaskState::Pending,
+        "copied" => TaskState::Copied {
+            bytes: row.get::<_, Option<u64>>(5)?.unwrap_or(0),
+        },
+        "skipped" => TaskState::Skipped,
+        _ => TaskState::Failed {
+            error: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        },
+    };
+    Ok(ReplicationTask {
+        seq: row.get(0)?,
+        task: NewTask {
+            image: row.get(1)?,
+            reference: row.get(2)?,
+            action: word(row, 3, TaskAction::parse)?,
+        },
+        state,
     })
 }
 

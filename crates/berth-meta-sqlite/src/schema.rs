@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_remote_registries.sql",
         sql: include_str!("../migrations/0008_remote_registries.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_replication.sql",
+        sql: include_str!("../migrations/0009_replication.sql"),
+    },
 ];
 
 /// The version a database is at once migrated.

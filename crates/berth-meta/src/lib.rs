@@ -107,6 +107,10 @@ pub enum Entity {
     ConsoleSession,
     /// A remote registry.
     RemoteRegistry,
+    /// A replication rule.
+    ReplicationRule,
+    /// A replication execution.
+    Execution,
 }
 
 /// What went wrong, one variant per decision a caller makes.
@@ -177,6 +181,14 @@ pub enum Error {
         registry: RegistryName,
         /// A repository that uses it.
         repository: RepositoryName,
+    },
+    /// A remote registry is used by a replication rule; nothing was deleted.
+    #[error("registry {registry} is used by replication rule {rule}; delete that first")]
+    RegistryUsedByRule {
+        /// The registry.
+        registry: RegistryName,
+        /// A rule that uses it.
+        rule: String,
     },
     /// The backend cannot be reached at the moment (connection refused or lost, shutting down,
     /// no connection free in time): nothing was recorded, and the same request may succeed once
@@ -563,6 +575,116 @@ pub trait RegistryStore: Send + Sync + std::fmt::Debug {
     /// Deletes a remote registry; [`Error::NotFound`] when there is none,
     /// [`Error::RegistryInUse`] while a proxy repository uses it.
     async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()>;
+
+    // --- replication ---
+
+    /// Creates a replication rule; [`Error::AlreadyExists`] when its account has one of that
+    /// name, [`Error::NotFound`] (entity `RemoteRegistry`) when the registry is not one of the
+    /// account's.
+    async fn create_replication_rule(
+        &self,
+        new: NewReplicationRule,
+        at: Timestamp,
+    ) -> Result<ReplicationRule>;
+    /// A replication rule of `account`.
+    async fn replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<Option<ReplicationRule>>;
+    /// The replication rules of `account` by name, or of every account (by account, then name)
+    /// for `None`: what the scheduler and the push events read.
+    async fn list_replication_rules(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ReplicationRule>>;
+    /// Changes a replication rule; [`Error::NotFound`] when there is none (or, entity
+    /// `RemoteRegistry`, when a new registry is not the account's).
+    async fn update_replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+        update: ReplicationRuleUpdate,
+    ) -> Result<ReplicationRule>;
+    /// Deletes a replication rule with its executions and their tasks; [`Error::NotFound`]
+    /// when there is none. A node running one of them finds out at its next task.
+    async fn delete_replication_rule(&self, account: AccountId, name: &str) -> Result<()>;
+    /// Notes that the scheduler started an execution of `rule` at `at`, only if the rule's
+    /// `scheduled` is still `previous`: of several nodes that saw the rule due, exactly one
+    /// gets `true`. `false` too for an unknown rule.
+    async fn mark_rule_scheduled(
+        &self,
+        rule: ReplicationRuleId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool>;
+
+    /// Starts an execution of `rule` (status `running`, no lease). With `tasks`, it is planned
+    /// with them (numbered from 0 in order, `artifacts_total` their count); without, the node
+    /// that claims it plans it. [`Error::NotFound`] for an unknown rule.
+    async fn create_execution(
+        &self,
+        rule: ReplicationRuleId,
+        trigger: &str,
+        tasks: Option<Vec<NewTask>>,
+        at: Timestamp,
+    ) -> Result<ReplicationExecution>;
+    /// An execution.
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ReplicationExecution>>;
+    /// The latest `limit` executions of `rule`, newest first.
+    async fn list_executions(
+        &self,
+        rule: ReplicationRuleId,
+        limit: usize,
+    ) -> Result<Vec<ReplicationExecution>>;
+    /// Claims a `running` execution whose lease is absent or ended before `now` (oldest
+    /// first): its lease becomes `owner` until `until`. Atomic: two nodes never claim the same
+    /// execution for overlapping leases.
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ReplicationExecution>>;
+    /// Extends `owner`'s lease on a running execution to `until`; `false` when `owner` does not
+    /// hold it any more (it lapsed and another node claimed it, the execution finished, or its
+    /// rule was deleted).
+    async fn renew_lease(&self, id: ExecutionId, owner: &str, until: Timestamp) -> Result<bool>;
+    /// Plans a claimed execution: appends `tasks` (numbered after any it has), adds their
+    /// count to `artifacts_total` and marks it planned; `false` (nothing changed) when `owner`
+    /// does not hold the lease.
+    async fn plan_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        tasks: Vec<NewTask>,
+    ) -> Result<bool>;
+    /// The tasks of an execution, by `seq`; only the pending ones when `pending_only`.
+    async fn execution_tasks(
+        &self,
+        id: ExecutionId,
+        pending_only: bool,
+    ) -> Result<Vec<ReplicationTask>>;
+    /// Records a task's outcome (`state` is not `Pending`) and adds it to the execution's
+    /// counts and bytes, in one transaction; `false` (nothing changed) when `owner` does not
+    /// hold the lease or the task is not pending any more.
+    async fn finish_task(
+        &self,
+        id: ExecutionId,
+        seq: u64,
+        owner: &str,
+        state: TaskState,
+    ) -> Result<bool>;
+    /// Ends a running execution held by `owner`: its status from its counts and `error`
+    /// ([`ExecutionStatus::of`]), `finished` set, the lease cleared. `None` when `owner` does
+    /// not hold it.
+    async fn finish_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        error: Option<String>,
+        at: Timestamp,
+    ) -> Result<Option<ReplicationExecution>>;
 
     /// A repository's history, newest first.
     async fn history(&self, repository: &RepositoryName, page: Page)

@@ -45,6 +45,30 @@ struct State {
     users: BTreeMap<String, RepositoryUser>,
     history: Vec<HistoryEvent>,
     registries: BTreeMap<(AccountId, RegistryName), RemoteRegistry>,
+    rules: BTreeMap<(AccountId, String), ReplicationRule>,
+    executions: BTreeMap<ExecutionId, (ReplicationExecution, Vec<ReplicationTask>)>,
+}
+
+impl State {
+    fn registry_by_id(&self, account: AccountId, id: RemoteRegistryId) -> Result<RegistryName> {
+        self.registries
+            .values()
+            .find(|r| r.account == account && r.id == id)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| Error::not_found(Entity::RemoteRegistry, id))
+    }
+
+    /// The running execution `id` when `owner` holds its lease.
+    fn held(
+        &mut self,
+        id: ExecutionId,
+        owner: &str,
+    ) -> Option<&mut (ReplicationExecution, Vec<ReplicationTask>)> {
+        self.executions.get_mut(&id).filter(|(e, _)| {
+            e.status == ExecutionStatus::Running
+                && e.lease.as_ref().is_some_and(|l| l.owner == owner)
+        })
+    }
 }
 
 impl MemoryMetadata {
@@ -1317,8 +1341,338 @@ impl RegistryStore for MemoryMetadata {
                 repository: user.name.clone(),
             });
         }
+        if let Some(rule) = s
+            .rules
+            .values()
+            .find(|r| r.account == account && r.registry_name == *name)
+        {
+            return Err(Error::RegistryUsedByRule {
+                registry: name.clone(),
+                rule: rule.name.clone(),
+            });
+        }
         s.registries.remove(&key);
         Ok(())
+    }
+
+    async fn create_replication_rule(
+        &self,
+        new: NewReplicationRule,
+        at: Timestamp,
+    ) -> Result<ReplicationRule> {
+        let mut s = self.lock();
+        let registry_name = s.registry_by_id(new.account, new.registry)?;
+        let key = (new.account, new.name.clone());
+        if s.rules.contains_key(&key) {
+            return Err(Error::already_exists(Entity::ReplicationRule, &new.name));
+        }
+        let rule = ReplicationRule {
+            id: ReplicationRuleId(s.id()),
+            account: new.account,
+            name: new.name,
+            direction: new.direction,
+            registry: new.registry,
+            registry_name,
+            source: new.source,
+            destination: new.destination,
+            tag_filter: new.tag_filter,
+            trigger: new.trigger,
+            delete_propagation: new.delete_propagation,
+            copy_referrers: new.copy_referrers,
+            enabled: new.enabled,
+            bandwidth_limit: new.bandwidth_limit,
+            created: at,
+            scheduled: None,
+        };
+        s.rules.insert(key, rule.clone());
+        Ok(rule)
+    }
+
+    async fn replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<Option<ReplicationRule>> {
+        Ok(self.lock().rules.get(&(account, name.to_owned())).cloned())
+    }
+
+    async fn list_replication_rules(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ReplicationRule>> {
+        let s = self.lock();
+        Ok(s.rules
+            .values()
+            .filter(|r| account.is_none_or(|a| r.account == a))
+            .cloned()
+            .collect())
+    }
+
+    async fn update_replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+        update: ReplicationRuleUpdate,
+    ) -> Result<ReplicationRule> {
+        let mut s = self.lock();
+        let registry_name = match update.registry {
+            Some(id) => Some(s.registry_by_id(account, id)?),
+            None => None,
+        };
+        let rule = s
+            .rules
+            .get_mut(&(account, name.to_owned()))
+            .ok_or_else(|| Error::not_found(Entity::ReplicationRule, name))?;
+        if let (Some(id), Some(registry_name)) = (update.registry, registry_name) {
+            rule.registry = id;
+            rule.registry_name = registry_name;
+        }
+        if let Some(v) = update.direction {
+            rule.direction = v;
+        }
+        if let Some(v) = update.source {
+            rule.source = v;
+        }
+        if let Some(v) = update.destination {
+            rule.destination = v;
+        }
+        if let Some(v) = update.tag_filter {
+            rule.tag_filter = v;
+        }
+        if let Some(v) = update.trigger {
+            rule.trigger = v;
+        }
+        if let Some(v) = update.delete_propagation {
+            rule.delete_propagation = v;
+        }
+        if let Some(v) = update.copy_referrers {
+            rule.copy_referrers = v;
+        }
+        if let Some(v) = update.enabled {
+            rule.enabled = v;
+        }
+        if let Some(v) = update.bandwidth_limit {
+            rule.bandwidth_limit = v;
+        }
+        Ok(rule.clone())
+    }
+
+    async fn delete_replication_rule(&self, account: AccountId, name: &str) -> Result<()> {
+        let mut s = self.lock();
+        let rule = s
+            .rules
+            .remove(&(account, name.to_owned()))
+            .ok_or_else(|| Error::not_found(Entity::ReplicationRule, name))?;
+        s.executions.retain(|_, (e, _)| e.rule != rule.id);
+        Ok(())
+    }
+
+    async fn mark_rule_scheduled(
+        &self,
+        rule: ReplicationRuleId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        match s.rules.values_mut().find(|r| r.id == rule) {
+            Some(r) if r.scheduled == previous => {
+                r.scheduled = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn create_execution(
+        &self,
+        rule: ReplicationRuleId,
+        trigger: &str,
+        tasks: Option<Vec<NewTask>>,
+        at: Timestamp,
+    ) -> Result<ReplicationExecution> {
+        let mut s = self.lock();
+        if !s.rules.values().any(|r| r.id == rule) {
+            return Err(Error::not_found(Entity::ReplicationRule, rule));
+        }
+        let planned = tasks.is_some();
+        let tasks: Vec<ReplicationTask> = tasks
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(seq, task)| ReplicationTask {
+                seq: seq as u64,
+                task,
+                state: TaskState::Pending,
+            })
+            .collect();
+        let execution = ReplicationExecution {
+            id: ExecutionId(s.id()),
+            rule,
+            trigger: trigger.to_owned(),
+            status: ExecutionStatus::Running,
+            planned,
+            started: at,
+            finished: None,
+            artifacts_total: tasks.len() as u64,
+            artifacts_copied: 0,
+            artifacts_skipped: 0,
+            artifacts_failed: 0,
+            bytes: 0,
+            error: None,
+            lease: None,
+        };
+        s.executions
+            .insert(execution.id, (execution.clone(), tasks));
+        Ok(execution)
+    }
+
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ReplicationExecution>> {
+        Ok(self.lock().executions.get(&id).map(|(e, _)| e.clone()))
+    }
+
+    async fn list_executions(
+        &self,
+        rule: ReplicationRuleId,
+        limit: usize,
+    ) -> Result<Vec<ReplicationExecution>> {
+        let s = self.lock();
+        Ok(s.executions
+            .values()
+            .rev()
+            .filter(|(e, _)| e.rule == rule)
+            .take(limit)
+            .map(|(e, _)| e.clone())
+            .collect())
+    }
+
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        let mut s = self.lock();
+        let free = s.executions.values_mut().find(|(e, _)| {
+            e.status == ExecutionStatus::Running && e.lease.as_ref().is_none_or(|l| l.until < now)
+        });
+        Ok(free.map(|(e, _)| {
+            e.lease = Some(Lease {
+                owner: owner.to_owned(),
+                until,
+            });
+            e.clone()
+        }))
+    }
+
+    async fn renew_lease(&self, id: ExecutionId, owner: &str, until: Timestamp) -> Result<bool> {
+        let mut s = self.lock();
+        Ok(match s.held(id, owner) {
+            Some((e, _)) => {
+                e.lease = Some(Lease {
+                    owner: owner.to_owned(),
+                    until,
+                });
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn plan_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        tasks: Vec<NewTask>,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        let Some((e, existing)) = s.held(id, owner) else {
+            return Ok(false);
+        };
+        let first = existing.len() as u64;
+        e.artifacts_total += tasks.len() as u64;
+        e.planned = true;
+        existing.extend(
+            tasks
+                .into_iter()
+                .enumerate()
+                .map(|(i, task)| ReplicationTask {
+                    seq: first + i as u64,
+                    task,
+                    state: TaskState::Pending,
+                }),
+        );
+        Ok(true)
+    }
+
+    async fn execution_tasks(
+        &self,
+        id: ExecutionId,
+        pending_only: bool,
+    ) -> Result<Vec<ReplicationTask>> {
+        let s = self.lock();
+        Ok(s.executions
+            .get(&id)
+            .map(|(_, tasks)| {
+                tasks
+                    .iter()
+                    .filter(|t| !pending_only || t.state == TaskState::Pending)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn finish_task(
+        &self,
+        id: ExecutionId,
+        seq: u64,
+        owner: &str,
+        state: TaskState,
+    ) -> Result<bool> {
+        let mut s = self.lock();
+        let Some((e, tasks)) = s.held(id, owner) else {
+            return Ok(false);
+        };
+        let Some(task) = tasks
+            .iter_mut()
+            .find(|t| t.seq == seq && t.state == TaskState::Pending)
+        else {
+            return Ok(false);
+        };
+        match &state {
+            TaskState::Pending => return Ok(false),
+            TaskState::Copied { bytes } => {
+                e.artifacts_copied += 1;
+                e.bytes += bytes;
+            }
+            TaskState::Skipped => e.artifacts_skipped += 1,
+            TaskState::Failed { .. } => e.artifacts_failed += 1,
+        }
+        task.state = state;
+        Ok(true)
+    }
+
+    async fn finish_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        error: Option<String>,
+        at: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        let mut s = self.lock();
+        let Some((e, _)) = s.held(id, owner) else {
+            return Ok(None);
+        };
+        e.status = ExecutionStatus::of(
+            e.artifacts_copied,
+            e.artifacts_skipped,
+            e.artifacts_failed,
+            error.is_some(),
+        );
+        e.error = error;
+        e.finished = Some(at);
+        e.lease = None;
+        Ok(Some(e.clone()))
     }
 
     async fn history(

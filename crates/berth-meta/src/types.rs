@@ -678,3 +678,320 @@ mod history_tests {
         assert!("note".parse::<HistoryAction>().is_err());
     }
 }
+
+// --- replication ---
+
+id!(
+    /// A replication rule.
+    ReplicationRuleId
+);
+id!(
+    /// A replication execution.
+    ExecutionId
+);
+
+/// Which way a replication rule copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From a repository of this registry to the remote registry.
+    Push,
+    /// From the remote registry into a repository of this registry.
+    Pull,
+}
+
+impl Direction {
+    /// `push` or `pull`, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        }
+    }
+
+    /// The direction named by [`Direction::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "push" => Some(Direction::Push),
+            "pull" => Some(Direction::Pull),
+            _ => None,
+        }
+    }
+}
+
+/// What starts an execution of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// Only a person or a program, through the management API.
+    Manual,
+    /// Each push (and, with delete propagation, each delete) at the source: push rules only.
+    Event,
+    /// Every `every_secs` seconds, an execution that reconciles everything that matches.
+    Schedule {
+        /// The interval in seconds, at least 1.
+        every_secs: u64,
+    },
+}
+
+impl Trigger {
+    /// `manual`, `event` or `schedule`, as stored and shown.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Event => "event",
+            Trigger::Schedule { .. } => "schedule",
+        }
+    }
+
+    /// The interval of a schedule, else `None`; with [`Trigger::kind`], what a backend stores.
+    pub fn every_secs(self) -> Option<u64> {
+        match self {
+            Trigger::Schedule { every_secs } => Some(every_secs),
+            _ => None,
+        }
+    }
+
+    /// The trigger a backend stored as [`Trigger::kind`] and [`Trigger::every_secs`].
+    pub fn from_parts(kind: &str, every_secs: Option<u64>) -> Option<Self> {
+        match (kind, every_secs) {
+            ("manual", _) => Some(Trigger::Manual),
+            ("event", _) => Some(Trigger::Event),
+            ("schedule", Some(every_secs)) if every_secs > 0 => {
+                Some(Trigger::Schedule { every_secs })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A replication rule: what to copy between a repository here and a remote registry, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationRule {
+    /// Its id.
+    pub id: ReplicationRuleId,
+    /// The owning account.
+    pub account: AccountId,
+    /// Its name, unique in the account.
+    pub name: String,
+    /// Which way it copies.
+    pub direction: Direction,
+    /// The remote registry (of the same account).
+    pub registry: RemoteRegistryId,
+    /// The remote registry's name.
+    pub registry_name: RegistryName,
+    /// Push: a repository here, optionally `/image-glob`. Pull: a name on the remote,
+    /// optionally ending in an image glob.
+    pub source: String,
+    /// Push: a repository or prefix on the remote. Pull: a repository here.
+    pub destination: String,
+    /// Only tags matching this glob are copied; `None` copies every tag.
+    pub tag_filter: Option<String>,
+    /// What starts an execution.
+    pub trigger: Trigger,
+    /// Whether a delete at the source deletes at the destination.
+    pub delete_propagation: bool,
+    /// Whether referrers (signatures, SBOMs) go with their subject.
+    pub copy_referrers: bool,
+    /// Whether it runs at all.
+    pub enabled: bool,
+    /// The most bytes per second its copies send, `None` for no limit.
+    pub bandwidth_limit: Option<u64>,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When the scheduler last started an execution of it.
+    pub scheduled: Option<Timestamp>,
+}
+
+/// What creating a replication rule takes (see [`ReplicationRule`] for the fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct NewReplicationRule {
+    pub account: AccountId,
+    pub name: String,
+    pub direction: Direction,
+    pub registry: RemoteRegistryId,
+    pub source: String,
+    pub destination: String,
+    pub tag_filter: Option<String>,
+    pub trigger: Trigger,
+    pub delete_propagation: bool,
+    pub copy_referrers: bool,
+    pub enabled: bool,
+    pub bandwidth_limit: Option<u64>,
+}
+
+/// A change to a replication rule: each `Some` replaces that field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct ReplicationRuleUpdate {
+    pub direction: Option<Direction>,
+    pub registry: Option<RemoteRegistryId>,
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    pub tag_filter: Option<Option<String>>,
+    pub trigger: Option<Trigger>,
+    pub delete_propagation: Option<bool>,
+    pub copy_referrers: Option<bool>,
+    pub enabled: Option<bool>,
+    pub bandwidth_limit: Option<Option<u64>>,
+}
+
+/// Where an execution is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExecutionStatus {
+    /// Not finished: planned or being copied, on some node or waiting for one.
+    Running,
+    /// Every task copied or skipped.
+    Succeeded,
+    /// Nothing copied or skipped and something failed, or the plan itself failed.
+    Failed,
+    /// Some tasks failed, others did not.
+    Partial,
+}
+
+impl ExecutionStatus {
+    /// `running`, `succeeded`, `failed` or `partial`, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Partial => "partial",
+        }
+    }
+
+    /// The status named by [`ExecutionStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(ExecutionStatus::Running),
+            "succeeded" => Some(ExecutionStatus::Succeeded),
+            "failed" => Some(ExecutionStatus::Failed),
+            "partial" => Some(ExecutionStatus::Partial),
+            _ => None,
+        }
+    }
+
+    /// The status of a finished execution with these counts: `failed` when nothing was
+    /// copied or skipped but something failed (or `error` is set), `partial` when some failed,
+    /// else `succeeded`.
+    pub fn of(copied: u64, skipped: u64, failed: u64, error: bool) -> Self {
+        if error || (failed > 0 && copied + skipped == 0) {
+            ExecutionStatus::Failed
+        } else if failed > 0 {
+            ExecutionStatus::Partial
+        } else {
+            ExecutionStatus::Succeeded
+        }
+    }
+}
+
+/// A node's claim on an execution, until a time: nobody else runs it before then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node (an opaque id, unique per process).
+    pub owner: String,
+    /// When the claim lapses unless renewed.
+    pub until: Timestamp,
+}
+
+/// One run of a rule: its tasks and their outcome so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationExecution {
+    /// Its id.
+    pub id: ExecutionId,
+    /// The rule it runs.
+    pub rule: ReplicationRuleId,
+    /// `manual`, `event` or `schedule`: what started it.
+    pub trigger: String,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// Whether its tasks are all known (an execution that reconciles lists the source first).
+    pub planned: bool,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it finished.
+    pub finished: Option<Timestamp>,
+    /// Tasks planned.
+    pub artifacts_total: u64,
+    /// Tasks that copied something.
+    pub artifacts_copied: u64,
+    /// Tasks that found the destination up to date.
+    pub artifacts_skipped: u64,
+    /// Tasks that failed.
+    pub artifacts_failed: u64,
+    /// Bytes sent to the destination (blobs and manifests).
+    pub bytes: u64,
+    /// Why the whole execution failed (the plan could not be made), when it did.
+    pub error: Option<String>,
+    /// Who runs it now, while it runs.
+    pub lease: Option<Lease>,
+}
+
+/// What a task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskAction {
+    /// Copy the artifact (with its children and, per the rule, its referrers).
+    Copy,
+    /// Delete it at the destination.
+    Delete,
+}
+
+impl TaskAction {
+    /// `copy` or `delete`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskAction::Copy => "copy",
+            TaskAction::Delete => "delete",
+        }
+    }
+
+    /// The action named by [`TaskAction::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "copy" => Some(TaskAction::Copy),
+            "delete" => Some(TaskAction::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// A task to plan: one artifact of the source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NewTask {
+    /// The image, named as on the source side (push: the image in the source repository;
+    /// pull: the full name on the remote).
+    pub image: String,
+    /// A tag or a digest.
+    pub reference: String,
+    /// What to do.
+    pub action: TaskAction,
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not done yet.
+    Pending,
+    /// Done: this many bytes were sent.
+    Copied {
+        /// Bytes sent.
+        bytes: u64,
+    },
+    /// Done: the destination had it already (or, for a delete, did not have it).
+    Skipped,
+    /// Failed, for this reason.
+    Failed {
+        /// What went wrong, for people.
+        error: String,
+    },
+}
+
+/// A task of an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationTask {
+    /// Its number in the execution, from 0 in planning order.
+    pub seq: u64,
+    /// What it is.
+    pub task: NewTask,
+    /// Where it is.
+    pub state: TaskState,
+}

@@ -1,10 +1,12 @@
 //! The management API under `/api/v1`: routing, who is calling, errors, and request bodies.
 //! The endpoints live by area: repositories and their images (`repositories.rs`), remote
-//! registries (`registries.rs`), repository users (`users.rs`), and sessions, accounts, console
+//! registries (`registries.rs`), replication rules and their executions (`replication.rs`),
+//! repository users (`users.rs`), and sessions, accounts, console
 //! users and API tokens (`admin.rs`).
 
 mod admin;
 mod registries;
+mod replication;
 mod repositories;
 mod users;
 
@@ -93,6 +95,7 @@ impl ApiError {
             berth_meta::Error::AlreadyExists { .. } => Self::conflict(e.to_string()),
             berth_meta::Error::RepositoryNotEmpty { .. } => Self::conflict(e.to_string()),
             berth_meta::Error::RegistryInUse { .. } => Self::conflict(e.to_string()),
+            berth_meta::Error::RegistryUsedByRule { .. } => Self::conflict(e.to_string()),
             berth_meta::Error::ForeignRepository(r) => {
                 Self::invalid(format!("repository {r} does not exist in this account"))
             }
@@ -547,6 +550,20 @@ impl Console {
             (&M::PATCH, ["registries", name]) => registries::update(&call, name).await,
             (&M::DELETE, ["registries", name]) => registries::delete(&call, name).await,
             (&M::POST, ["registries", name, "ping"]) => registries::ping(&call, name).await,
+            (&M::GET, ["replication-rules"]) => replication::list(&call).await,
+            (&M::POST, ["replication-rules"]) => replication::create(&call).await,
+            (&M::GET, ["replication-rules", name]) => replication::get(&call, name).await,
+            (&M::PATCH, ["replication-rules", name]) => replication::update(&call, name).await,
+            (&M::DELETE, ["replication-rules", name]) => replication::delete(&call, name).await,
+            (&M::POST, ["replication-rules", name, "executions"]) => {
+                replication::run(&call, name).await
+            }
+            (&M::GET, ["replication-rules", name, "executions"]) => {
+                replication::executions(&call, name).await
+            }
+            (&M::GET, ["replication-rules", name, "executions", id]) => {
+                replication::execution(&call, name, id).await
+            }
             (&M::GET, ["repository-users"]) => users::list(&call).await,
             (&M::POST, ["repository-users"]) => users::create(&call).await,
             (&M::GET, ["repository-users", name]) => users::get(&call, name).await,

@@ -36,7 +36,7 @@ async fn visible(
 }
 
 /// A string field, absent or given.
-fn text(body: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
+pub(super) fn text(body: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
     match body.get(field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -45,7 +45,10 @@ fn text(body: &Map<String, Value>, field: &str) -> ApiResult<Option<String>> {
 }
 
 /// A string field that null removes: absent (`None`), null (`Some(None)`) or given.
-fn removable(body: &Map<String, Value>, field: &str) -> ApiResult<Option<Option<String>>> {
+pub(super) fn removable(
+    body: &Map<String, Value>,
+    field: &str,
+) -> ApiResult<Option<Option<String>>> {
     match body.get(field) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -56,7 +59,7 @@ fn removable(body: &Map<String, Value>, field: &str) -> ApiResult<Option<Option<
     }
 }
 
-fn flag(body: &Map<String, Value>, field: &str) -> ApiResult<Option<bool>> {
+pub(super) fn flag(body: &Map<String, Value>, field: &str) -> ApiResult<Option<bool>> {
     body.get(field)
         .map(|v| {
             v.as_bool()

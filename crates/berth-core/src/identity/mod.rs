@@ -24,7 +24,7 @@
 //! logging out ends one at once, and a password change, disable or delete ends all of a user's
 //! sessions and API tokens.
 
-mod secret;
+pub(crate) mod secret;
 mod throttle;
 
 pub use secret::API_TOKEN_PREFIX;

@@ -358,6 +358,120 @@ impl RegistryStore for WatchedMeta {
     async fn delete_remote_registry(&self, account: AccountId, name: &RegistryName) -> Result<()> {
         self.inner.delete_remote_registry(account, name).await
     }
+    async fn create_replication_rule(
+        &self,
+        new: NewReplicationRule,
+        at: Timestamp,
+    ) -> Result<ReplicationRule> {
+        self.write();
+        self.inner.create_replication_rule(new, at).await
+    }
+    async fn replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<Option<ReplicationRule>> {
+        self.inner.replication_rule(account, name).await
+    }
+    async fn list_replication_rules(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ReplicationRule>> {
+        self.inner.list_replication_rules(account).await
+    }
+    async fn update_replication_rule(
+        &self,
+        account: AccountId,
+        name: &str,
+        update: ReplicationRuleUpdate,
+    ) -> Result<ReplicationRule> {
+        self.write();
+        self.inner
+            .update_replication_rule(account, name, update)
+            .await
+    }
+    async fn delete_replication_rule(&self, account: AccountId, name: &str) -> Result<()> {
+        self.write();
+        self.inner.delete_replication_rule(account, name).await
+    }
+    async fn mark_rule_scheduled(
+        &self,
+        rule: ReplicationRuleId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.write();
+        self.inner.mark_rule_scheduled(rule, previous, at).await
+    }
+    async fn create_execution(
+        &self,
+        rule: ReplicationRuleId,
+        trigger: &str,
+        tasks: Option<Vec<NewTask>>,
+        at: Timestamp,
+    ) -> Result<ReplicationExecution> {
+        self.write();
+        self.inner.create_execution(rule, trigger, tasks, at).await
+    }
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ReplicationExecution>> {
+        self.inner.execution(id).await
+    }
+    async fn list_executions(
+        &self,
+        rule: ReplicationRuleId,
+        limit: usize,
+    ) -> Result<Vec<ReplicationExecution>> {
+        self.inner.list_executions(rule, limit).await
+    }
+    async fn claim_execution(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        self.write();
+        self.inner.claim_execution(owner, now, until).await
+    }
+    async fn renew_lease(&self, id: ExecutionId, owner: &str, until: Timestamp) -> Result<bool> {
+        self.write();
+        self.inner.renew_lease(id, owner, until).await
+    }
+    async fn plan_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        tasks: Vec<NewTask>,
+    ) -> Result<bool> {
+        self.write();
+        self.inner.plan_execution(id, owner, tasks).await
+    }
+    async fn execution_tasks(
+        &self,
+        id: ExecutionId,
+        pending_only: bool,
+    ) -> Result<Vec<ReplicationTask>> {
+        self.inner.execution_tasks(id, pending_only).await
+    }
+    async fn finish_task(
+        &self,
+        id: ExecutionId,
+        seq: u64,
+        owner: &str,
+        state: TaskState,
+    ) -> Result<bool> {
+        self.write();
+        self.inner.finish_task(id, seq, owner, state).await
+    }
+    async fn finish_execution(
+        &self,
+        id: ExecutionId,
+        owner: &str,
+        error: Option<String>,
+        at: Timestamp,
+    ) -> Result<Option<ReplicationExecution>> {
+        self.write();
+        self.inner.finish_execution(id, owner, error, at).await
+    }
     async fn history(
         &self,
         repository: &RepositoryName,

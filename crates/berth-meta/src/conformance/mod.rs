@@ -26,6 +26,7 @@ mod deletes;
 mod property;
 mod registry;
 mod remotes;
+mod replication;
 mod uploads;
 
 pub use accounts::*;
@@ -35,6 +36,7 @@ pub use deletes::*;
 pub use property::*;
 pub use registry::*;
 pub use remotes::*;
+pub use replication::*;
 pub use uploads::*;
 
 /// What the suite needs of a backend.
@@ -82,7 +84,8 @@ macro_rules! meta_conformance_tests {
                 linked_repositories_are_listed_per_account,
                 deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject,
                 remote_registries_are_kept_per_account, proxy_repositories_hold_their_registry,
-                cached_pushes_need_no_blobs_yet);
+                cached_pushes_need_no_blobs_yet, replication_rules_are_kept_per_account,
+                replication_executions_are_leased);
         }
         /// What spans the two halves of a [`MetadataStore`](berth_meta::MetadataStore) in one
         /// transaction: a repository's deletion takes the permissions on it and refuses writes
