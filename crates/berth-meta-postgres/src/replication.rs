@@ -256,6 +256,14 @@ pub(crate) async fn delete(pool: &Pool, account: AccountId, name: &str) -> Resul
         return Err(Error::not_found(Entity::ReplicationRule, name));
     };
     let id: i64 = get(&row, "id")?;
+    // The executions first, in the order a task's finish takes them (execution, then task), so
+    // a delete racing a finish waits instead of deadlocking.
+    rows(
+        &tx,
+        "SELECT id FROM replication_executions WHERE rule = $1 ORDER BY id FOR UPDATE",
+        &[&id],
+    )
+    .await?;
     exec(
         &tx,
         "DELETE FROM replication_tasks WHERE execution IN \

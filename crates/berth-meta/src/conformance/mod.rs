@@ -23,6 +23,8 @@ mod accounts;
 mod console;
 mod credentials;
 mod deletes;
+mod executions;
+mod leases;
 mod property;
 mod registry;
 mod remotes;
@@ -33,6 +35,8 @@ pub use accounts::*;
 pub use console::*;
 pub use credentials::*;
 pub use deletes::*;
+pub use executions::*;
+pub use leases::*;
 pub use property::*;
 pub use registry::*;
 pub use remotes::*;
@@ -85,6 +89,11 @@ macro_rules! meta_conformance_tests {
                 deleting_an_image_deletes_its_artifacts_and_tags, referrers_go_with_their_subject,
                 remote_registries_are_kept_per_account, proxy_repositories_hold_their_registry,
                 cached_pushes_need_no_blobs_yet, replication_rules_are_kept_per_account,
+                registries_used_by_rules_are_kept, rules_are_scheduled_once,
+                executions_are_created_planned_or_not, executions_are_claimed_under_a_lease,
+                executions_are_planned_by_their_claimant, task_outcomes_are_counted_once,
+                finished_executions_have_a_status, deleting_a_rule_deletes_its_executions,
+                concurrent_claims_take_each_execution_once, a_rule_goes_with_its_executions,
                 replication_executions_are_leased);
         }
         /// What spans the two halves of a [`MetadataStore`](berth_meta::MetadataStore) in one

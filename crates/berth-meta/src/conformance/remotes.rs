@@ -5,11 +5,11 @@ use berth_model::{ImageName, RegistryName};
 use super::*;
 use crate::{Entity, Error};
 
-fn registry_name(s: &str) -> RegistryName {
+pub(super) fn registry_name(s: &str) -> RegistryName {
     RegistryName::parse(s).expect("registry name")
 }
 
-fn new_registry(account: i64, name: &str) -> NewRemoteRegistry {
+pub(super) fn new_registry(account: i64, name: &str) -> NewRemoteRegistry {
     NewRemoteRegistry {
         account: AccountId(account),
         name: registry_name(name),

@@ -1,44 +1,29 @@
-//! Replication rules, executions and their leases.
+//! Replication rules: kept per account, holding their registry, scheduled once.
 
-use berth_model::RegistryName;
+use std::sync::Arc;
 
+use super::remotes::{new_registry, registry_name};
 use super::*;
-use crate::{Entity, Error};
+use crate::{Entity, Error, MetadataStore};
 
-async fn registry(s: &dyn MetadataStore, account: i64, name: &str) -> RemoteRegistry {
-    s.create_remote_registry(
-        NewRemoteRegistry {
-            account: AccountId(account),
-            name: RegistryName::parse(name).expect("registry name"),
-            url: format!("https://{name}.example"),
-            username: None,
-            sealed_password: None,
-            insecure: false,
-        },
-        T0,
-    )
-    .await
-    .expect("remote registry")
-}
-
-fn new_rule(account: i64, name: &str, registry: RemoteRegistryId) -> NewReplicationRule {
+pub(super) fn new_rule(account: i64, name: &str, registry: &RemoteRegistry) -> NewReplicationRule {
     NewReplicationRule {
         account: AccountId(account),
         name: name.to_owned(),
         direction: Direction::Push,
-        registry,
-        source: "apps".to_owned(),
+        registry: registry.id,
+        source: "team/app-*".to_owned(),
         destination: "mirror".to_owned(),
-        tag_filter: None,
-        trigger: Trigger::Event,
-        delete_propagation: false,
-        copy_referrers: true,
+        tag_filter: Some("v*".to_owned()),
+        trigger: Trigger::Schedule { every_secs: 3600 },
+        delete_propagation: true,
+        copy_referrers: false,
         enabled: true,
-        bandwidth_limit: None,
+        bandwidth_limit: Some(1_000_000),
     }
 }
 
-fn task(image: &str, reference: &str) -> NewTask {
+pub(super) fn copy(image: &str, reference: &str) -> NewTask {
     NewTask {
         image: image.to_owned(),
         reference: reference.to_owned(),
@@ -46,242 +31,444 @@ fn task(image: &str, reference: &str) -> NewTask {
     }
 }
 
-/// Rules are per account, unique by name, changed field by field, and name their registry; a
-/// registry a rule uses cannot be deleted; deleting a rule takes its executions.
-pub async fn replication_rules_are_kept_per_account(h: &Harness) {
-    let s = &*h.store;
-    setup(s, 1, "first", None).await;
-    setup(s, 2, "second", None).await;
-    let hub = registry(s, 1, "hub").await;
-    let other = registry(s, 2, "hub").await;
-    let rule = s
-        .create_replication_rule(new_rule(1, "to-hub", hub.id), T0)
-        .await
-        .expect("create");
-    assert_eq!(rule.registry_name.as_str(), "hub");
-    assert_eq!((rule.trigger, rule.scheduled), (Trigger::Event, None));
-    assert!(matches!(
-        s.create_replication_rule(new_rule(1, "to-hub", hub.id), T0)
-            .await,
-        Err(Error::AlreadyExists {
-            entity: Entity::ReplicationRule,
-            ..
-        })
-    ));
-    assert!(matches!(
-        s.create_replication_rule(new_rule(1, "foreign", other.id), T0)
-            .await,
-        Err(Error::NotFound {
-            entity: Entity::RemoteRegistry,
-            ..
-        })
-    ));
-    s.create_replication_rule(new_rule(2, "to-hub", other.id), T0)
-        .await
-        .expect("same name, other account");
-    assert_eq!(
-        s.list_replication_rules(Some(AccountId(1)))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(s.list_replication_rules(None).await.unwrap().len(), 2);
-
-    let update = ReplicationRuleUpdate {
-        direction: Some(Direction::Pull),
-        tag_filter: Some(Some("v*".to_owned())),
-        trigger: Some(Trigger::Schedule { every_secs: 3600 }),
-        bandwidth_limit: Some(Some(1 << 20)),
-        enabled: Some(false),
-        delete_propagation: Some(true),
-        copy_referrers: Some(false),
-        ..ReplicationRuleUpdate::default()
-    };
-    let changed = s
-        .update_replication_rule(AccountId(1), "to-hub", update)
-        .await
-        .expect("update");
-    assert_eq!(changed.direction, Direction::Pull);
-    assert_eq!(changed.tag_filter.as_deref(), Some("v*"));
-    assert_eq!(changed.trigger, Trigger::Schedule { every_secs: 3600 });
-    assert_eq!(changed.bandwidth_limit, Some(1 << 20));
-    assert!(!changed.enabled && changed.delete_propagation && !changed.copy_referrers);
-    assert_eq!(changed.source, "apps");
-    assert_eq!(
-        s.replication_rule(AccountId(1), "to-hub").await.unwrap(),
-        Some(changed.clone())
-    );
-
-    assert!(matches!(
-        s.delete_remote_registry(AccountId(1), &hub.name).await,
-        Err(Error::RegistryUsedByRule { .. })
-    ));
-    let execution = s
-        .create_execution(changed.id, "manual", None, T0)
-        .await
-        .unwrap();
-    s.delete_replication_rule(AccountId(1), "to-hub")
-        .await
-        .unwrap();
-    assert_eq!(s.execution(execution.id).await.unwrap(), None);
-    assert_eq!(
-        s.replication_rule(AccountId(1), "to-hub").await.unwrap(),
-        None
-    );
-    s.delete_remote_registry(AccountId(1), &hub.name)
-        .await
-        .expect("no rule uses it now");
+pub(super) fn delete(image: &str, reference: &str) -> NewTask {
+    NewTask {
+        action: TaskAction::Delete,
+        ..copy(image, reference)
+    }
 }
 
-/// The scheduler's compare-and-set; an execution claimed by one node is nobody else's until
-/// its lease lapses; tasks are finished once, under the lease; the status follows the counts.
-pub async fn replication_executions_are_leased(h: &Harness) {
+/// Account 1 with its registry `peer` and a rule `nightly` on it.
+pub(super) async fn rule_on_peer(s: &dyn MetadataStore) -> ReplicationRule {
+    setup(s, 1, "team", None).await;
+    let peer = s
+        .create_remote_registry(new_registry(1, "peer"), T0)
+        .await
+        .expect("create registry");
+    s.create_replication_rule(new_rule(1, "nightly", &peer), T0)
+        .await
+        .expect("create rule")
+}
+
+/// The registry `name` of account 1.
+pub(super) async fn registry_of(s: &dyn MetadataStore, name: &str) -> RemoteRegistry {
+    s.remote_registry(AccountId(1), &registry_name(name))
+        .await
+        .expect("read")
+        .expect("present")
+}
+
+pub(super) fn is_not_found(result: &Result<impl std::fmt::Debug, Error>, entity: Entity) -> bool {
+    matches!(result, Err(Error::NotFound { entity: e, .. }) if *e == entity)
+}
+
+/// A change to a rule, and what it does to the expected rule.
+type Step = (ReplicationRuleUpdate, fn(&mut ReplicationRule));
+
+/// Rules are per account: created, read, listed (per account by name, all by account then
+/// name), changed field by field, deleted; the same name in another account is another rule,
+/// and a registry of another account is not found.
+pub async fn replication_rules_are_kept_per_account(h: &Harness) {
     let s = &*h.store;
-    setup(s, 1, "first", None).await;
-    let hub = registry(s, 1, "hub").await;
-    let rule = s
-        .create_replication_rule(new_rule(1, "to-hub", hub.id), T0)
+    setup(s, 1, "team", None).await;
+    setup(s, 2, "others", None).await;
+    let peer = s
+        .create_remote_registry(new_registry(1, "peer"), T0)
         .await
-        .unwrap();
-    assert!(s.mark_rule_scheduled(rule.id, None, at(1)).await.unwrap());
-    assert!(!s.mark_rule_scheduled(rule.id, None, at(2)).await.unwrap());
-    assert!(
-        s.mark_rule_scheduled(rule.id, Some(at(1)), at(3))
-            .await
-            .unwrap()
-    );
+        .expect("create");
+    let spare = s
+        .create_remote_registry(new_registry(1, "spare"), T0)
+        .await
+        .expect("create");
+    let theirs = s
+        .create_remote_registry(new_registry(2, "theirs"), T0)
+        .await
+        .expect("create");
 
-    let planned = s
-        .create_execution(rule.id, "event", Some(vec![task("web", "v1")]), at(4))
+    let nightly = s
+        .create_replication_rule(new_rule(1, "nightly", &peer), at(1))
         .await
-        .unwrap();
-    assert!(planned.planned);
-    assert_eq!(planned.artifacts_total, 1);
-    let unplanned = s
-        .create_execution(rule.id, "schedule", None, at(5))
-        .await
-        .unwrap();
-    assert!(!unplanned.planned);
-
-    let first = s
-        .claim_execution("a", at(6), at(16))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.id, planned.id, "oldest first");
-    assert_eq!(first.lease.as_ref().map(|l| l.owner.as_str()), Some("a"));
-    let second = s
-        .claim_execution("b", at(6), at(16))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(second.id, unplanned.id);
-    assert_eq!(s.claim_execution("c", at(7), at(17)).await.unwrap(), None);
-    assert!(!s.renew_lease(first.id, "b", at(20)).await.unwrap());
-    assert!(s.renew_lease(first.id, "a", at(20)).await.unwrap());
-
-    // b plans and stops (a crash): its lease lapses and c continues.
-    assert!(
-        !s.plan_execution(second.id, "a", vec![task("x", "1")])
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.plan_execution(second.id, "b", vec![task("web", "v1"), task("web", "v2")])
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.finish_task(second.id, 0, "b", TaskState::Skipped)
-            .await
-            .unwrap()
-    );
-    let taken = s
-        .claim_execution("c", at(17), at(27))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(taken.id, second.id);
-    assert!(taken.planned);
-    assert!(
-        !s.finish_task(second.id, 1, "b", TaskState::Skipped)
-            .await
-            .unwrap()
-    );
-    let pending = s.execution_tasks(second.id, true).await.unwrap();
-    assert_eq!(pending.iter().map(|t| t.seq).collect::<Vec<_>>(), vec![1]);
-    let failed = TaskState::Failed {
-        error: "denied".to_owned(),
+        .expect("create");
+    let expected = ReplicationRule {
+        id: nightly.id,
+        account: AccountId(1),
+        name: "nightly".to_owned(),
+        direction: Direction::Push,
+        registry: peer.id,
+        registry_name: registry_name("peer"),
+        source: "team/app-*".to_owned(),
+        destination: "mirror".to_owned(),
+        tag_filter: Some("v*".to_owned()),
+        trigger: Trigger::Schedule { every_secs: 3600 },
+        delete_propagation: true,
+        copy_referrers: false,
+        enabled: true,
+        bandwidth_limit: Some(1_000_000),
+        created: at(1),
+        scheduled: None,
     };
-    assert!(
-        s.finish_task(second.id, 1, "c", failed.clone())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.finish_task(second.id, 1, "c", TaskState::Skipped)
-            .await
-            .unwrap()
-    );
-    let done = s
-        .finish_execution(second.id, "c", None, at(18))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(done.status, ExecutionStatus::Partial);
+    assert_eq!(nightly, expected);
     assert_eq!(
-        (
-            done.artifacts_total,
-            done.artifacts_skipped,
-            done.artifacts_failed
-        ),
-        (2, 1, 1)
+        s.replication_rule(AccountId(1), "nightly")
+            .await
+            .expect("read"),
+        Some(expected.clone())
     );
-    assert_eq!((done.finished, done.lease), (Some(at(18)), None));
-    let all = s.execution_tasks(second.id, false).await.unwrap();
-    assert_eq!(all[1].state, failed);
 
-    let bytes = TaskState::Copied { bytes: 512 };
-    assert!(s.finish_task(first.id, 0, "a", bytes).await.unwrap());
-    let done = s
-        .finish_execution(first.id, "a", None, at(19))
+    let again = s
+        .create_replication_rule(new_rule(1, "nightly", &spare), at(2))
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(Error::AlreadyExists {
+                entity: Entity::ReplicationRule,
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    let foreign = s
+        .create_replication_rule(new_rule(1, "foreign", &theirs), at(2))
+        .await;
+    assert!(
+        is_not_found(&foreign, Entity::RemoteRegistry),
+        "another account's registry: {foreign:?}"
+    );
+    let other = s
+        .create_replication_rule(new_rule(2, "nightly", &theirs), at(2))
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((done.status, done.bytes), (ExecutionStatus::Succeeded, 512));
+        .expect("the same name in another account");
+    assert_ne!(other.id, nightly.id);
+    let mut manual = new_rule(1, "adhoc", &spare);
+    manual.direction = Direction::Pull;
+    manual.trigger = Trigger::Manual;
+    manual.tag_filter = None;
+    manual.bandwidth_limit = None;
+    let adhoc = s
+        .create_replication_rule(manual, at(3))
+        .await
+        .expect("create");
     assert_eq!(
-        s.finish_execution(first.id, "a", None, at(19))
+        (adhoc.direction, adhoc.trigger, adhoc.tag_filter.clone()),
+        (Direction::Pull, Trigger::Manual, None)
+    );
+    assert_eq!(adhoc.registry_name, registry_name("spare"));
+
+    let names = |rules: Vec<ReplicationRule>| -> Vec<(i64, String)> {
+        rules.into_iter().map(|r| (r.account.0, r.name)).collect()
+    };
+    assert_eq!(
+        names(
+            s.list_replication_rules(Some(AccountId(1)))
+                .await
+                .expect("list")
+        ),
+        [(1, "adhoc".to_owned()), (1, "nightly".to_owned())]
+    );
+    assert_eq!(
+        names(s.list_replication_rules(None).await.expect("list all")),
+        [
+            (1, "adhoc".to_owned()),
+            (1, "nightly".to_owned()),
+            (2, "nightly".to_owned())
+        ]
+    );
+    assert!(
+        s.list_replication_rules(Some(AccountId(3)))
             .await
-            .unwrap(),
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        s.replication_rule(AccountId(2), "adhoc")
+            .await
+            .expect("read"),
+        None,
+        "another account's rule is not visible"
+    );
+
+    // Each field on its own, the others kept.
+    let steps: Vec<Step> = vec![
+        (
+            ReplicationRuleUpdate {
+                direction: Some(Direction::Pull),
+                ..Default::default()
+            },
+            |r| r.direction = Direction::Pull,
+        ),
+        (
+            ReplicationRuleUpdate {
+                registry: Some(spare.id),
+                ..Default::default()
+            },
+            // The id is set below: a plain fn cannot hold it.
+            |r| r.registry_name = registry_name("spare"),
+        ),
+        (
+            ReplicationRuleUpdate {
+                source: Some("upstream/library/*".to_owned()),
+                ..Default::default()
+            },
+            |r| r.source = "upstream/library/*".to_owned(),
+        ),
+        (
+            ReplicationRuleUpdate {
+                destination: Some("team".to_owned()),
+                ..Default::default()
+            },
+            |r| r.destination = "team".to_owned(),
+        ),
+        (
+            ReplicationRuleUpdate {
+                tag_filter: Some(None),
+                ..Default::default()
+            },
+            |r| r.tag_filter = None,
+        ),
+        (
+            ReplicationRuleUpdate {
+                trigger: Some(Trigger::Event),
+                ..Default::default()
+            },
+            |r| r.trigger = Trigger::Event,
+        ),
+        (
+            ReplicationRuleUpdate {
+                delete_propagation: Some(false),
+                ..Default::default()
+            },
+            |r| r.delete_propagation = false,
+        ),
+        (
+            ReplicationRuleUpdate {
+                copy_referrers: Some(true),
+                ..Default::default()
+            },
+            |r| r.copy_referrers = true,
+        ),
+        (
+            ReplicationRuleUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            |r| r.enabled = false,
+        ),
+        (
+            ReplicationRuleUpdate {
+                bandwidth_limit: Some(None),
+                ..Default::default()
+            },
+            |r| r.bandwidth_limit = None,
+        ),
+        (
+            ReplicationRuleUpdate {
+                tag_filter: Some(Some("latest".to_owned())),
+                bandwidth_limit: Some(Some(5)),
+                trigger: Some(Trigger::Schedule { every_secs: 60 }),
+                ..Default::default()
+            },
+            |r| {
+                r.tag_filter = Some("latest".to_owned());
+                r.bandwidth_limit = Some(5);
+                r.trigger = Trigger::Schedule { every_secs: 60 };
+            },
+        ),
+    ];
+    let mut want = expected;
+    for (i, (change, apply)) in steps.into_iter().enumerate() {
+        if change.registry.is_some() {
+            want.registry = spare.id;
+        }
+        apply(&mut want);
+        let changed = s
+            .update_replication_rule(AccountId(1), "nightly", change)
+            .await
+            .expect("update");
+        assert_eq!(changed, want, "step {i}");
+    }
+    let reread = (h.reopen)().await;
+    assert_eq!(
+        reread
+            .replication_rule(AccountId(1), "nightly")
+            .await
+            .expect("read"),
+        Some(want.clone()),
+        "through another handle"
+    );
+    assert_eq!(
+        s.update_replication_rule(AccountId(1), "nightly", ReplicationRuleUpdate::default())
+            .await
+            .expect("no change"),
+        want
+    );
+    let moved = s
+        .update_replication_rule(
+            AccountId(1),
+            "nightly",
+            ReplicationRuleUpdate {
+                registry: Some(theirs.id),
+                enabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        is_not_found(&moved, Entity::RemoteRegistry),
+        "another account's registry: {moved:?}"
+    );
+    assert_eq!(
+        s.replication_rule(AccountId(1), "nightly")
+            .await
+            .expect("read"),
+        Some(want),
+        "a refused update changes nothing"
+    );
+    let missing = s
+        .update_replication_rule(AccountId(2), "adhoc", ReplicationRuleUpdate::default())
+        .await;
+    assert!(
+        is_not_found(&missing, Entity::ReplicationRule),
+        "{missing:?}"
+    );
+
+    s.delete_replication_rule(AccountId(1), "nightly")
+        .await
+        .expect("delete");
+    let gone = s.delete_replication_rule(AccountId(1), "nightly").await;
+    assert!(is_not_found(&gone, Entity::ReplicationRule), "{gone:?}");
+    assert_eq!(
+        s.replication_rule(AccountId(1), "nightly")
+            .await
+            .expect("read"),
         None
     );
+    assert!(
+        s.replication_rule(AccountId(2), "nightly")
+            .await
+            .expect("read")
+            .is_some(),
+        "the other account's rule of that name stays"
+    );
+}
 
-    let broken = s
-        .create_execution(rule.id, "manual", None, at(30))
+/// A registry a rule uses cannot be deleted (the first such rule by name is named); once the
+/// rules moved away or went, it can.
+pub async fn registries_used_by_rules_are_kept(h: &Harness) {
+    let s = &*h.store;
+    setup(s, 1, "team", None).await;
+    let peer = s
+        .create_remote_registry(new_registry(1, "peer"), T0)
         .await
-        .unwrap();
-    s.claim_execution("a", at(30), at(40))
+        .expect("create");
+    let spare = s
+        .create_remote_registry(new_registry(1, "spare"), T0)
         .await
-        .unwrap()
-        .unwrap();
-    let failed = s
-        .finish_execution(broken.id, "a", Some("unreachable".to_owned()), at(31))
+        .expect("create");
+    for name in ["zeta", "alpha"] {
+        s.create_replication_rule(new_rule(1, name, &peer), T0)
+            .await
+            .expect("create");
+    }
+    match s
+        .delete_remote_registry(AccountId(1), &registry_name("peer"))
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (failed.status, failed.error.as_deref()),
-        (ExecutionStatus::Failed, Some("unreachable"))
+    {
+        Err(Error::RegistryUsedByRule { registry, rule }) => {
+            assert_eq!(registry, registry_name("peer"));
+            assert_eq!(rule, "alpha", "the first rule by name");
+        }
+        other => panic!("deleting a registry a rule uses: {other:?}"),
+    }
+    assert!(
+        s.remote_registry(AccountId(1), &registry_name("peer"))
+            .await
+            .expect("read")
+            .is_some(),
+        "nothing was deleted"
     );
-    assert_eq!(
-        s.claim_execution("z", at(99), at(100)).await.unwrap(),
-        None,
-        "all finished"
+    s.update_replication_rule(
+        AccountId(1),
+        "alpha",
+        ReplicationRuleUpdate {
+            registry: Some(spare.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("move");
+    match s
+        .delete_remote_registry(AccountId(1), &registry_name("peer"))
+        .await
+    {
+        Err(Error::RegistryUsedByRule { rule, .. }) => assert_eq!(rule, "zeta"),
+        other => panic!("deleting a registry a rule uses: {other:?}"),
+    }
+    s.delete_replication_rule(AccountId(1), "zeta")
+        .await
+        .expect("delete rule");
+    s.delete_remote_registry(AccountId(1), &registry_name("peer"))
+        .await
+        .expect("no longer used");
+    let used = s
+        .delete_remote_registry(AccountId(1), &registry_name("spare"))
+        .await;
+    assert!(
+        matches!(used, Err(Error::RegistryUsedByRule { .. })),
+        "{used:?}"
     );
-    let listed = s.list_executions(rule.id, 2).await.unwrap();
-    assert_eq!(
-        listed.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![broken.id, second.id]
+}
+
+/// `mark_rule_scheduled` is a compare-and-set: of several callers with the same `previous`,
+/// on any handles, exactly one wins.
+pub async fn rules_are_scheduled_once(h: &Harness) {
+    let rule = rule_on_peer(&*h.store).await;
+    let s = &*h.store;
+    let id = rule.id;
+    let mut previous = None;
+    for round in 1..=4 {
+        let handles: Vec<Arc<dyn MetadataStore>> =
+            vec![h.store.clone(), (h.reopen)().await, h.store.clone()];
+        let calls = handles.into_iter().map(|store| {
+            tokio::spawn(async move {
+                store
+                    .mark_rule_scheduled(id, previous, at(round * 10))
+                    .await
+            })
+        });
+        let won = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task").expect("mark"))
+            .filter(|won| *won)
+            .count();
+        assert_eq!(won, 1, "round {round}");
+        assert_eq!(
+            s.replication_rule(AccountId(1), "nightly")
+                .await
+                .expect("read")
+                .expect("present")
+                .scheduled,
+            Some(at(round * 10))
+        );
+        previous = Some(at(round * 10));
+    }
+    assert!(
+        !s.mark_rule_scheduled(rule.id, Some(at(10)), at(99))
+            .await
+            .expect("mark"),
+        "a stale previous"
+    );
+    assert!(
+        !s.mark_rule_scheduled(rule.id, None, at(99))
+            .await
+            .expect("mark"),
+        "no longer unscheduled"
+    );
+    assert!(
+        !s.mark_rule_scheduled(ReplicationRuleId(rule.id.0 + 1000), None, at(99))
+            .await
+            .expect("mark"),
+        "an unknown rule"
     );
 }
