@@ -118,11 +118,9 @@ class PushReplicationTest(unittest.TestCase):
         layers = [random_layer(150 * 1024), random_layer(90 * 1024)]
         manifest, r = src.push_image("app/web", "v1", layers, image_config(layers))
         self.assertEqual(r.status, 201, r)
-        started = time.monotonic()
         copied = wait_for(lambda: manifest_at(self.han_reader, "app/web", "v1") == manifest,
                           10, "app/web:v1 at HAN")
         self.assertTrue(copied)
-        self.assertLess(time.monotonic() - started, 10.5)
         self.assert_same_blobs("app/web", manifest)
 
         # A multi-platform index: its children by digest, then the index by tag.
