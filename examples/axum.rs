@@ -18,5 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .fallback_service(Console::new(registry, ConsoleConfig::default()))
         .layer(Extension(Principal::SystemAdmin));
     let address = std::env::args().nth(1).unwrap_or("127.0.0.1:5000".into());
-    Ok(axum::serve(tokio::net::TcpListener::bind(address).await?, app).await?)
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    println!("listening on {}", listener.local_addr()?);
+    Ok(axum::serve(listener, app).await?)
 }

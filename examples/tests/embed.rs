@@ -2,9 +2,10 @@
 //! tests), over real HTTP on loopback: a blob goes up in a chunked upload and comes back byte for
 //! byte, and a manifest round-trips, through each; the axum app also serves the console.
 
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use berth_model::Digest;
@@ -23,7 +24,7 @@ impl Drop for Example {
     }
 }
 
-/// Starts example `name` on a free loopback port and waits until it accepts connections.
+/// Starts example `name` on a free loopback port and waits until it listens.
 async fn start(name: &str) -> Example {
     // The examples sit in `target/<profile>/examples/`, beside this test's `deps/` directory.
     let exe = std::env::current_exe().unwrap();
@@ -38,25 +39,38 @@ async fn start(name: &str) -> Example {
         "{} is missing: `cargo test -p berth-examples` builds the examples",
         program.display()
     );
-    let addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
-    let child = Command::new(&program)
-        .arg(addr.to_string())
+    // Port 0, and the example says which port it bound: no port is released by a probe and
+    // taken by someone else in between.
+    let mut child = Command::new(&program)
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut example = Example { child, addr };
-    for _ in 0..600 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return example;
-        }
-        if let Some(status) = example.child.try_wait().unwrap() {
-            panic!("example {name} exited with {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("example {name} did not listen on {addr} within 30 s");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        // Drain the rest so the example never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let mut example = Example {
+        child,
+        addr: ([127, 0, 0, 1], 0).into(),
+    };
+    let line = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Some(Ok(line))) => line,
+        Ok(_) => panic!(
+            "example {name} exited before listening: {:?}",
+            example.child.wait()
+        ),
+        Err(_) => panic!("example {name} did not listen within 60 s"),
+    };
+    example.addr = line
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("example {name} printed {line:?}, not its address"));
+    example
 }
 
 /// One HTTP/1.1 request on a fresh connection; returns status line, headers and body.
